@@ -1,0 +1,52 @@
+"""Run a model over a loader and collect a FeatureBank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from benchmark.errors import NonFiniteError
+
+
+@dataclass(frozen=True)
+class FeatureBank:
+    """Features of one query or gallery set.
+
+    Attributes:
+        features: [N, P, D] float part features.
+        visibility: [N, P] part visibility in {0, 1}.
+        pids: [N] identities (0 = distractor, never matched).
+        camids: [N] cameras.
+    """
+
+    features: Tensor
+    visibility: Tensor
+    pids: Tensor
+    camids: Tensor
+
+    def __len__(self) -> int:
+        return int(self.pids.shape[0])
+
+    def without_visibility(self) -> FeatureBank:
+        """The same bank with every part visible ("test w/o vis")."""
+        return FeatureBank(self.features, torch.ones_like(self.visibility), self.pids, self.camids)
+
+    def check_finite(self, name: str) -> None:
+        """Raise a one-line error if any feature is NaN or infinite."""
+        if not torch.isfinite(self.features).all():
+            bad = int((~torch.isfinite(self.features)).flatten(1).any(1).sum())
+            raise NonFiniteError(
+                f"{name} features contain NaN or inf in {bad} of {len(self)} images; "
+                "the model diverged or its checkpoint is corrupt: retrain or pick another checkpoint"
+            )
+
+    def numpy(self) -> dict[str, np.ndarray]:
+        return {
+            "features": self.features.numpy(),
+            "visibility": self.visibility.numpy(),
+            "pids": self.pids.numpy(),
+            "camids": self.camids.numpy(),
+        }
