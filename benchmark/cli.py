@@ -1,0 +1,205 @@
+"""Command line: run, list, synth, datasets check/export-labels, score, tables, figures, check."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+from benchmark.errors import UserError
+
+log = logging.getLogger(__name__)
+
+# Table 4's rows (test w/o vis is an evaluation option of hpnet) plus the PCB comparison.
+ALL_METHODS = ("baseline", "pcb", "hpnet_share_conv5", "hpnet_wo_triplet", "hpnet_wo_coco", "hpnet")
+
+
+def import_registries(plugins: list[str] | None = None) -> None:
+    """Import the built-in registries (checking ``datasets`` is ours) and any plug-in modules."""
+    import datasets
+
+    if not getattr(datasets, "__reid_benchmark__", False):
+        where = getattr(datasets, "__file__", "?")
+        raise UserError(
+            f"the imported 'datasets' package ({where}) is not this project's; run from the "
+            "repository root or reinstall with 'pip install -e .' (an unrelated 'datasets' shadows it)"
+        )
+    import methods  # noqa: F401
+
+    for name in plugins or []:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise UserError(f"cannot import plug-in {name!r}: {e}; check the module path") from e
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import a third-party method/dataset plug-in module (repeatable)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_run_parser(sub)
+    sub.add_parser("list", help="list registered methods, datasets and profiles")
+    synth = sub.add_parser("synth", help="write the synthetic data sets in their real formats")
+    synth.add_argument("--profile", default="cpu", help="synthetic size: smoke or cpu")
+    synth.add_argument("--root", type=Path, required=True)
+    synth.add_argument("--occlusion", type=float, help="fraction of the body covered (0-1)")
+    synth.add_argument("--seed", type=int, default=None)
+    add_datasets_parser(sub)
+    from benchmark.score import add_score_parser
+
+    add_score_parser(sub)
+    add_report_parsers(sub)
+    return parser
+
+
+def add_run_parser(sub) -> None:
+    run = sub.add_parser("run", help="train and evaluate methods, write results and tables")
+    run.add_argument("--methods", nargs="+", default=["hpnet", "baseline"],
+                     help="method names, or 'all' for the paper's ablation and comparison")
+    run.add_argument("--profile", default="cpu", help="smoke, cpu (default), paper or official")
+    run.add_argument("--out", type=Path, default=Path("results/runs"), help="folder for run folders")
+    run.add_argument("--root", type=Path, help="data root with real data sets (default: synthetic)")
+    run.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: 0)")
+    run.add_argument("--pretrained", help="local ResNet state dict to start the backbone from")
+    run.add_argument("--resume", type=Path, help="continue an interrupted run folder")
+    run.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a setting, e.g. train.epochs=5 or method.share_conv5=true")
+
+
+def add_datasets_parser(sub) -> None:
+    ds = sub.add_parser("datasets", help="inspect data sets under a root")
+    dsub = ds.add_subparsers(dest="datasets_command", required=True)
+    check = dsub.add_parser("check", help="report what was found against the expected counts")
+    check.add_argument("--root", type=Path, required=True)
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument("--no-verify", action="store_true", help="do not decode every image")
+    export = dsub.add_parser("export-labels", help="write the 7-part label PNG of each instance")
+    export.add_argument("dataset", choices=["coco_densepose"])
+    export.add_argument("--root", type=Path, required=True)
+    export.add_argument("--out", type=Path, required=True)
+
+
+def add_report_parsers(sub) -> None:
+    tables = sub.add_parser("tables", help="paper-style tables from stored results")
+    tables.add_argument("dir", type=Path)
+    tables.add_argument("--format", choices=["md", "latex", "csv"], default="md")
+    figures = sub.add_parser("figures", help="figures from stored results")
+    figures.add_argument("dir", type=Path)
+    figures.add_argument("--out", type=Path, help="output folder (default: DIR/figures)")
+    check = sub.add_parser("check", help="compare results with reference results")
+    check.add_argument("--reference", type=Path, required=True)
+    check.add_argument("--current", type=Path, required=True)
+    check.add_argument("--tolerance", type=float, default=0.02)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import_registries(args.plugin)
+    handler = {
+        "run": cmd_run, "list": cmd_list, "synth": cmd_synth, "datasets": cmd_datasets,
+        "tables": cmd_tables, "figures": cmd_figures, "check": cmd_check,
+    }.get(args.command)
+    if handler is None:
+        from benchmark.score import run_score
+
+        return run_score(args)
+    return handler(args)
+
+
+def cmd_list(args) -> int:
+    from benchmark.profiles import PROFILES
+    from datasets.base import DATASETS
+    from methods.base import METHODS
+
+    for title, reg in (("methods", METHODS), ("datasets", DATASETS)):
+        print(f"{title}:")
+        for name in reg.names():
+            base = reg.meta(name).get("base")
+            print(f"  {name}" + (f"  (variant of {base})" if base and base != name else ""))
+    print("profiles:\n  " + "\n  ".join(PROFILES))
+    return 0
+
+
+def resolve_run_config(args):
+    from benchmark.config import apply_overrides, from_dict
+    from benchmark.profiles import get_profile
+    from methods.base import METHODS
+
+    if args.resume:
+        cfg_path = args.resume / "config.json"
+        if not cfg_path.exists():
+            raise UserError(f"{args.resume} is not a run folder (no config.json); pass the run folder")
+        return from_dict(json.loads(cfg_path.read_text()))
+    cfg = get_profile(args.profile)
+    names = list(ALL_METHODS) if args.methods == ["all"] else args.methods
+    for name in names:
+        METHODS.get(name)  # one-line error for an unknown name, before any work
+    sets = [f"methods={json.dumps(names)}"]
+    sets += [f"seeds={json.dumps(args.seeds)}"] if args.seeds else []
+    sets += [f"data.root={json.dumps(str(args.root))}"] if args.root else []
+    sets += [f"method.pretrained={json.dumps(args.pretrained)}"] if args.pretrained else []
+    return apply_overrides(cfg, sets + args.overrides)
+
+
+def cmd_run(args) -> int:
+    from benchmark.runner import run_benchmark
+    from benchmark.tables import render_all
+
+    cfg = resolve_run_config(args)
+    run_dir, df = run_benchmark(cfg, args.out, args.resume, args.device)
+    print(render_all(df, "md"))
+    print(f"\nresults: {run_dir}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from datasets.synthetic import generate, synth_config
+
+    overrides = {k: v for k, v in (("occlusion", args.occlusion), ("seed", args.seed)) if v is not None}
+    wrote = generate(args.root, synth_config(args.profile, **overrides))
+    print(f"{'wrote' if wrote else 'up to date:'} synthetic data under {args.root}")
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from benchmark import datacheck
+
+    if args.datasets_command == "check":
+        report = datacheck.check_root(args.root, verify_images=not args.no_verify)
+        print(json.dumps(report, indent=2) if args.json else datacheck.format_report(report))
+        return 0
+    n = datacheck.export_labels(args.root, args.out, args.dataset)
+    print(f"wrote {n} label PNGs to {args.out}")
+    return 0
+
+
+def cmd_tables(args) -> int:
+    from benchmark.results import load_results
+    from benchmark.tables import render_all
+
+    print(render_all(load_results(args.dir), args.format))
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from benchmark.figures import write_figures
+    from benchmark.results import load_results
+
+    paths = write_figures(load_results(args.dir), args.out or args.dir / "figures")
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from benchmark.regress import check, format_check
+
+    table, ok = check(args.reference, args.current, args.tolerance)
+    print(format_check(table))
+    print("check passed" if ok else "check FAILED: a metric regressed or is missing", file=sys.stderr)
+    return 0 if ok else 1

@@ -1,0 +1,173 @@
+"""Samples -> torch datasets, the identity (PK) sampler, paired image + part-label transforms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from benchmark.errors import DataError
+from datasets.base import Sample
+from datasets.parts import part7_to_4
+
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)  # ImageNet statistics
+STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+
+
+def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """Decode ``path`` as RGB resized to ``size`` = (H, W); [H, W, 3] uint8."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
+            return np.asarray(im)
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read image {path}: {e}; replace or delete the file") from e
+
+
+def read_label(path: Path, image_path: Path, size: tuple[int, int]) -> np.ndarray:
+    """Read a 7-part label PNG, check it, fuse to 4 parts, resize (nearest); [H, W] uint8."""
+    try:
+        with Image.open(path) as im:
+            label = np.asarray(im)
+        with Image.open(image_path) as im:
+            expected = im.size
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read part label {path}: {e}; regenerate the label tree") from e
+    if label.ndim != 2 or (label.shape[1], label.shape[0]) != expected or label.max() > 7:
+        raise DataError(
+            f"part label {path} is not a single-channel {expected[0]}x{expected[1]} map of codes 0-7; "
+            "regenerate the label tree"
+        )
+    fused = Image.fromarray(part7_to_4(label))
+    return np.asarray(fused.resize((size[1], size[0]), Image.NEAREST))
+
+
+def to_tensor(image: np.ndarray) -> Tensor:
+    """[H, W, 3] uint8 -> normalised [3, H, W] float."""
+    return (torch.from_numpy(image).permute(2, 0, 1).float() / 255.0 - MEAN) / STD
+
+
+class ReIDImages(Dataset):
+    """Images (and 4-part labels) of a list of samples, with the paired random flip.
+
+    Items are ``(image [3, H, W], label index, part labels [H, W] or empty, index)``.
+    """
+
+    def __init__(
+        self, samples: Sequence[Sample], size: tuple[int, int], labels: Sequence[int] | None = None,
+        with_parts: bool = False, flip: bool = False,
+    ) -> None:
+        self.samples = list(samples)
+        self.size = size
+        self.labels = list(labels) if labels is not None else [s.pid for s in self.samples]
+        self.with_parts = with_parts
+        self.flip = flip
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor, int]:
+        s = self.samples[i]
+        image = to_tensor(read_image(s.path, self.size))
+        parts = torch.empty(0, dtype=torch.uint8)
+        if self.with_parts:
+            if s.label_path is None:
+                raise DataError(f"{s.path} has no part label; train with part labels (--set data.labels=gt|ps)")
+            parts = torch.from_numpy(read_label(s.label_path, s.path, self.size).copy())
+        if self.flip and torch.rand(()) < 0.5:  # one draw flips image and labels together
+            image, parts = image.flip(-1), parts.flip(-1) if parts.numel() else parts
+        return image, self.labels[i], parts, i
+
+
+class PKSampler:
+    """Batches of P identities x K images (Hermans et al.'s batch-hard sampling).
+
+    Each epoch draws from a generator seeded by (seed, epoch), so an epoch is the same
+    whether the run was interrupted before it or not.
+    """
+
+    def __init__(self, labels: Sequence[int], p: int, k: int, iters: int | None, seed: int) -> None:
+        self.by_id: dict[int, np.ndarray] = {}
+        labels_arr = np.asarray(labels)
+        for pid in np.unique(labels_arr):
+            self.by_id[int(pid)] = np.flatnonzero(labels_arr == pid)
+        if len(self.by_id) < p:
+            raise DataError(
+                f"the training set has {len(self.by_id)} identities, fewer than {p} per batch; "
+                "lower train.ids_per_batch or use more training data"
+            )
+        self.p, self.k, self.seed, self.epoch = p, k, seed, 0
+        self.iters = iters or max(1, len(labels_arr) // (p * k))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.iters
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        ids = np.array(sorted(self.by_id))
+        for _ in range(self.iters):
+            batch = []
+            for pid in rng.choice(ids, self.p, replace=False):
+                pool = self.by_id[int(pid)]
+                batch += rng.choice(pool, self.k, replace=len(pool) < self.k).tolist()
+            yield batch
+
+
+def collate(items: list[tuple[Tensor, int, Tensor, int]]) -> dict[str, Tensor]:
+    """Stack dataset items into a dict of tensors (parts None when absent)."""
+    images, labels, parts, index = zip(*items, strict=True)
+    out = {"images": torch.stack(images), "labels": torch.tensor(labels), "index": torch.tensor(index)}
+    out["parts"] = torch.stack(parts) if parts[0].numel() else None
+    return out
+
+
+class CocoParts(Dataset):
+    """DensePose-COCO person crops with their 4-part labels, for the COCO parsing stream."""
+
+    def __init__(self, instances: Sequence, size: tuple[int, int], flip: bool = False) -> None:
+        self.instances = list(instances)
+        self.size = size
+        self.flip = flip
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor, int]:
+        from datasets.coco_densepose import crop_instance
+
+        crop, part7 = crop_instance(self.instances[i])
+        h, w = self.size
+        image = to_tensor(np.asarray(crop.convert("RGB").resize((w, h), Image.BILINEAR)))
+        label = Image.fromarray(part7_to_4(part7)).resize((w, h), Image.NEAREST)
+        parts = torch.from_numpy(np.asarray(label).copy())
+        if self.flip and torch.rand(()) < 0.5:
+            image, parts = image.flip(-1), parts.flip(-1)
+        return image, -1, parts, i
+
+
+class RandomBatches:
+    """``iters`` random batches of ``size`` indices per epoch, seeded by (seed, epoch)."""
+
+    def __init__(self, n: int, size: int, iters: int, seed: int) -> None:
+        if n == 0:
+            raise DataError("the COCO parsing set is empty; check coco/annotations under the data root")
+        self.n, self.size, self.iters, self.seed, self.epoch = n, size, iters, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.iters
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch, 1])
+        for _ in range(self.iters):
+            yield rng.choice(self.n, self.size, replace=self.n < self.size).tolist()

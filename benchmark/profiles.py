@@ -1,0 +1,59 @@
+"""The smoke / cpu / paper / official run profiles (values, varied with ``replace``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from benchmark.config import DataConfig, EvalConfig, RunConfig, TrainConfig
+from benchmark.errors import UnknownNameError
+
+# smoke: tiny data and model, about a minute on 2 CPU cores (tests and CI).
+SMOKE = RunConfig(
+    profile="smoke",
+    method={"backbone": "resnet18_quarter", "head_dim": 32, "reduce_dim": 64},
+    data=DataConfig(synth_profile="smoke"),
+    train=TrainConfig(
+        epochs=2, iters_per_epoch=3, ids_per_batch=4, images_per_id=4, coco_batch=4,
+        lr=0.02, decay_epochs=(2,), warmup_epochs=0,
+    ),
+    eval=EvalConfig(trials=3, batch_size=64),
+)
+
+# cpu: the default synthetic benchmark on 2 CPU cores. A half-width ResNet-18 at 128x64
+# (Conv5 map 8x4 with last stride 1) keeps every part on the map; sized by measured speed.
+CPU = RunConfig(
+    profile="cpu",
+    method={"backbone": "resnet18_half", "head_dim": 64},
+    data=DataConfig(synth_profile="cpu"),
+    train=TrainConfig(
+        epochs=12, iters_per_epoch=None, ids_per_batch=16, images_per_id=4, coco_batch=16,
+        lr=0.03, decay_epochs=(10,), warmup_epochs=1,
+    ),
+    eval=EvalConfig(trials=10),
+)
+
+# paper: section 4.1 on real data and GPUs (ResNet-50, 384x128, 300 epochs).
+PAPER = RunConfig(
+    profile="paper",
+    method={"backbone": "resnet50"},
+    data=DataConfig(height=384, width=128, labels="ps", num_workers=8),
+    train=TrainConfig(amp=True, channels_last=True),
+    eval=EvalConfig(trials=10),
+)
+
+# official: the authors' code's recipe (DESIGN "Paper text vs the official code").
+OFFICIAL = replace(
+    PAPER,
+    profile="official",
+    method={"backbone": "resnet50", "id_normalize": "visible"},
+    eval=replace(PAPER.eval, distance="official", partial_reid_query="occluded_body_images", trials=100),
+)
+
+PROFILES = {p.profile: p for p in (SMOKE, CPU, PAPER, OFFICIAL)}
+
+
+def get_profile(name: str) -> RunConfig:
+    """The RunConfig of profile ``name``."""
+    if name not in PROFILES:
+        raise UnknownNameError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
+    return PROFILES[name]

@@ -1,0 +1,140 @@
+"""Run a benchmark: data -> train each method x seed -> evaluate every test set -> results store."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from benchmark.config import RunConfig
+from benchmark.data import CocoParts, PKSampler, RandomBatches, ReIDImages, collate
+from benchmark.errors import DataError
+from benchmark.evaluate import evaluate_splits
+from benchmark.results import ResultStore, env_info, make_rows
+from benchmark.runtime import pick_device, seed_everything
+from benchmark.tabular import write_json_atomic
+from benchmark.train import Streams, fit
+from datasets.base import Splits, load_dataset
+from methods.base import build_method, method_config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What every method of a run trains and tests on."""
+
+    root: Path
+    kind: str  # "synthetic" or "real"
+    train: Splits
+    tests: dict[str, Splits]
+    coco: tuple = ()
+
+
+def default_root(cfg: RunConfig) -> Path:
+    """Where the synthetic default of ``cfg`` lives (one folder per size and occlusion)."""
+    occ = "" if cfg.data.occlusion is None else f"-occ{cfg.data.occlusion:g}"
+    return Path("data") / f"synthetic-{cfg.data.synth_profile}{occ}"
+
+
+def ensure_synthetic(cfg: RunConfig, root: Path) -> None:
+    """Generate the synthetic default under ``root`` unless it is already there and current."""
+    from datasets.synthetic import generate, synth_config
+
+    overrides = {} if cfg.data.occlusion is None else {"occlusion": cfg.data.occlusion}
+    if generate(root, synth_config(cfg.data.synth_profile, **overrides)):
+        log.info("generated synthetic data under %s", root)
+
+
+def prepare_data(cfg: RunConfig) -> RunData:
+    """Resolve the data root (generating the synthetic default) and parse every split needed."""
+    if cfg.data.root is None:
+        root = default_root(cfg)
+        ensure_synthetic(cfg, root)
+    else:
+        root = Path(cfg.data.root)
+        if not root.is_dir():
+            raise DataError(f"data root {root} does not exist; pass --root DIR with the unpacked data sets")
+    kind = "synthetic" if (root / "synthetic.json").exists() else "real"
+    configs = [method_config(m, **method_overrides(cfg, m)) for m in cfg.methods]
+    labels = cfg.data.labels if any(c.needs_part_labels for c in configs) else None
+    train = load_dataset("market1501", root, labels=labels)
+    tests = {name: load_test_set(cfg, name, root) for name in cfg.eval.datasets}
+    coco = load_dataset("coco_densepose", root).train if any(c.needs_coco for c in configs) else ()
+    return RunData(root, kind, train, tests, tuple(coco))
+
+
+def load_test_set(cfg: RunConfig, name: str, root: Path) -> Splits:
+    options = {"query_folder": cfg.eval.partial_reid_query} if name == "partial_reid" else {}
+    return load_dataset(name, root, **options)
+
+
+def method_overrides(cfg: RunConfig, method: str) -> dict[str, Any]:
+    """The profile's method settings that ``method``'s config has (others do not apply)."""
+    fields = {f.name for f in dataclasses.fields(method_config(method))}
+    return {k: v for k, v in cfg.method.items() if k in fields}
+
+
+def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: int) -> Streams:
+    """The PK-batched ReID loader and, for methods that need it, the COCO parsing loader."""
+    size, t = (cfg.data.height, cfg.data.width), cfg.train
+    reid = ReIDImages(data.train.train, size, labels, model.cfg.needs_part_labels, cfg.data.flip)
+    sampler = PKSampler(labels, t.ids_per_batch, t.images_per_id, t.iters_per_epoch, seed)
+    workers = cfg.data.num_workers
+    streams = Streams(DataLoader(reid, batch_sampler=sampler, collate_fn=collate, num_workers=workers))
+    if model.cfg.needs_coco:
+        coco = CocoParts(data.coco, size, cfg.data.flip)
+        batches = RandomBatches(len(coco), t.coco_batch, len(sampler), seed)
+        streams.coco = DataLoader(coco, batch_sampler=batches, collate_fn=collate, num_workers=workers)
+    return streams
+
+
+def run_method(cfg: RunConfig, data: RunData, method: str, seed: int, run_dir: Path, device) -> list[dict]:
+    """Train (or resume) one method with one seed, evaluate it; returns tidy rows."""
+    labels_of = {pid: i for i, pid in enumerate(sorted({s.pid for s in data.train.train}))}
+    labels = [labels_of[s.pid] for s in data.train.train]
+    seed_everything(seed)
+    model = build_method(method, len(labels_of), **method_overrides(cfg, method))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    fit(model, make_streams(cfg, data, model, labels, seed), cfg.train, run_dir, device)
+    t1 = time.perf_counter()
+    rows, curves = [], {}
+    size = (cfg.data.height, cfg.data.width)
+    for name, splits in data.tests.items():
+        for r in evaluate_splits(model, splits, cfg.eval, size, device, cfg.data.num_workers):
+            context = {"method": method, "seed": seed, "data": data.kind, **r["context"]}
+            rows += make_rows(context, r["metrics"])
+            curves[f"{name}/{r['context']['mode']}/vis={r['context']['vis']}"] = r["cmc"]
+    np.savez(run_dir / "cmc.npz", **{k: np.asarray(v) for k, v in curves.items()})
+    timing = {"train_s": t1 - t0, "eval_s": time.perf_counter() - t1}
+    write_json_atomic(timing, run_dir / "timings.json")
+    return rows
+
+
+def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device: str | None = None):
+    """Run every method x seed of ``cfg``; returns (run folder, results DataFrame)."""
+    dev = pick_device(device)
+    store = ResultStore.open(resume) if resume else ResultStore.create(out)
+    store.write_json("config.json", cfg.to_dict())
+    store.write_json("env.json", env_info() | {"device": str(dev)})
+    data = prepare_data(cfg)
+    log.info("data: %s (%s), %d training images", data.root, data.kind, len(data.train.train))
+    for seed in cfg.seeds:
+        for method in cfg.methods:
+            sub = store.run_dir / "methods" / f"{method}-seed{seed}"
+            if (sub / "done.json").exists():
+                log.info("%s seed %d already finished; skipping", method, seed)
+                continue
+            rows = run_method(cfg, data, method, seed, sub, dev)
+            store.append([{"run": store.run_dir.name, **r} for r in rows])
+            write_json_atomic({"rows": len(rows)}, sub / "done.json")
+    return store.run_dir, pd.read_csv(store.run_dir / "results.csv")

@@ -1,0 +1,27 @@
+"""Atomic writes of text, JSON and CSV files (tmp file + os.replace)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def write_text_atomic(text: str, path: Path) -> Path:
+    """Write ``text`` to ``path`` atomically; returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_json_atomic(obj: Any, path: Path) -> Path:
+    return write_text_atomic(json.dumps(obj, indent=2, default=str) + "\n", path)
+
+
+def write_csv_atomic(df: pd.DataFrame, path: Path) -> Path:
+    return write_text_atomic(df.to_csv(index=False), path)

@@ -1,0 +1,28 @@
+"""Method plug-ins: importing this package registers the built-ins."""
+
+from methods import baseline, hpnet, pcb  # noqa: F401  (registration side effect)
+from methods.base import (
+    METHODS,
+    Batch,
+    Method,
+    MethodConfig,
+    Output,
+    build_method,
+    list_methods,
+    method_config,
+    register_method,
+    register_variant,
+)
+
+__all__ = [
+    "METHODS",
+    "Batch",
+    "Method",
+    "MethodConfig",
+    "Output",
+    "build_method",
+    "list_methods",
+    "method_config",
+    "register_method",
+    "register_variant",
+]

@@ -1,0 +1,138 @@
+"""ResNet backbones with a configurable last stride and width; weights only from local files."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+from benchmark.errors import ConfigError, UserError
+
+
+@dataclass(frozen=True)
+class ResNetSpec:
+    """Block type, blocks per stage and stage widths (torchvision naming)."""
+
+    block: type[nn.Module]
+    layers: tuple[int, int, int, int]
+    widths: tuple[int, int, int, int] = (64, 128, 256, 512)
+
+
+# The standard depths load torchvision/timm state dicts; the narrow ones exist for the cpu
+# profile (half/quarter width cut the FLOPs about 4x/16x at the same resolution).
+SPECS = {
+    "resnet18": ResNetSpec(BasicBlock, (2, 2, 2, 2)),
+    "resnet34": ResNetSpec(BasicBlock, (3, 4, 6, 3)),
+    "resnet50": ResNetSpec(Bottleneck, (3, 4, 6, 3)),
+    "resnet18_half": ResNetSpec(BasicBlock, (2, 2, 2, 2), (32, 64, 128, 256)),
+    "resnet18_quarter": ResNetSpec(BasicBlock, (2, 2, 2, 2), (16, 32, 64, 128)),
+}
+
+
+class ResNetTrunk(nn.Module):
+    """Conv1-Conv4 of a ResNet (shared by every branch); ``conv5`` is built separately."""
+
+    def __init__(self, spec: ResNetSpec) -> None:
+        super().__init__()
+        self.inplanes = spec.widths[0]
+        self.conv1 = nn.Conv2d(3, self.inplanes, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(self.inplanes)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.layer1 = make_stage(self, spec.block, spec.widths[0], spec.layers[0], 1)
+        self.layer2 = make_stage(self, spec.block, spec.widths[1], spec.layers[1], 2)
+        self.layer3 = make_stage(self, spec.block, spec.widths[2], spec.layers[2], 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer3(self.layer2(self.layer1(x)))  # [N, C4, H/16, W/16]
+
+
+def make_stage(owner: nn.Module, block: type[nn.Module], planes: int, blocks: int, stride: int):
+    """One ResNet stage; ``owner.inplanes`` tracks the running channel count (torchvision)."""
+    expansion = block.expansion  # type: ignore[attr-defined]
+    downsample = None
+    if stride != 1 or owner.inplanes != planes * expansion:
+        downsample = nn.Sequential(
+            nn.Conv2d(owner.inplanes, planes * expansion, 1, stride=stride, bias=False),
+            nn.BatchNorm2d(planes * expansion),
+        )
+    layers = [block(owner.inplanes, planes, stride, downsample)]
+    owner.inplanes = planes * expansion
+    layers += [block(owner.inplanes, planes) for _ in range(1, blocks)]
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class Backbone:
+    """A trunk (Conv1-4), one Conv5 stage and the Conv5 output width."""
+
+    trunk: ResNetTrunk
+    conv5: nn.Sequential
+    dim: int
+
+    def conv5_copies(self, n: int) -> nn.ModuleList:
+        """``n`` unshared Conv5 branches initialised alike (paper section 3)."""
+        return nn.ModuleList([copy.deepcopy(self.conv5) for _ in range(n)])
+
+
+def build_backbone(name: str, last_stride: int = 1, pretrained: str | None = None) -> Backbone:
+    """Build backbone ``name``; ``last_stride`` 1 keeps Conv5 at 1/16 (paper section 4.1).
+
+    Args:
+        name: one of ``SPECS``.
+        last_stride: stride of the first Conv5 block (1 or 2).
+        pretrained: path of a local torchvision or timm ResNet state dict, or None.
+    """
+    if name not in SPECS:
+        raise ConfigError(f"unknown backbone {name!r}; valid backbones: {', '.join(SPECS)}")
+    if last_stride not in (1, 2):
+        raise ConfigError(f"last_stride must be 1 or 2, got {last_stride}")
+    spec = SPECS[name]
+    trunk = ResNetTrunk(spec)
+    conv5 = make_stage(trunk, spec.block, spec.widths[3], spec.layers[3], last_stride)
+    init_weights(trunk)
+    init_weights(conv5)
+    if pretrained:
+        load_pretrained(trunk, conv5, Path(pretrained))
+    return Backbone(trunk, conv5, spec.widths[3] * spec.block.expansion)  # type: ignore[attr-defined]
+
+
+def init_weights(module: nn.Module) -> None:
+    """Kaiming init for convolutions, unit BN (torchvision's ResNet init)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def load_pretrained(trunk: nn.Module, conv5: nn.Module, path: Path) -> None:
+    """Load a torchvision/timm ResNet state dict (``fc.*`` ignored); mismatch is a one-line error."""
+    if not path.is_file():
+        raise UserError(f"pretrained weights {path} not found; give a local .pth state dict path")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
+        raise UserError(f"cannot read pretrained weights {path}: {e}; give a torch state dict") from e
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith("fc.")}
+    trunk_state = {k: v for k, v in state.items() if not k.startswith("layer4.")}
+    conv5_state = {k.removeprefix("layer4."): v for k, v in state.items() if k.startswith("layer4.")}
+    for part, sub in (("conv1-conv4", (trunk, trunk_state)), ("conv5", (conv5, conv5_state))):
+        module, weights = sub
+        try:
+            module.load_state_dict(weights, strict=True)
+        except RuntimeError as e:
+            first = str(e).splitlines()[1].strip() if "\n" in str(e) else str(e)
+            raise UserError(
+                f"pretrained weights {path} do not match the backbone ({part}): {first}; "
+                "pick the checkpoint of the same ResNet depth"
+            ) from e

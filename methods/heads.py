@@ -1,0 +1,55 @@
+"""Heads shared by the methods: parsing head, masked max pooling, BN neck, part classifiers."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+class ParsingHead(nn.Module):
+    """{3x3 Conv, BN, ReLU, 1x1 Conv, Sigmoid} -> one part's probability map G (paper 3.1)."""
+
+    def __init__(self, dim: int, mid: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(dim, mid, 3, padding=1, bias=False),
+            nn.BatchNorm2d(mid),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, 1, 1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x).squeeze(1).sigmoid()  # [N, H, W]
+
+
+def masked_max_pool(features: Tensor, probs: Tensor, threshold: float = 0.5) -> tuple[Tensor, Tensor]:
+    """H = F (x) 1{G > T}; h = GMP(H); v = max(1{G > T}) (paper 3.1).
+
+    Args:
+        features: [N, D, H, W] Conv5 maps (non-negative after ReLU).
+        probs: [N, H, W] parsing probabilities G.
+
+    Returns:
+        h [N, D] pooled part features and v [N] visibility in {0, 1}.
+    """
+    mask = (probs > threshold).to(features.dtype)  # [N, H, W], binary G-hat
+    h = (features * mask.unsqueeze(1)).amax(dim=(2, 3))  # [N, D]
+    return h, mask.amax(dim=(1, 2))
+
+
+class BNNeck(nn.Module):
+    """BN on the pooled feature (f = BN(h)) followed by a bias-free identity classifier.
+
+    The BN shift is frozen as in the BNNeck of Luo et al., the paper's [15] practice of
+    applying the triplet loss before BN and the ID loss after it.
+    """
+
+    def __init__(self, dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm1d(dim)
+        self.bn.bias.requires_grad_(False)
+        self.classifier = nn.Linear(dim, num_classes, bias=False)
+        nn.init.normal_(self.classifier.weight, std=0.001)
+
+    def forward(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        f = self.bn(h)  # [N, D]
+        return f, self.classifier(f)  # [N, D], [N, C]

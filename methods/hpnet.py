@@ -1,0 +1,96 @@
+"""HPNet (Huang et al., ICME'20): human-parsing part features with visibility, and its ablations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from methods.backbone import build_backbone
+from methods.base import Batch, Method, MethodConfig, Output, register_method, register_variant
+from methods.heads import BNNeck, ParsingHead, masked_max_pool
+from methods.losses import focal_parsing_loss, id_loss, part_targets, part_triplet_loss
+
+
+@dataclass(frozen=True)
+class HPNetConfig(MethodConfig):
+    num_parts: int = 4  # head; torso+arms; upper legs; lower legs+feet (paper section 3)
+    share_conv5: bool = False  # Table 4 "share Conv5": one Conv5 for all parts
+    head_dim: int = 256  # channels of the parsing head's 3x3 conv
+    mask_threshold: float = 0.5  # T of G-hat = 1{G > T}
+    id_weight: float = 1.0  # eq. (10) lambda_ide
+    triplet_weight: float = 0.1  # eq. (10) lambda_tri
+    parsing_weight: float = 1.0  # eq. (10) lambda_seg
+    coco_weight: float = 1.0  # eq. (10) lambda_seg^coco
+    margin: float = 0.3  # eq. (3) M
+    focal_alpha: float = 0.25  # eq. (8) alpha
+    focal_gamma: float = 2.0  # eq. (8) gamma
+    id_normalize: str = "batch"  # eq. (2) 1/N_b; "visible" is the official code's per-part count
+    needs_part_labels: bool = True
+    needs_coco: bool = True
+
+
+@register_method("hpnet", HPNetConfig())
+class HPNet(Method):
+    """Conv1-4 shared; per part a Conv5 branch, a parsing head, masked GMP, BN and classifier."""
+
+    def __init__(self, cfg: HPNetConfig, num_classes: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        net = build_backbone(cfg.backbone, cfg.last_stride, cfg.pretrained)
+        self.trunk = net.trunk
+        self.conv5 = net.conv5_copies(1 if cfg.share_conv5 else cfg.num_parts)
+        self.parsers = nn.ModuleList(ParsingHead(net.dim, cfg.head_dim) for _ in range(cfg.num_parts))
+        self.necks = nn.ModuleList(BNNeck(net.dim, num_classes) for _ in range(cfg.num_parts))
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        return [*self.trunk.parameters(), *self.conv5.parameters()]
+
+    def forward(self, images: Tensor) -> Output:
+        x = self.trunk(images)  # [N, C4, H, W]
+        shared = self.conv5[0](x) if self.cfg.share_conv5 else None
+        pooled, vis, probs, feats, logits = [], [], [], [], []
+        for j in range(self.cfg.num_parts):
+            fmap = shared if shared is not None else self.conv5[j](x)  # [N, D, H, W]
+            g = self.parsers[j](fmap)  # [N, H, W]
+            h, v = masked_max_pool(fmap, g, self.cfg.mask_threshold)  # [N, D], [N]
+            f, logit = self.necks[j](h)
+            pooled.append(h), vis.append(v), probs.append(g), feats.append(f), logits.append(logit)
+        return Output(
+            features=torch.stack(feats, 1),  # [N, P, D]
+            visibility=torch.stack(vis, 1),  # [N, P]
+            pre_bn=torch.stack(pooled, 1),  # [N, P, D]
+            logits=torch.stack(logits, 1),  # [N, P, C]
+            masks=torch.stack(probs, 1),  # [N, P, H, W]
+        )
+
+    def parsing_loss(self, out: Output, part_labels: Tensor) -> Tensor:
+        """Eqs. (6)-(9) with the labels resized to the Conv5 map by area coverage."""
+        assert out.masks is not None, "HPNet output lacks masks"
+        targets, _ = part_targets(part_labels, self.cfg.num_parts, tuple(out.masks.shape[-2:]))
+        return focal_parsing_loss(out.masks, targets, self.cfg.focal_alpha, self.cfg.focal_gamma)
+
+    def loss(self, out: Output, batch: Batch) -> dict[str, Tensor]:
+        assert out.logits is not None and out.pre_bn is not None, "training output lacks logits"
+        assert batch.part_labels is not None, "HPNet needs part labels in the batch"
+        c = self.cfg
+        terms = {
+            "id": c.id_weight * id_loss(out.logits, batch.pids, out.visibility, c.id_normalize),
+            "parsing": c.parsing_weight * self.parsing_loss(out, batch.part_labels),
+        }
+        if c.triplet_weight:
+            terms["triplet"] = c.triplet_weight * part_triplet_loss(
+                out.pre_bn, out.visibility, batch.pids, c.margin
+            )
+        return terms  # eq. (10), the ReID batch's terms
+
+    def coco_loss(self, out: Output, part_labels: Tensor) -> dict[str, Tensor]:
+        if not self.cfg.coco_weight:
+            return {}
+        return {"coco_parsing": self.cfg.coco_weight * self.parsing_loss(out, part_labels)}
+
+
+register_variant("hpnet_share_conv5", base="hpnet", share_conv5=True)
+register_variant("hpnet_wo_triplet", base="hpnet", triplet_weight=0.0)
+register_variant("hpnet_wo_coco", base="hpnet", coco_weight=0.0, needs_coco=False)
