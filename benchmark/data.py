@@ -24,7 +24,7 @@ def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im = im.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
-            return np.asarray(im)
+            return np.array(im)  # a writable copy for torch.from_numpy
     except (OSError, ValueError) as e:
         raise DataError(f"cannot read image {path}: {e}; replace or delete the file") from e
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from benchmark.runtime import pick_device, seed_everything
 from benchmark.tabular import write_json_atomic
 from benchmark.train import Streams, fit
 from datasets.base import Splits, load_dataset
-from methods.base import build_method, method_config
+from methods.base import applicable_options, build_method, method_config
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +78,7 @@ def load_test_set(cfg: RunConfig, name: str, root: Path) -> Splits:
 
 def method_overrides(cfg: RunConfig, method: str) -> dict[str, Any]:
     """The profile's method settings that ``method``'s config has (others do not apply)."""
-    fields = {f.name for f in dataclasses.fields(method_config(method))}
-    return {k: v for k, v in cfg.method.items() if k in fields}
+    return applicable_options(method, cfg.method)
 
 
 def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: int) -> Streams:

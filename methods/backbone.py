@@ -123,7 +123,8 @@ def load_pretrained(trunk: nn.Module, conv5: nn.Module, path: Path) -> None:
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
-    state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith("fc.")}
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     trunk_state = {k: v for k, v in state.items() if not k.startswith("layer4.")}
     conv5_state = {k.removeprefix("layer4."): v for k, v in state.items() if k.startswith("layer4.")}
     for part, sub in (("conv1-conv4", (trunk, trunk_state)), ("conv5", (conv5, conv5_state))):

@@ -132,6 +132,12 @@ def method_config(name: str, **overrides: Any) -> MethodConfig:
     return _replace(cfg, name, overrides)
 
 
+def applicable_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``options`` that method ``name``'s config has (profile-wide settings)."""
+    fields = {f.name for f in dataclasses.fields(METHODS.get(name)[1])}
+    return {k: v for k, v in options.items() if k in fields}
+
+
 def build_method(name: str, num_classes: int, **overrides: Any) -> Method:
     """Build method ``name`` for ``num_classes`` identities; unknown option keys are an error."""
     cls, _ = METHODS.get(name)

@@ -1,0 +1,106 @@
+"""Contract tests over every registered method: output type, shapes, losses, variants."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from benchmark.errors import ConfigError, UnknownNameError
+from methods import Batch, Output, build_method, list_methods, method_config
+
+SMALL = {"backbone": "resnet18_quarter"}
+
+
+def small_options(name: str) -> dict:
+    fields = {f.name for f in dataclasses.fields(method_config(name))}
+    extra = {"head_dim": 16, "reduce_dim": 32}
+    return SMALL | {k: v for k, v in extra.items() if k in fields}
+
+
+@pytest.fixture(scope="module")
+def batch() -> Batch:
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(8, 3, 128, 64, generator=g)
+    labels = torch.randint(0, 5, (8, 128, 64), generator=g).to(torch.uint8)
+    return Batch(images, torch.tensor([0, 0, 1, 1, 2, 2, 3, 3]), labels)
+
+
+def test_all_paper_names_registered() -> None:
+    expected = {"baseline", "pcb", "hpnet", "hpnet_share_conv5", "hpnet_wo_triplet", "hpnet_wo_coco"}
+    assert expected <= set(list_methods()), f"missing methods: {expected - set(list_methods())}"
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_output_contract(name: str, batch: Batch) -> None:
+    torch.manual_seed(0)
+    model = build_method(name, 5, **small_options(name))
+    for train in (True, False):
+        model.train(train)
+        out = model(batch.images)
+        assert isinstance(out, Output), f"{name} must return Output"
+        n, p, d = out.features.shape
+        assert n == 8 and out.visibility.shape == (n, p), f"{name}: visibility shape {out.visibility.shape}"
+        assert set(out.visibility.unique().tolist()) <= {0.0, 1.0}, f"{name}: visibility not binary"
+        assert out.logits is not None and out.logits.shape == (n, p, 5), f"{name}: logits shape"
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_losses_finite_and_backpropagate(name: str, batch: Batch) -> None:
+    torch.manual_seed(0)
+    model = build_method(name, 5, **small_options(name)).train()
+    out = model(batch.images)
+    terms = model.loss(out, batch) | model.coco_loss(out, batch.part_labels)
+    assert terms, f"{name} returned no loss terms"
+    total = sum(terms.values())
+    assert torch.isfinite(total), f"{name}: non-finite loss {terms}"
+    total.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads), f"{name}: bad gradients"
+
+
+def test_variants_differ_from_hpnet_only_in_their_field() -> None:
+    base = method_config("hpnet")
+    assert method_config("hpnet_share_conv5") == dataclasses.replace(base, share_conv5=True)
+    assert method_config("hpnet_wo_triplet") == dataclasses.replace(base, triplet_weight=0.0)
+    wo_coco = dataclasses.replace(base, coco_weight=0.0, needs_coco=False)
+    assert method_config("hpnet_wo_coco") == wo_coco
+
+
+def test_hpnet_loss_terms_follow_eq10(batch: Batch) -> None:
+    model = build_method("hpnet", 5, **small_options("hpnet")).train()
+    out = model(batch.images)
+    assert set(model.loss(out, batch)) == {"id", "triplet", "parsing"}
+    assert set(model.coco_loss(out, batch.part_labels)) == {"coco_parsing"}
+    wo = build_method("hpnet_wo_triplet", 5, **small_options("hpnet")).train()
+    assert "triplet" not in wo.loss(wo(batch.images), batch), "lambda_tri = 0 must drop the term"
+    wo_coco = build_method("hpnet_wo_coco", 5, **small_options("hpnet"))
+    assert wo_coco.coco_loss(out, batch.part_labels) == {}
+
+
+def test_unshared_conv5_copies_start_equal() -> None:
+    model = build_method("hpnet", 5, **small_options("hpnet"))
+    first = model.conv5[0].state_dict()
+    assert len(model.conv5) == 4, "HPNet has 4 unshared Conv5 branches"
+    for branch in model.conv5[1:]:
+        for k, v in branch.state_dict().items():
+            torch.testing.assert_close(v, first[k], msg=f"branch {k} initialised differently")
+        assert branch[0].conv1.weight.data_ptr() != model.conv5[0][0].conv1.weight.data_ptr()
+    assert len(build_method("hpnet_share_conv5", 5, **small_options("hpnet")).conv5) == 1
+
+
+def test_param_groups_new_layers_double_rate() -> None:
+    model = build_method("hpnet", 5, **small_options("hpnet"))
+    groups = {g["name"]: g for g in model.param_groups(0.01)}
+    assert groups["backbone"]["lr"] == 0.01 and groups["new"]["lr"] == pytest.approx(0.02)
+    n_all = sum(1 for _ in model.parameters())
+    assert len(groups["backbone"]["params"]) + len(groups["new"]["params"]) == n_all
+
+
+def test_unknown_method_and_option_are_one_line_errors() -> None:
+    with pytest.raises(UnknownNameError, match="did you mean hpnet") as e:
+        build_method("hpnte", 5)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="no option share_conv"):
+        build_method("hpnet", 5, share_conv=True)
