@@ -53,6 +53,7 @@ def fit(model: Method, streams: Streams, cfg: TrainConfig, run_dir: Path, device
     Writes ``checkpoint.pt`` after every epoch and ``train_log.csv`` (one row per epoch with
     every loss term); returns the log.
     """
+    run_dir.mkdir(parents=True, exist_ok=True)
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
