@@ -21,6 +21,8 @@ class DataConfig:
     width: int = 64
     labels: str = "gt"  # part labels: "gt" (synthetic oracle) or "ps" (parser's pseudo labels)
     flip: bool = True  # paper 4.1: random flipping (image and part labels together)
+    photometric: bool = False  # official code: random blur/brightness/contrast/saturation/gamma
+    blackout: float = 0.0  # official code: p of blacking out 1-2 random parts (0.5 there)
     num_workers: int = 0  # small images decode faster than worker processes start
 
 
@@ -36,7 +38,9 @@ class TrainConfig:
     weight_decay: float = 5e-4
     decay_epochs: tuple[int, ...] = (240,)  # paper 4.1: x0.1 after epoch 240 of 300
     gamma: float = 0.1
-    warmup_epochs: int = 0  # linear warm-up; helps small from-scratch models start
+    warmup_epochs: int = 0  # linear lr warm-up; helps small from-scratch models start
+    parsing_warmup_epochs: int = 0  # official code: 10 epochs of parsing losses only
+    alternate_id_triplet: bool = False  # official code: ID and triplet losses on alternate steps
     amp: bool = False  # mixed precision (CUDA only)
     channels_last: bool = False  # memory format for convolutions on GPUs
 

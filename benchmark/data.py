@@ -12,11 +12,10 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from benchmark.errors import DataError
+from benchmark.transforms import PairedTransform, normalise
 from datasets.base import Sample
 from datasets.parts import part7_to_4
 
-MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)  # ImageNet statistics
-STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 
 
 def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:
@@ -48,25 +47,25 @@ def read_label(path: Path, image_path: Path, size: tuple[int, int]) -> np.ndarra
 
 
 def to_tensor(image: np.ndarray) -> Tensor:
-    """[H, W, 3] uint8 -> normalised [3, H, W] float."""
-    return (torch.from_numpy(image).permute(2, 0, 1).float() / 255.0 - MEAN) / STD
+    """[H, W, 3] uint8 -> [3, H, W] float in [0, 1]."""
+    return torch.from_numpy(image).permute(2, 0, 1).float() / 255.0
 
 
 class ReIDImages(Dataset):
-    """Images (and 4-part labels) of a list of samples, with the paired random flip.
+    """Images (and 4-part labels) of a list of samples, with paired training transforms.
 
-    Items are ``(image [3, H, W], label index, part labels [H, W] or empty, index)``.
+    Items are ``(image [3, H, W] normalised, label index, part labels [H, W] or empty, index)``.
     """
 
     def __init__(
         self, samples: Sequence[Sample], size: tuple[int, int], labels: Sequence[int] | None = None,
-        with_parts: bool = False, flip: bool = False,
+        with_parts: bool = False, transform: PairedTransform | None = None,
     ) -> None:
         self.samples = list(samples)
         self.size = size
         self.labels = list(labels) if labels is not None else [s.pid for s in self.samples]
         self.with_parts = with_parts
-        self.flip = flip
+        self.transform = transform or PairedTransform()
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -79,9 +78,8 @@ class ReIDImages(Dataset):
             if s.label_path is None:
                 raise DataError(f"{s.path} has no part label; train with part labels (--set data.labels=gt|ps)")
             parts = torch.from_numpy(read_label(s.label_path, s.path, self.size).copy())
-        if self.flip and torch.rand(()) < 0.5:  # one draw flips image and labels together
-            image, parts = image.flip(-1), parts.flip(-1) if parts.numel() else parts
-        return image, self.labels[i], parts, i
+        image, parts = self.transform(image, parts)
+        return normalise(image), self.labels[i], parts, i
 
 
 class PKSampler:
@@ -132,10 +130,12 @@ def collate(items: list[tuple[Tensor, int, Tensor, int]]) -> dict[str, Tensor]:
 class CocoParts(Dataset):
     """DensePose-COCO person crops with their 4-part labels, for the COCO parsing stream."""
 
-    def __init__(self, instances: Sequence, size: tuple[int, int], flip: bool = False) -> None:
+    def __init__(
+        self, instances: Sequence, size: tuple[int, int], transform: PairedTransform | None = None
+    ) -> None:
         self.instances = list(instances)
         self.size = size
-        self.flip = flip
+        self.transform = transform or PairedTransform()
 
     def __len__(self) -> int:
         return len(self.instances)
@@ -148,9 +148,8 @@ class CocoParts(Dataset):
         image = to_tensor(np.asarray(crop.convert("RGB").resize((w, h), Image.BILINEAR)))
         label = Image.fromarray(part7_to_4(part7)).resize((w, h), Image.NEAREST)
         parts = torch.from_numpy(np.asarray(label).copy())
-        if self.flip and torch.rand(()) < 0.5:
-            image, parts = image.flip(-1), parts.flip(-1)
-        return image, -1, parts, i
+        image, parts = self.transform(image, parts)
+        return normalise(image), -1, parts, i
 
 
 class RandomBatches:

@@ -46,6 +46,8 @@ OFFICIAL = replace(
     PAPER,
     profile="official",
     method={"backbone": "resnet50", "id_normalize": "visible"},
+    data=replace(PAPER.data, photometric=True, blackout=0.5),
+    train=replace(PAPER.train, parsing_warmup_epochs=10, alternate_id_triplet=True),
     eval=replace(PAPER.eval, distance="official", partial_reid_query="occluded_body_images", trials=100),
 )
 

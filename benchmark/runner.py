@@ -21,6 +21,7 @@ from benchmark.results import ResultStore, env_info, make_rows
 from benchmark.runtime import pick_device, seed_everything
 from benchmark.tabular import write_json_atomic
 from benchmark.train import Streams, fit
+from benchmark.transforms import PairedTransform
 from datasets.base import Splits, load_dataset
 from methods.base import applicable_options, build_method, method_config
 
@@ -84,12 +85,14 @@ def method_overrides(cfg: RunConfig, method: str) -> dict[str, Any]:
 def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: int) -> Streams:
     """The PK-batched ReID loader and, for methods that need it, the COCO parsing loader."""
     size, t = (cfg.data.height, cfg.data.width), cfg.train
-    reid = ReIDImages(data.train.train, size, labels, model.cfg.needs_part_labels, cfg.data.flip)
+    d = cfg.data
+    transform = PairedTransform(d.flip, d.photometric, d.blackout if model.cfg.needs_part_labels else 0)
+    reid = ReIDImages(data.train.train, size, labels, model.cfg.needs_part_labels, transform)
     sampler = PKSampler(labels, t.ids_per_batch, t.images_per_id, t.iters_per_epoch, seed)
     workers = cfg.data.num_workers
     streams = Streams(DataLoader(reid, batch_sampler=sampler, collate_fn=collate, num_workers=workers))
     if model.cfg.needs_coco:
-        coco = CocoParts(data.coco, size, cfg.data.flip)
+        coco = CocoParts(data.coco, size, PairedTransform(d.flip, d.photometric))
         batches = RandomBatches(len(coco), t.coco_batch, len(sampler), seed)
         streams.coco = DataLoader(coco, batch_sampler=batches, collate_fn=collate, num_workers=workers)
     return streams

@@ -22,6 +22,15 @@ from methods.base import Batch, Method
 log = logging.getLogger(__name__)
 
 
+def dropped_terms(cfg: TrainConfig, epoch: int, step: int) -> frozenset[str]:
+    """Loss terms the official recipe leaves out at this step (none in the paper's recipe)."""
+    if epoch < cfg.parsing_warmup_epochs:
+        return frozenset({"id", "triplet"})  # official code: parsing-only warm-up epochs
+    if cfg.alternate_id_triplet:
+        return frozenset({"triplet"} if step % 2 == 0 else {"id"})  # official: alternate steps
+    return frozenset()
+
+
 @dataclass
 class Streams:
     """The ReID loader (PK batches) and the optional COCO parsing loader of one run."""
@@ -84,7 +93,12 @@ def train_one_epoch(model, streams: Streams, opt, scaler, cfg: TrainConfig, devi
     for step, item in enumerate(bar):
         opt.zero_grad(set_to_none=True)
         batch = Batch(item["images"], item["labels"], item["parts"]).to(device)
-        terms = forward_backward(model, batch.images, cfg, scaler, device, lambda o: model.loss(o, batch))
+        drop = dropped_terms(cfg, epoch, step)
+
+        def reid_loss(out, batch=batch, drop=drop):
+            return {k: v for k, v in model.loss(out, batch).items() if k not in drop}
+
+        terms = forward_backward(model, batch.images, cfg, scaler, device, reid_loss)
         if coco_iter is not None:  # eq. (10): COCO batch forwarded after the ReID batch, grads summed
             coco = next(coco_iter)
             images, parts = coco["images"].to(device), coco["parts"].to(device)

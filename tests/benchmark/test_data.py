@@ -9,6 +9,7 @@ from PIL import Image
 
 from benchmark.data import PKSampler, ReIDImages
 from benchmark.errors import DataError
+from benchmark.transforms import PairedTransform
 from datasets.base import Sample
 
 
@@ -42,7 +43,7 @@ def write_pair(tmp_path, name: str = "0001_c1s1_000001_00") -> Sample:
 
 
 def test_flip_moves_image_and_labels_together(tmp_path) -> None:
-    ds = ReIDImages([write_pair(tmp_path)], (32, 16), with_parts=True, flip=True)
+    ds = ReIDImages([write_pair(tmp_path)], (32, 16), with_parts=True, transform=PairedTransform(flip=True))
     seen = set()
     torch.manual_seed(0)
     for _ in range(20):
@@ -63,3 +64,15 @@ def test_corrupt_image_and_label_errors(tmp_path) -> None:
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(sample.label_path)
     with pytest.raises(DataError, match="not a single-channel 16x32"):
         ReIDImages([sample], (32, 16), with_parts=True)[0]
+
+
+def test_blackout_hides_parts_in_image_and_labels() -> None:
+    from benchmark.transforms import black_out_parts
+
+    torch.manual_seed(0)
+    image = torch.ones(3, 8, 4)
+    parts = torch.tensor([[1] * 4] * 2 + [[2] * 4] * 2 + [[3] * 4] * 2 + [[0] * 4] * 2, dtype=torch.uint8)
+    out, labels = black_out_parts(image, parts)
+    hidden = (labels == 0) & (parts > 0)
+    assert 1 <= len(parts[hidden].unique()) <= 2, "1-2 parts are blacked out"
+    assert (out[:, hidden] == 0).all() and (out[:, ~hidden] == 1).all(), "only their pixels go black"

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from benchmark.config import TrainConfig
 from benchmark.data import PKSampler, ReIDImages, collate
 from benchmark.errors import NonFiniteError
+from benchmark.transforms import PairedTransform
 from benchmark.train import Streams, fit
 from datasets.base import Sample
 from methods import build_method
@@ -38,7 +39,7 @@ def samples(tmp_path_factory) -> list[Sample]:
 def streams(samples: list[Sample]) -> Streams:
     labels = [s.pid for s in samples]
     sampler = PKSampler(labels, 2, 2, CFG.iters_per_epoch, seed=0)
-    ds = ReIDImages(samples, (64, 32), labels, flip=True)
+    ds = ReIDImages(samples, (64, 32), labels, transform=PairedTransform(flip=True))
     return Streams(DataLoader(ds, batch_sampler=sampler, collate_fn=collate))
 
 
@@ -80,3 +81,12 @@ def test_non_finite_loss_stops_and_keeps_checkpoint(samples, tmp_path) -> None:
     with pytest.raises(NonFiniteError, match="loss term\\(s\\) id became non-finite at epoch 2"):
         fit(model, streams(samples), CFG, tmp_path, torch.device("cpu"))
     assert (tmp_path / "checkpoint.pt").read_bytes() == before, "last good checkpoint must stay"
+
+
+def test_official_recipe_term_schedule() -> None:
+    from benchmark.train import dropped_terms
+
+    official = TrainConfig(parsing_warmup_epochs=2, alternate_id_triplet=True)
+    assert dropped_terms(official, 0, 0) == {"id", "triplet"}, "warm-up trains parsing only"
+    assert dropped_terms(official, 2, 0) == {"triplet"} and dropped_terms(official, 2, 1) == {"id"}
+    assert dropped_terms(TrainConfig(), 0, 0) == frozenset(), "the paper's recipe drops nothing"
