@@ -124,10 +124,11 @@ def run_method(cfg: RunConfig, data: RunData, method: str, seed: int, run_dir: P
 def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device: str | None = None):
     """Run every method x seed of ``cfg``; returns (run folder, results DataFrame)."""
     dev = pick_device(device)
+    data = prepare_data(cfg)  # before the run folder exists, so bad data leaves nothing behind
     store = ResultStore.open(resume) if resume else ResultStore.create(out)
+    log.info("run folder %s (continue an interrupted run with --resume %s)", store.run_dir, store.run_dir)
     store.write_json("config.json", cfg.to_dict())
     store.write_json("env.json", env_info() | {"device": str(dev)})
-    data = prepare_data(cfg)
     log.info("data: %s (%s), %d training images", data.root, data.kind, len(data.train.train))
     for seed in cfg.seeds:
         for method in cfg.methods:

@@ -1,0 +1,76 @@
+"""End to end through the CLI as a user runs it: smoke profile, errors, resume, tables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmark", *args], cwd=cwd, capture_output=True, text=True,
+        env=ENV, timeout=600, stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    work = tmp_path_factory.mktemp("smoke")
+    proc = cli("run", "--methods", "hpnet", "baseline", "--profile", "smoke", "--out", "runs", cwd=work)
+    assert proc.returncode == 0, f"smoke run failed:\n{proc.stderr[-3000:]}"
+    return work, proc
+
+
+def test_smoke_run_writes_rows_for_both_methods_on_both_sets(smoke_run) -> None:
+    work, proc = smoke_run
+    (run_dir,) = (work / "runs").iterdir()
+    df = pd.read_csv(run_dir / "results.csv")
+    for method in ("hpnet", "baseline"):
+        for dataset in ("market1501", "occluded_reid"):
+            sel = df[(df.method == method) & (df.dataset == dataset) & (df.metric == "rank1")]
+            assert len(sel), f"no rank1 row for {method} on {dataset}"
+            assert sel.value.between(0, 1).all(), "metrics are fractions"
+    assert {"config.json", "env.json"} <= {p.name for p in run_dir.iterdir()}
+    assert (df.data == "synthetic").all(), "rows must say which data produced them"
+    assert "hpnet" in proc.stdout and "baseline" in proc.stdout, "the table is printed"
+    assert (run_dir / "methods" / "hpnet-seed0" / "train_log.csv").exists()
+
+
+def test_resume_of_a_finished_run_trains_nothing(smoke_run) -> None:
+    work, _ = smoke_run
+    (run_dir,) = (work / "runs").iterdir()
+    before = pd.read_csv(run_dir / "results.csv")
+    proc = cli("run", "--resume", str(run_dir), cwd=work)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "already finished" in proc.stderr
+    pd.testing.assert_frame_equal(before, pd.read_csv(run_dir / "results.csv"))
+
+
+def test_list_shows_every_registry(tmp_path) -> None:
+    proc = cli("list", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("hpnet", "hpnet_wo_coco", "pcb", "baseline", "occluded_reid", "partial_ilids_2019"):
+        assert name in proc.stdout, f"{name} missing from list"
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["run", "--methods", "hpnett"], "unknown method 'hpnett'"),
+        (["run", "--profile", "smoke", "--root", "no/such/dir"], "data root no/such/dir does not exist"),
+        (["run", "--profile", "gpu"], "unknown profile 'gpu'"),
+        (["run", "--set", "train.epoch=2"], "unknown setting 'train.epoch'"),
+    ],
+)
+def test_bad_input_is_one_line_error(tmp_path, args: list[str], message: str) -> None:
+    proc = cli(*args, cwd=tmp_path)
+    assert proc.returncode == 2, f"expected exit 2, got {proc.returncode}: {proc.stderr[-500:]}"
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], proc.stderr
