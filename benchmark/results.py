@@ -1,4 +1,4 @@
-"""Tidy result rows, the per-run ResultStore (atomic CSV/JSON), and loading results as a DataFrame."""
+"""Tidy result rows, the ResultStore of a run folder (atomic CSV and JSON), and loading results."""
 
 from __future__ import annotations
 
@@ -62,13 +62,14 @@ def make_rows(context: Mapping[str, Any], metrics: Mapping[str, float]) -> list[
 
     Args:
         context: every column of ``ROW_COLUMNS`` except ``metric`` and ``value`` (``trial``
-            defaults to -1, the aggregate); extra keys such as ``occlusion`` become columns.
+            defaults to -1, the aggregate; ``run`` to None, which ``ResultStore.append`` sets);
+            extra keys such as ``occlusion`` become columns.
         metrics: metric name -> value; rank/mAP values must be fractions in [0, 1].
 
     Returns:
         Rows in ``ROW_COLUMNS`` order followed by the extra context keys.
     """
-    ctx = {"trial": -1, **context}
+    ctx = {"run": None, "trial": -1, **context}  # ResultStore.append fills in the run id
     missing = [c for c in ROW_COLUMNS if c not in ("metric", "value") and c not in ctx]
     if missing:
         raise ValueError(f"result context lacks {', '.join(missing)}; pass every row column")
@@ -171,20 +172,24 @@ class ResultStore:
         """Open an existing run folder to resume appending; its rows are kept."""
         run_dir = Path(existing)
         if not run_dir.is_dir():
-            raise UserError(f"run folder {run_dir} does not exist; create a run instead of resuming")
+            raise UserError(
+                f"run folder {run_dir} does not exist; create a run instead of resuming"
+            )
         store = cls(run_dir)
         json_path, csv_path = run_dir / RESULTS_JSON, run_dir / RESULTS_CSV
         if json_path.is_file():
             try:
                 rows = json.loads(json_path.read_text(encoding="utf-8"))
             except json.JSONDecodeError as e:
-                raise DataError(f"{json_path} is not valid JSON ({e}); delete it to start over") from e
+                raise DataError(
+                    f"{json_path} is not valid JSON ({e}); delete it to start over"
+                ) from e
         elif csv_path.is_file():
             rows = load_results(csv_path).to_dict("records")
         else:
             rows = []
-        for row in rows:
-            norm = _normalise(row)
+        for row in rows:  # a renamed or copied run folder takes its new name
+            norm = _normalise({**row, "run": store.run_id})
             store._rows[row_key(norm)] = norm
         return store
 
@@ -198,7 +203,7 @@ class ResultStore:
         return _rows_frame(self.rows)
 
     def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Add rows (``run`` defaults to the run id) and rewrite the CSV and JSON files.
+        """Add rows (their ``run`` set to the run id) and rewrite the CSV and JSON files.
 
         A row whose key (every column but ``value``) is already stored replaces it in place,
         so a resumed run that re-appends the same results does not duplicate them.
@@ -206,10 +211,10 @@ class ResultStore:
         for row in rows:
             missing = [c for c in ROW_COLUMNS if c not in row and c != "run"]
             if missing:
-                raise ValueError(f"result row lacks {', '.join(missing)}; build rows with make_rows")
-            norm = _normalise({"run": self.run_id, **row})
-            if norm["run"] is None:
-                norm["run"] = self.run_id
+                raise ValueError(
+                    f"result row lacks {', '.join(missing)}; build rows with make_rows"
+                )
+            norm = _normalise({**row, "run": self.run_id})
             self._rows[row_key(norm)] = norm
         self._flush()
 
