@@ -1,0 +1,277 @@
+"""Plan the ReID images of every synthetic set: file names, identities, cameras, modes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from datasets.synthetic.config import SynthConfig
+from datasets.synthetic.people import Identity, sample_identities
+from datasets.synthetic.writers import market_name
+
+MARKET = "Market-1501-v15.09.15"
+PARTIAL_REID = "Partial-REID_Dataset"
+ILIDS_2018 = "Partial_iLIDS"
+ILIDS_2019 = "PartialILIDS"
+OCCLUDED_REID = "Occluded_REID"
+# Stable codes for seeding: a set's images never change when another set is switched on/off.
+SET_CODES = {
+    "market1501": 1,
+    "partial_reid": 2,
+    "partial_ilids_2018": 3,
+    "partial_ilids_2019": 4,
+    "occluded_reid": 5,
+    "coco_densepose": 6,
+}
+# Cameras per set: Market has cfg.cameras; the others were shot by a few cameras each.
+SET_CAMERAS = {
+    "partial_reid": 4,
+    "partial_ilids_2018": 4,
+    "partial_ilids_2019": 4,
+    "occluded_reid": 5,
+}
+# Real identity/image counts (paper Table 1, DESIGN.md).
+REAL = {
+    "partial_reid": 60,
+    "ilids_2018": 119,
+    "ilids_2019_q": (107, 238),
+    "ilids_2019_g": (109, 238),
+    "occluded_reid": 200,
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to render and where to write it.
+
+    Attributes:
+        set_name: the set (seeding and cameras).
+        serial: index of the job within its set (seeds the image's generator).
+        identity: who, or None for a random passer-by (Market distractors and junk).
+        camera: camera index within the set.
+        mode: a render mode; "pair" writes the occluded image and its partial cut.
+        paths: image path(s) relative to the data root.
+    """
+
+    set_name: str
+    serial: int
+    identity: Identity | None
+    camera: int
+    mode: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Pools:
+    """Disjoint identity pools: different people in every split and set."""
+
+    train: list[Identity]
+    test: list[Identity]
+    partial_reid: list[Identity]
+    ilids_2018: list[Identity]
+    ilids_2019: list[Identity]
+    occluded_reid: list[Identity]
+
+
+def scaled(n: int, scale: float) -> int:
+    """A real count scaled down (or up), keeping at least two."""
+    return max(2, round(n * scale))
+
+
+def make_pools(cfg: SynthConfig) -> Pools:
+    """Draw every identity at once (any two differ in >= 2 body groups), then split."""
+    s = cfg.scale_occluded_sets
+    sizes = [
+        cfg.train_ids,
+        cfg.test_ids,
+        scaled(REAL["partial_reid"], s),
+        scaled(REAL["ilids_2018"], s),
+        scaled(REAL["ilids_2019_g"][0], s),
+        scaled(REAL["occluded_reid"], s),
+    ]
+    people = sample_identities(np.random.default_rng([cfg.seed, 0]), sum(sizes))
+    bounds = np.cumsum([0, *sizes])
+    return Pools(*(people[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)))
+
+
+class _Names:
+    """Unique Market-style name parts: per-camera frame counters."""
+
+    def __init__(self, rng: np.random.Generator, cameras: int) -> None:
+        self.rng = rng
+        self.frames = rng.integers(1, 500, cameras + 1)
+
+    def name(self, pid: int, cam: int) -> str:
+        self.frames[cam] += self.rng.integers(1, 40)
+        seq, box = int(self.rng.integers(1, 7)), int(self.rng.integers(1, 4))
+        return market_name(pid, cam, seq, int(self.frames[cam]), box)
+
+
+def _id_cameras(rng: np.random.Generator, cfg: SynthConfig, limit: int) -> np.ndarray:
+    """Cameras (1-based) an identity appears in: at least two, at most ``limit``."""
+    k = int(rng.integers(2, min(cfg.cameras, limit, 4) + 1))
+    return rng.choice(np.arange(1, cfg.cameras + 1), size=k, replace=False)
+
+
+def market_jobs(cfg: SynthConfig, pools: Pools) -> list[Job]:
+    """Train (holistic), query and gallery (across cameras), distractors and junk."""
+    rng = np.random.default_rng([cfg.seed, 2, SET_CODES["market1501"]])
+    names, jobs = _Names(rng, cfg.cameras), []
+
+    def add(ident: Identity | None, cam: int, mode: str, folder: str, pid: int) -> None:
+        path = f"{MARKET}/{folder}/{names.name(pid, cam)}"
+        jobs.append(Job("market1501", len(jobs), ident, cam - 1, mode, (path,)))
+
+    for pid, ident in enumerate(pools.train, start=1):
+        cams = _id_cameras(rng, cfg, cfg.train_images_per_id)
+        for j in range(cfg.train_images_per_id):
+            add(ident, int(cams[j % len(cams)]), "holistic", "bounding_box_train", pid)
+    for pid, ident in enumerate(pools.test, start=cfg.train_ids + 1):
+        # The gallery covers every camera of the id, so each query has a match in another one.
+        cams = _id_cameras(rng, cfg, cfg.gallery_per_id)
+        for j in range(cfg.query_per_id):
+            add(ident, int(cams[j % len(cams)]), "holistic", "query", pid)
+        for j in range(cfg.gallery_per_id):
+            add(ident, int(cams[j % len(cams)]), "holistic", "bounding_box_test", pid)
+    for _ in range(cfg.distractors):
+        mode = "shifted" if rng.random() < 0.5 else "holistic"
+        add(None, int(rng.integers(1, cfg.cameras + 1)), mode, "bounding_box_test", 0)
+    for _ in range(cfg.junk):
+        add(None, int(rng.integers(1, cfg.cameras + 1)), "junk", "bounding_box_test", -1)
+    return jobs
+
+
+def partial_reid_jobs(cfg: SynthConfig, pools: Pools) -> list[Job]:
+    """60 ids x 5 occluded images, their partial cuts, and 5 whole-body images each."""
+    jobs: list[Job] = []
+    for pid, ident in enumerate(pools.partial_reid, start=1):
+        for m in range(1, 6):
+            name = f"{pid:03d}_{m:02d}.jpg"
+            cam = (pid + m) % 2
+            jobs.append(
+                Job(
+                    "partial_reid",
+                    len(jobs),
+                    ident,
+                    cam,
+                    "pair",
+                    (
+                        f"{PARTIAL_REID}/occluded_body_images/{name}",
+                        f"{PARTIAL_REID}/partial_body_images/{name}",
+                    ),
+                )
+            )
+            jobs.append(
+                Job(
+                    "partial_reid",
+                    len(jobs),
+                    ident,
+                    2 + cam,
+                    "holistic",
+                    (f"{PARTIAL_REID}/whole_body_images/{name}",),
+                )
+            )
+    return jobs
+
+
+def ilids_2018_jobs(cfg: SynthConfig, pools: Pools) -> list[Job]:
+    """One partial probe and one holistic gallery image per id, ``<pid>.jpg``."""
+    jobs: list[Job] = []
+    for pid, ident in enumerate(pools.ilids_2018, start=1):
+        cam = pid % 2
+        jobs.append(
+            Job(
+                "partial_ilids_2018",
+                len(jobs),
+                ident,
+                cam,
+                "partial",
+                (f"{ILIDS_2018}/Probe/{pid:03d}.jpg",),
+            )
+        )
+        jobs.append(
+            Job(
+                "partial_ilids_2018",
+                len(jobs),
+                ident,
+                2 + cam,
+                "holistic",
+                (f"{ILIDS_2018}/Gallery/{pid:03d}.jpg",),
+            )
+        )
+    return jobs
+
+
+def _spread(total: int, ids: int) -> list[int]:
+    """Images per id: ``total`` images over ``ids`` ids, at least one each."""
+    total = max(total, ids)
+    return [total // ids + (1 if i < total % ids else 0) for i in range(ids)]
+
+
+def ilids_2019_jobs(cfg: SynthConfig, pools: Pools) -> list[Job]:
+    """Partial probes of 107 ids (238 images), holistic gallery of 109 ids (238 images)."""
+    s = cfg.scale_occluded_sets
+    g_ids = len(pools.ilids_2019)
+    q_ids = min(scaled(REAL["ilids_2019_q"][0], s), g_ids)
+    q_counts = _spread(scaled(REAL["ilids_2019_q"][1], s), q_ids)
+    g_counts = _spread(scaled(REAL["ilids_2019_g"][1], s), g_ids)
+    jobs: list[Job] = []
+    for i, ident in enumerate(pools.ilids_2019):
+        pid = i + 1
+        for folder, count, mode, cam0 in (
+            ("Probe", q_counts, "partial", 0),
+            ("Gallery", g_counts, "holistic", 2),
+        ):
+            for m in range(count[i] if i < len(count) else 0):
+                cam = cam0 + (pid + m) % 2
+                jobs.append(
+                    Job(
+                        "partial_ilids_2019",
+                        len(jobs),
+                        ident,
+                        cam,
+                        mode,
+                        (f"{ILIDS_2019}/{folder}/{pid:04d}_{m + 1:02d}.jpg",),
+                    )
+                )
+    return jobs
+
+
+def occluded_reid_jobs(cfg: SynthConfig, pools: Pools) -> list[Job]:
+    """200 ids x 5 occluded query images and 5 whole-body gallery images, flat ``NNN_MM.jpg``."""
+    jobs: list[Job] = []
+    for pid, ident in enumerate(pools.occluded_reid, start=1):
+        for m in range(1, 6):
+            name = f"{pid:03d}_{m:02d}.jpg"
+            cam = (pid + m) % 5
+            jobs.append(
+                Job(
+                    "occluded_reid",
+                    len(jobs),
+                    ident,
+                    cam,
+                    "occluded",
+                    (f"{OCCLUDED_REID}/occluded_body_images/{name}",),
+                )
+            )
+            jobs.append(
+                Job(
+                    "occluded_reid",
+                    len(jobs),
+                    ident,
+                    (cam + 1 + m % 4) % 5,
+                    "holistic",
+                    (f"{OCCLUDED_REID}/whole_body_images/{name}",),
+                )
+            )
+    return jobs
+
+
+PLANNERS = {
+    "market1501": market_jobs,
+    "partial_reid": partial_reid_jobs,
+    "partial_ilids_2018": ilids_2018_jobs,
+    "partial_ilids_2019": ilids_2019_jobs,
+    "occluded_reid": occluded_reid_jobs,
+}

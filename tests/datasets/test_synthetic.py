@@ -1,0 +1,274 @@
+"""Tests of the synthetic data generator: formats, counts, determinism, caching, labels."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools import mask as mask_utils
+
+from benchmark.errors import ConfigError, DataError, UserError
+from datasets.parts import densepose14_to_7
+from datasets.synthetic import MARKER, SynthConfig, generate, synth_config
+from datasets.synthetic.cameras import make_camera
+from datasets.synthetic.coco import render_scene, scene_cameras
+from datasets.synthetic.figure import draw_person
+from datasets.synthetic.generate import plan_jobs
+from datasets.synthetic.occluders import draw_occluder
+from datasets.synthetic.people import differing_groups, sample_identities, walking_pose
+from datasets.synthetic.render import render_shot
+from datasets.synthetic.sets import make_pools
+from datasets.synthetic.writers import box_to_dp, label_relpath, market_name
+
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+MARKET_RE = re.compile(r"^(-1|\d{4})_c(\d)s(\d)_(\d{6})_(\d{2})\.jpg$")
+FLAT_RE = re.compile(r"^(\d{3})_(\d{2})\.jpg$")
+
+
+def tiny(**overrides) -> SynthConfig:
+    base = dict(
+        train_ids=4,
+        train_images_per_id=3,
+        test_ids=3,
+        query_per_id=2,
+        gallery_per_id=3,
+        distractors=2,
+        junk=2,
+        scale_occluded_sets=0.05,
+        coco_images=3,
+    )
+    return synth_config("smoke", **{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synth")
+    assert generate(root, tiny(), progress=False), "a fresh root must be generated"
+    return root
+
+
+def files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def market(tree: Path, split: str) -> list[tuple[int, int]]:
+    out = []
+    for name in files(tree / "Market-1501-v15.09.15" / split):
+        m = MARKET_RE.match(name)
+        assert m, f"{split}/{name} is not a Market-1501 name"
+        out.append((int(m[1]), int(m[2])))
+    return out
+
+
+def test_market_counts_names_and_cameras(tree):
+    cfg = tiny()
+    train, query, gallery = (
+        market(tree, s) for s in ("bounding_box_train", "query", "bounding_box_test")
+    )
+    assert len(train) == cfg.train_ids * cfg.train_images_per_id
+    train_ids = {p for p, _ in train}
+    assert len(train_ids) == cfg.train_ids
+    assert len(query) == cfg.test_ids * cfg.query_per_id
+    counts = Counter(p for p, _ in gallery)
+    assert counts[0] == cfg.distractors and counts[-1] == cfg.junk, f"gallery pids {counts}"
+    test_ids = {p for p, _ in query}
+    assert len(test_ids) == cfg.test_ids and not test_ids & train_ids, "train/test ids overlap"
+    assert all(1 <= c <= cfg.cameras for _, c in train + query + gallery), "camera out of range"
+    for pid, cam in query:
+        assert any(p == pid and c != cam for p, c in gallery), f"query {pid} c{cam} has no match"
+
+
+def test_occluded_partial_set_counts_and_names(tree):
+    for folder in ("partial_body_images", "occluded_body_images", "whole_body_images"):
+        names = files(tree / "Partial-REID_Dataset" / folder)
+        assert all(FLAT_RE.match(n) for n in names), f"bad Partial-REID names {names[:3]}"
+        assert len(names) == 3 * 5, f"Partial-REID {folder}: {len(names)} images"
+    for folder in ("occluded_body_images", "whole_body_images"):
+        names = files(tree / "Occluded_REID" / folder)
+        assert len(names) == 10 * 5 and all(FLAT_RE.match(n) for n in names), folder
+    probe, gal = (files(tree / "Partial_iLIDS" / f) for f in ("Probe", "Gallery"))
+    assert probe == gal and len(probe) == 6, "Partial-iLIDS 2018: one probe, one gallery per id"
+    assert all(re.match(r"^\d{3}\.jpg$", n) for n in probe), probe
+    probe, gal = (files(tree / "PartialILIDS" / f) for f in ("Probe", "Gallery"))
+    q_ids, g_ids = {n[:4] for n in probe}, {n[:4] for n in gal}
+    assert len(probe) == len(gal) == 12, "2019 release: 238 * 0.05 images per side"
+    assert len(q_ids) == len(g_ids) == 5 and q_ids <= g_ids, "every query id is in the gallery"
+
+
+def test_real_counts_at_scale_one():
+    cfg = SynthConfig(train_ids=2, test_ids=2, coco_images=1)
+    jobs = Counter()
+    for job in plan_jobs(cfg):
+        for path in job.paths:
+            jobs[path.rsplit("/", 1)[0]] += 1
+    assert jobs["Partial-REID_Dataset/partial_body_images"] == 300
+    assert jobs["Occluded_REID/occluded_body_images"] == 1000
+    assert jobs["Partial_iLIDS/Probe"] == jobs["Partial_iLIDS/Gallery"] == 119
+    assert jobs["PartialILIDS/Probe"] == jobs["PartialILIDS/Gallery"] == 238
+    q_ids = {j.paths[0].split("/")[-1][:4] for j in plan_jobs(cfg) if "ILIDS/Probe" in j.paths[0]}
+    assert len(q_ids) == 107, f"2019 query ids {len(q_ids)}"
+
+
+def test_label_pngs_match_images(tree):
+    images = [p for p in tree.rglob("*.jpg") if p.relative_to(tree).parts[0] != "coco"]
+    assert len(images) > 200, f"only {len(images)} ReID images"
+    sizes = set()
+    for img_path in images:
+        rel = img_path.relative_to(tree).as_posix()
+        label = Image.open(tree / label_relpath(rel))
+        img = Image.open(img_path)
+        assert label.mode == "L" and label.size == img.size, f"{rel}: label {label.size}"
+        values = np.unique(np.asarray(label))
+        assert values.min() >= 0 and values.max() <= 7, f"{rel}: label values {values}"
+        if "partial_body_images" in rel:
+            sizes.add(img.size)
+    assert len(sizes) > 5, f"partial images should have varied sizes, got {sizes}"
+    name = "Market-1501-v15.09.15_gt_label/query"
+    assert (tree / name).is_dir(), "Market labels live in the _gt_label tree"
+
+
+def test_coco_dp_masks_match_what_was_drawn(tree):
+    cfg = tiny()
+    doc = json.loads((tree / "coco/annotations/densepose_coco_2014_train.json").read_text())
+    assert len(doc["images"]) == cfg.coco_images and doc["categories"][0]["id"] == 1
+    assert (tree / "coco/annotations/densepose_coco_2014_minival.json").is_file()
+    cams = scene_cameras(cfg.seed)
+    checked = 0
+    for image in doc["images"]:
+        assert (tree / "coco/train2014" / image["file_name"]).is_file(), image["file_name"]
+        rng = np.random.default_rng([cfg.seed, 6, image["id"]])
+        scene = render_scene(rng, cams[image["id"] % len(cams)], cfg.occlusion)
+        anns = [a for a in doc["annotations"] if a["image_id"] == image["id"]]
+        for ann in anns:
+            assert len(ann["dp_masks"]) == 14 and ann["category_id"] == 1 and ann["iscrowd"] == 0
+            label14 = np.zeros((256, 256), dtype=np.uint8)
+            for k, rle in enumerate(ann["dp_masks"], start=1):
+                if rle:
+                    assert rle["size"] == [256, 256], rle["size"]
+                    label14[mask_utils.decode(rle) > 0] = k
+            x, y, w, h = (int(v) for v in ann["bbox"])
+            label7 = densepose14_to_7(label14)
+            back = np.asarray(Image.fromarray(label7).resize((w, h), Image.NEAREST))
+            agree = [
+                float((back == densepose14_to_7(p[y : y + h, x : x + w])).mean())
+                for p in scene.people
+            ]
+            person = scene.people[int(np.argmax(agree))]
+            assert max(agree) > 0.95, f"annotation {ann['id']}: {max(agree):.3f} agrees"
+            drawn7 = densepose14_to_7(box_to_dp(person, (x, y, w, h)))
+            assert np.array_equal(label7, drawn7), "14->7 of dp_masks != the drawn 7-part map"
+            checked += 1
+    assert checked >= cfg.coco_images, f"only {checked} annotations checked"
+
+
+def test_deterministic_and_seed_dependent(tree, tmp_path):
+    again = tmp_path / "again"
+    assert generate(again, tiny(), progress=False)
+    for path in sorted(p for p in tree.rglob("*") if p.is_file()):
+        other = again / path.relative_to(tree)
+        assert other.read_bytes() == path.read_bytes(), f"{path.relative_to(tree)} differs"
+    seeded = tmp_path / "seed1"
+    generate(seeded, tiny(seed=1, sets=("market1501",)), progress=False)
+    a = (tree / "Market-1501-v15.09.15/bounding_box_train").iterdir()
+    b = (seeded / "Market-1501-v15.09.15/bounding_box_train").iterdir()
+    assert [p.read_bytes() for p in sorted(a)] != [p.read_bytes() for p in sorted(b)]
+
+
+def test_cache_and_regeneration(tmp_path):
+    cfg = tiny(sets=("market1501", "occluded_reid"))
+    assert generate(tmp_path, cfg, progress=False)
+    stamp = (tmp_path / MARKER).stat().st_mtime_ns
+    assert not generate(tmp_path, cfg, progress=False), "same config must be a cache hit"
+    assert (tmp_path / MARKER).stat().st_mtime_ns == stamp, "a cache hit must write nothing"
+    victim = next((tmp_path / "Occluded_REID/whole_body_images").iterdir())
+    victim.unlink()
+    assert generate(tmp_path, cfg, progress=False), "an incomplete tree must be regenerated"
+    assert victim.is_file(), "the missing image is written again"
+    assert generate(tmp_path, tiny(sets=("market1501",)), progress=False)
+    assert not (tmp_path / "Occluded_REID").exists(), "the old tree is replaced"
+    assert json.loads((tmp_path / MARKER).read_text())["config"]["sets"] == ["market1501"]
+
+
+def test_refuses_foreign_data(tmp_path):
+    (tmp_path / "Market-1501-v15.09.15").mkdir()
+    with pytest.raises(DataError, match="not written by the synthetic generator"):
+        generate(tmp_path, tiny(), progress=False)
+
+
+def test_profiles_and_config_errors():
+    assert synth_config("cpu") == SynthConfig(), "cpu is the default config"
+    smoke = synth_config("smoke")
+    assert smoke.scale_occluded_sets < 1 and smoke.coco_images < 100
+    assert synth_config("smoke", seed=3).seed == 3
+    with pytest.raises(UserError, match="unknown synthetic profile"):
+        synth_config("gpu")
+    with pytest.raises(ConfigError, match="unknown synthetic option"):
+        synth_config("smoke", n_ids=3)
+    with pytest.raises(ConfigError, match="occlusion"):
+        synth_config("smoke", occlusion=1.5)
+    with pytest.raises(ConfigError, match="must be int"):
+        synth_config("smoke", train_ids="10")
+    assert synth_config("smoke").digest() != synth_config("smoke", seed=1).digest()
+
+
+def test_identities_differ_in_two_groups():
+    people = sample_identities(np.random.default_rng(5), 400)
+    worst = min(differing_groups(a, b) for a, b in itertools.combinations(people, 2))
+    assert worst >= 2, f"two identities differ in only {worst} group(s)"
+    pools = make_pools(tiny())
+    everyone = [p for pool in vars(pools).values() for p in pool]
+    assert len(set(everyone)) == len(everyone), "the same person is in two pools"
+
+
+def test_occlusion_hides_the_requested_fraction():
+    people = sample_identities(np.random.default_rng(0), 10)
+    cam = make_camera(np.random.default_rng(0), 128, 64)
+    for target in (0.2, 0.5):
+        hidden = []
+        for i in range(40):
+            shot = render_shot(
+                np.random.default_rng([i]),
+                people[i % 10],
+                cam,
+                (128, 64),
+                "occluded",
+                occlusion=target,
+            )
+            hidden.append(1.0 - shot.visible_fraction)
+            assert int((shot.label > 0).sum()) == int((shot.part14 > 0).sum())
+        mean = float(np.mean(hidden))
+        assert abs(mean - target) < 0.12, f"asked {target}, hid {mean:.3f} of the body on average"
+
+
+def test_bottom_occluder_edge_is_accurate():
+    ident = sample_identities(np.random.default_rng(1), 1)[0]
+    pose = walking_pose(np.random.default_rng(2), 0.0, 0.1)
+    body = draw_person(ident, pose, (128, 64), (32, 124), 110).mask
+    for kind in ("box", "car", "plant"):
+        occ = draw_occluder(np.random.default_rng(3), body, 0.4, 124, 110, kind=kind, side="bottom")
+        hidden = float((body & occ.mask).sum() / body.sum())
+        assert 0.3 < hidden < 0.5, f"{kind} hid {hidden:.3f} of the body, asked 0.4"
+
+
+def test_figure_has_left_and_right_parts():
+    ident = sample_identities(np.random.default_rng(1), 1)[0]
+    pose = walking_pose(np.random.default_rng(2), 0.0, 0.0)
+    fig = draw_person(ident, pose, (256, 128), (64, 250), 230)
+    present = set(np.unique(fig.part14)) - {0}
+    assert {1, 6, 7, 8, 9, 10, 11, 14} <= present, f"front view parts {sorted(present)}"
+    assert set(np.unique(densepose14_to_7(fig.part14))) <= set(range(8))
+
+
+def test_market_name_format():
+    assert market_name(2, 1, 1, 451, 3) == "0002_c1s1_000451_03.jpg"
+    assert market_name(-1, 6, 2, 7, 1) == "-1_c6s2_000007_01.jpg"
+    assert label_relpath("Market-1501-v15.09.15/query/0002_c1s1_000451_03.jpg") == (
+        "Market-1501-v15.09.15_gt_label/query/0002_c1s1_000451_03.png"
+    )
