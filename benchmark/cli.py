@@ -67,6 +67,8 @@ def add_run_parser(sub) -> None:
     run.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: 0)")
     run.add_argument("--pretrained", help="local ResNet state dict to start the backbone from")
     run.add_argument("--resume", type=Path, help="continue an interrupted run folder")
+    run.add_argument("--occlusion-sweep", type=float, nargs="+", metavar="F",
+                     help="also test on synthetic occluded sets redrawn at these occlusion strengths")
     run.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a setting, e.g. train.epochs=5 or method.share_conv5=true")
@@ -144,6 +146,8 @@ def resolve_run_config(args):
     sets += [f"seeds={json.dumps(args.seeds)}"] if args.seeds else []
     sets += [f"data.root={json.dumps(str(args.root))}"] if args.root else []
     sets += [f"method.pretrained={json.dumps(args.pretrained)}"] if args.pretrained else []
+    if args.occlusion_sweep:
+        sets += [f"eval.occlusion_sweep={json.dumps(args.occlusion_sweep)}"]
     return apply_overrides(cfg, sets + args.overrides)
 
 

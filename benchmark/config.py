@@ -55,6 +55,8 @@ class EvalConfig:
     partial_reid_query: str = "partial_body_images"  # or "occluded_body_images" (official code)
     batch_size: int = 128
     seed: int = 0  # seed of the single-shot trials
+    occlusion_sweep: tuple[float, ...] = ()  # synthetic occlusion strengths for robustness curves
+    sweep_datasets: tuple[str, ...] = ("occluded_reid", "partial_reid")
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ class CocoParts(Dataset):
 
         crop, part7 = crop_instance(self.instances[i])
         h, w = self.size
-        image = to_tensor(np.asarray(crop.convert("RGB").resize((w, h), Image.BILINEAR)))
+        image = to_tensor(np.array(crop.convert("RGB").resize((w, h), Image.BILINEAR)))
         label = Image.fromarray(part7_to_4(part7)).resize((w, h), Image.NEAREST)
         parts = torch.from_numpy(np.asarray(label).copy())
         image, parts = self.transform(image, parts)

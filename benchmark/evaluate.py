@@ -69,5 +69,6 @@ def evaluate_splits(
             )
             context = {"dataset": name, "query_set": query_set_name(splits), "mode": mode,
                        "distance": cfg.distance, "vis": vis}
-            rows.append({"context": context, "metrics": result.to_dict(), "cmc": result.cmc})
+            metrics = result.to_dict() | ({"trials": cfg.trials} if mode == "single" else {})
+            rows.append({"context": context, "metrics": metrics, "cmc": result.cmc})
     return rows

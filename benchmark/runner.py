@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,28 +38,42 @@ class RunData:
     train: Splits
     tests: dict[str, Splits]
     coco: tuple = ()
+    sweep: dict[float, dict[str, Splits]] = dataclasses.field(default_factory=dict)
 
 
-def default_root(cfg: RunConfig) -> Path:
-    """Where the synthetic default of ``cfg`` lives (one folder per size and occlusion)."""
-    occ = "" if cfg.data.occlusion is None else f"-occ{cfg.data.occlusion:g}"
-    return Path("data") / f"synthetic-{cfg.data.synth_profile}{occ}"
+def default_root(cfg: RunConfig, occlusion: float | None = None, tag: str = "") -> Path:
+    """Where the synthetic data of ``cfg`` lives (one folder per size, occlusion and purpose)."""
+    occ = "" if occlusion is None else f"-occ{occlusion:g}"
+    return Path("data") / f"synthetic-{cfg.data.synth_profile}{occ}{tag}"
 
 
-def ensure_synthetic(cfg: RunConfig, root: Path) -> None:
-    """Generate the synthetic default under ``root`` unless it is already there and current."""
+def ensure_synthetic(cfg: RunConfig, root: Path, occlusion: float | None, **overrides: Any) -> None:
+    """Generate synthetic data under ``root`` unless it is already there and current."""
     from datasets.synthetic import generate, synth_config
 
-    overrides = {} if cfg.data.occlusion is None else {"occlusion": cfg.data.occlusion}
+    if occlusion is not None:
+        overrides["occlusion"] = occlusion
     if generate(root, synth_config(cfg.data.synth_profile, **overrides)):
         log.info("generated synthetic data under %s", root)
+
+
+def prepare_sweep(cfg: RunConfig, kind: str) -> dict[float, dict[str, Splits]]:
+    """The occluded test sets redrawn at each occlusion strength of ``eval.occlusion_sweep``."""
+    if cfg.eval.occlusion_sweep and kind != "synthetic":
+        raise DataError("the occlusion sweep needs the synthetic data; drop --root or the sweep")
+    sweep = {}
+    for occ in cfg.eval.occlusion_sweep:
+        root = default_root(cfg, occ, "-sweep")
+        ensure_synthetic(cfg, root, occ, sets=tuple(cfg.eval.sweep_datasets))
+        sweep[occ] = {name: load_test_set(cfg, name, root) for name in cfg.eval.sweep_datasets}
+    return sweep
 
 
 def prepare_data(cfg: RunConfig) -> RunData:
     """Resolve the data root (generating the synthetic default) and parse every split needed."""
     if cfg.data.root is None:
-        root = default_root(cfg)
-        ensure_synthetic(cfg, root)
+        root = default_root(cfg, cfg.data.occlusion)
+        ensure_synthetic(cfg, root, cfg.data.occlusion)
     else:
         root = Path(cfg.data.root)
         if not root.is_dir():
@@ -69,7 +84,7 @@ def prepare_data(cfg: RunConfig) -> RunData:
     train = load_dataset("market1501", root, labels=labels)
     tests = {name: load_test_set(cfg, name, root) for name in cfg.eval.datasets}
     coco = load_dataset("coco_densepose", root).train if any(c.needs_coco for c in configs) else ()
-    return RunData(root, kind, train, tests, tuple(coco))
+    return RunData(root, kind, train, tests, tuple(coco), prepare_sweep(cfg, kind))
 
 
 def load_test_set(cfg: RunConfig, name: str, root: Path) -> Splits:
@@ -110,11 +125,17 @@ def run_method(cfg: RunConfig, data: RunData, method: str, seed: int, run_dir: P
     t1 = time.perf_counter()
     rows, curves = [], {}
     size = (cfg.data.height, cfg.data.width)
-    for name, splits in data.tests.items():
-        for r in evaluate_splits(model, splits, cfg.eval, size, device, cfg.data.num_workers):
-            context = {"method": method, "seed": seed, "data": data.kind, **r["context"]}
-            rows += make_rows(context, r["metrics"])
-            curves[f"{name}/{r['context']['mode']}/vis={r['context']['vis']}"] = r["cmc"]
+    conditions = [(None, data.tests)] + list(data.sweep.items())
+    sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot
+    for occ, tests in conditions:
+        ecfg = cfg.eval if occ is None else sweep_eval
+        for name, splits in tests.items():
+            for r in evaluate_splits(model, splits, ecfg, size, device, cfg.data.num_workers):
+                context = {"method": method, "seed": seed, "data": data.kind, **r["context"]}
+                context |= {} if occ is None else {"occlusion": occ}
+                rows += make_rows(context, r["metrics"])
+                key = f"{name}/{r['context']['mode']}/vis={r['context']['vis']}"
+                curves[key if occ is None else f"{key}/occlusion={occ:g}"] = r["cmc"]
     np.savez(run_dir / "cmc.npz", **{k: np.asarray(v) for k, v in curves.items()})
     timing = {"train_s": t1 - t0, "eval_s": time.perf_counter() - t1}
     write_json_atomic(timing, run_dir / "timings.json")

@@ -27,7 +27,7 @@ def dropped_terms(cfg: TrainConfig, epoch: int, step: int) -> frozenset[str]:
     if epoch < cfg.parsing_warmup_epochs:
         return frozenset({"id", "triplet"})  # official code: parsing-only warm-up epochs
     if cfg.alternate_id_triplet:
-        return frozenset({"triplet"} if step % 2 == 0 else {"id"})  # official: alternate steps
+        return frozenset({"id"} if step % 2 == 0 else {"triplet"})  # official: alternate steps
     return frozenset()
 
 
@@ -88,6 +88,7 @@ def train_one_epoch(model, streams: Streams, opt, scaler, cfg: TrainConfig, devi
     """One epoch; returns the mean of every named loss term (weighted, as summed)."""
     model.train()
     sums: dict[str, float] = defaultdict(float)
+    visible: list[torch.Tensor] = []  # [P] fraction of the batch where each part is visible
     coco_iter = iter(streams.coco) if streams.coco is not None else None
     bar = tqdm(streams.reid, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, dynamic_ncols=True)
     for step, item in enumerate(bar):
@@ -96,6 +97,7 @@ def train_one_epoch(model, streams: Streams, opt, scaler, cfg: TrainConfig, devi
         drop = dropped_terms(cfg, epoch, step)
 
         def reid_loss(out, batch=batch, drop=drop):
+            visible.append(out.visibility.detach().float().mean(0).cpu())
             return {k: v for k, v in model.loss(out, batch).items() if k not in drop}
 
         terms = forward_backward(model, batch.images, cfg, scaler, device, reid_loss)
@@ -110,7 +112,9 @@ def train_one_epoch(model, streams: Streams, opt, scaler, cfg: TrainConfig, devi
             sums[k] += v
         bar.set_postfix(loss=f"{sum(terms.values()):.3f}")
     n = len(streams.reid)
-    return {f"loss_{k}": v / n for k, v in sums.items()} | {"loss_total": sum(sums.values()) / n}
+    vis = torch.stack(visible).mean(0).tolist()
+    parts = {f"visible_part{j + 1}": v for j, v in enumerate(vis)} if len(vis) > 1 else {}
+    return {f"loss_{k}": v / n for k, v in sums.items()} | {"loss_total": sum(sums.values()) / n} | parts
 
 
 def forward_backward(model, images, cfg: TrainConfig, scaler, device, loss_fn) -> dict[str, float]:

@@ -88,5 +88,5 @@ def test_official_recipe_term_schedule() -> None:
 
     official = TrainConfig(parsing_warmup_epochs=2, alternate_id_triplet=True)
     assert dropped_terms(official, 0, 0) == {"id", "triplet"}, "warm-up trains parsing only"
-    assert dropped_terms(official, 2, 0) == {"triplet"} and dropped_terms(official, 2, 1) == {"id"}
+    assert dropped_terms(official, 2, 0) == {"id"} and dropped_terms(official, 2, 1) == {"triplet"}
     assert dropped_terms(TrainConfig(), 0, 0) == frozenset(), "the paper's recipe drops nothing"
