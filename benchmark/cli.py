@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_score_parser(sub)
     add_report_parsers(sub)
+    from benchmark.parsing import add_parse_parser
+
+    add_parse_parser(sub)
     return parser
 
 
@@ -105,13 +108,19 @@ def main(argv: list[str] | None = None) -> int:
     import_registries(args.plugin)
     handler = {
         "run": cmd_run, "list": cmd_list, "synth": cmd_synth, "datasets": cmd_datasets,
-        "tables": cmd_tables, "figures": cmd_figures, "check": cmd_check,
+        "tables": cmd_tables, "figures": cmd_figures, "check": cmd_check, "parse": cmd_parse,
     }.get(args.command)
     if handler is None:
         from benchmark.score import run_score
 
         return run_score(args)
     return handler(args)
+
+
+def cmd_parse(args) -> int:
+    from benchmark.parsing import run_parse
+
+    return run_parse(args)
 
 
 def cmd_list(args) -> int:

@@ -1,0 +1,1 @@
+"""Speed and memory scripts, run on request (``python -m benchmark.perf.NAME``), not in tests."""

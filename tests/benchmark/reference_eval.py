@@ -1,0 +1,66 @@
+"""Slow, obvious reference loops for the evaluation tests (per pair, per query)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def paper_distance(f1, v1, f2, v2) -> float:
+    """Eq. (1) for one pair: [P, D] features, [P] visibility."""
+    num = den = 0.0
+    for j in range(f1.shape[0]):
+        a, b = np.asarray(f1[j], np.float64), np.asarray(f2[j], np.float64)
+        a = a / max(np.linalg.norm(a), 1e-12)
+        b = b / max(np.linalg.norm(b), 1e-12)
+        w = float(v1[j]) * float(v2[j])
+        num += w * float(np.linalg.norm(a - b))
+        den += w
+    return num / den if den > 0 else math.inf
+
+
+def official_distance(f1, v1, f2, v2) -> float:
+    """The official code's qvis + qgvis cosine distance for one pair."""
+    eps = float(np.finfo(np.float32).eps)
+    q_sum = qg_sum = shared = 0.0
+    for j in range(f1.shape[0]):
+        a, b = np.asarray(f1[j], np.float64), np.asarray(f2[j], np.float64)
+        c = 1.0 - float((a / (np.linalg.norm(a) + eps)) @ (b / (np.linalg.norm(b) + eps)))
+        q_sum += float(v1[j]) * c
+        qg_sum += float(v1[j]) * float(v2[j]) * c
+        shared += float(v1[j]) * float(v2[j])
+    qg = 10000.0 if shared == 0 else qg_sum / (shared + 1e-8)
+    return q_sum / (float(np.sum(v1)) + 1e-8) + qg
+
+
+def distance_matrix(qf, qv, gf, gv, fn) -> np.ndarray:
+    return np.array(
+        [[fn(qf[i], qv[i], gf[k], gv[k]) for k in range(len(gf))] for i in range(len(qf))]
+    )
+
+
+def query_ranking(dist_row, q_pid, q_cam, g_pids, g_cams):
+    """torchreid's per-query steps with a stable sort: the 0/1 match list of kept items."""
+    order = np.argsort(np.asarray(dist_row, np.float32), kind="stable")
+    remove = ((g_pids[order] == q_pid) & (g_cams[order] == q_cam)) | (g_pids[order] < 0)
+    matches = (g_pids[order] == q_pid) & (q_pid > 0)
+    return matches[~remove].astype(np.int64)
+
+
+def cmc_map(dist, q_pids, q_cams, g_pids, g_cams, max_rank=50):
+    """torchreid eval_market1501 (stable ties): (cmc [max_rank], mAP, valid, skipped)."""
+    all_cmc, all_ap, skipped = [], [], 0
+    for i in range(dist.shape[0]):
+        raw = query_ranking(dist[i], q_pids[i], q_cams[i], g_pids, g_cams)
+        if not raw.any():
+            skipped += 1
+            continue
+        cmc = np.minimum(raw.cumsum(), 1)
+        cmc = np.concatenate([cmc, np.ones(max(0, max_rank - len(cmc)), np.int64)])
+        all_cmc.append(cmc[:max_rank])
+        tmp = raw.cumsum() / (np.arange(len(raw)) + 1.0) * raw
+        all_ap.append(tmp.sum() / raw.sum())
+    if not all_cmc:
+        return np.full(max_rank, np.nan), math.nan, 0, skipped
+    return np.mean(all_cmc, axis=0), float(np.mean(all_ap)), len(all_cmc), skipped
