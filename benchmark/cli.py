@@ -201,10 +201,12 @@ def cmd_tables(args) -> int:
 
 
 def cmd_figures(args) -> int:
+    from benchmark.examples import write_example_figures
     from benchmark.figures import write_figures
     from benchmark.results import load_results
 
-    paths = write_figures(load_results(args.dir), args.out or args.dir / "figures")
+    out = args.out or args.dir / "figures"
+    paths = write_figures(load_results(args.dir), out) + write_example_figures(args.dir, out)
     print("\n".join(str(p) for p in paths))
     return 0
 

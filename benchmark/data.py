@@ -59,27 +59,40 @@ class ReIDImages(Dataset):
 
     def __init__(
         self, samples: Sequence[Sample], size: tuple[int, int], labels: Sequence[int] | None = None,
-        with_parts: bool = False, transform: PairedTransform | None = None,
+        with_parts: bool = False, transform: PairedTransform | None = None, cache: bool = False,
     ) -> None:
         self.samples = list(samples)
         self.size = size
         self.labels = list(labels) if labels is not None else [s.pid for s in self.samples]
         self.with_parts = with_parts
         self.transform = transform or PairedTransform()
+        # Training revisits every image each epoch; small decoded images (128x64: 25 KB) are
+        # kept so only the first epoch pays for JPEG/PNG decoding (per loader process).
+        self.cache: dict[int, tuple[np.ndarray, np.ndarray | None]] | None = {} if cache else None
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor, int]:
+    def decoded(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The resized image [H, W, 3] and 4-part labels [H, W] (None without parts) of item i."""
+        if self.cache is not None and i in self.cache:
+            return self.cache[i]
         s = self.samples[i]
-        image = to_tensor(read_image(s.path, self.size))
-        parts = torch.empty(0, dtype=torch.uint8)
+        parts = None
         if self.with_parts:
             if s.label_path is None:
                 raise DataError(f"{s.path} has no part label; train with part labels (--set data.labels=gt|ps)")
-            parts = torch.from_numpy(read_label(s.label_path, s.path, self.size).copy())
-        image, parts = self.transform(image, parts)
-        return normalise(image), self.labels[i], parts, i
+            parts = read_label(s.label_path, s.path, self.size)
+        item = (read_image(s.path, self.size), parts)
+        if self.cache is not None:
+            self.cache[i] = item
+        return item
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor, int]:
+        image, parts = self.decoded(i)
+        labels = torch.empty(0, dtype=torch.uint8) if parts is None else torch.from_numpy(parts.copy())
+        image, labels = self.transform(to_tensor(image.copy()), labels)
+        return normalise(image), self.labels[i], labels, i
 
 
 class PKSampler:
@@ -131,24 +144,35 @@ class CocoParts(Dataset):
     """DensePose-COCO person crops with their 4-part labels, for the COCO parsing stream."""
 
     def __init__(
-        self, instances: Sequence, size: tuple[int, int], transform: PairedTransform | None = None
+        self, instances: Sequence, size: tuple[int, int], transform: PairedTransform | None = None,
+        cache: bool = False,
     ) -> None:
         self.instances = list(instances)
         self.size = size
         self.transform = transform or PairedTransform()
+        # Decoding 14 RLE masks and the whole COCO image costs more than the crop is worth.
+        self.cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
 
     def __len__(self) -> int:
         return len(self.instances)
 
-    def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor, int]:
+    def decoded(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """The person crop [H, W, 3] and its 4-part labels [H, W], resized to ``size``."""
         from datasets.coco_densepose import crop_instance
 
+        if self.cache is not None and i in self.cache:
+            return self.cache[i]
         crop, part7 = crop_instance(self.instances[i])
         h, w = self.size
-        image = to_tensor(np.array(crop.convert("RGB").resize((w, h), Image.BILINEAR)))
-        label = Image.fromarray(part7_to_4(part7)).resize((w, h), Image.NEAREST)
-        parts = torch.from_numpy(np.asarray(label).copy())
-        image, parts = self.transform(image, parts)
+        image = np.array(crop.convert("RGB").resize((w, h), Image.BILINEAR))
+        label = np.array(Image.fromarray(part7_to_4(part7)).resize((w, h), Image.NEAREST))
+        if self.cache is not None:
+            self.cache[i] = (image, label)
+        return image, label
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor, int]:
+        image, label = self.decoded(i)
+        image, parts = self.transform(to_tensor(image.copy()), torch.from_numpy(label.copy()))
         return normalise(image), -1, parts, i
 
 

@@ -35,7 +35,7 @@ from benchmark.errors import NonFiniteError, UserError
 from benchmark.features import FeatureBank
 from benchmark.registry import Registry
 
-CHUNK_SIZE = 1024  # gallery columns per matmul: [rows, D] x [D, 1024] keeps BLAS efficient
+CHUNK_SIZE = 2048  # gallery columns per matmul: BLAS-efficient, few parallel regions per block
 BLOCK_BUDGET = 1 << 22  # distance values held per query block (16 MiB of float32)
 OFFICIAL_NO_SHARED = 10000.0  # the official code's value for pairs without a shared part
 _PAPER_EPS = 1e-12  # F.normalize's default
@@ -91,14 +91,13 @@ def prepare(bank: FeatureBank, *, use_visibility: bool, eps: float, add_eps: boo
     return PreparedBank(feats, inv, vis, (norm * inv).square())
 
 
-def _part_dot(q: PreparedBank, g: PreparedBank, j: int, c0: int, c1: int, scale: float) -> Tensor:
-    """``scale * a.b`` of normalised part-j features: [rows, chunk], one matmul.
+def _part_dot(q: PreparedBank, g: PreparedBank, j: int, c0: int, c1: int) -> Tensor:
+    """``a . g`` for unit query part-j features ``a`` (see ``_query_block``): [rows, chunk].
 
-    The gallery's factor is applied to the product (a [rows, chunk] pass), not to a normalised
-    copy of the gallery, whose memory would grow with G.
+    The gallery's normalising factor is applied by the caller to this product (a [rows, chunk]
+    pass), not to a normalised copy of the gallery, whose memory would grow with G.
     """
-    qs = q.features[:, j, :] * (scale * q.inv_norm[:, j : j + 1])  # [rows, D], small
-    return qs @ g.features[c0:c1, j, :].T  # [rows, chunk], still without the gallery's factor
+    return q.features[:, j, :] @ g.features[c0:c1, j, :].T  # one matmul
 
 
 @DISTANCES.decorator("paper")
@@ -109,9 +108,8 @@ def _paper_chunk(q: PreparedBank, g: PreparedBank, out: Tensor, c0: int, c1: int
     num = torch.zeros_like(out)
     for j in range(q.features.shape[1]):
         # ||a - b||^2 = |a|^2 + |b|^2 - 2 a.b; |a| = 1 except for a zero feature (then 0)
-        sq = torch.addcmul(
-            g.sq_norm[None, c0:c1, j], _part_dot(q, g, j, c0, c1, -2.0), g.inv_norm[None, c0:c1, j]
-        )
+        dot = _part_dot(q, g, j, c0, c1)
+        sq = torch.addcmul(g.sq_norm[None, c0:c1, j], dot, g.inv_norm[None, c0:c1, j], value=-2.0)
         dist = sq.add_(q.sq_norm[:, j : j + 1]).clamp_(min=0.0).sqrt_()  # clamp: rounding < 0
         dist.mul_(vg[None, :, j])
         num.addcmul_(dist, q.visibility[:, j : j + 1])  # eq. (1) numerator
@@ -127,7 +125,7 @@ def _official_chunk(q: PreparedBank, g: PreparedBank, out: Tensor, c0: int, c1: 
     q_term = torch.zeros_like(out)
     qg_term = torch.zeros_like(out)
     for j in range(q.features.shape[1]):
-        cos = _part_dot(q, g, j, c0, c1, 1.0).mul_(g.inv_norm[None, c0:c1, j])
+        cos = _part_dot(q, g, j, c0, c1).mul_(g.inv_norm[None, c0:c1, j])
         cos_dist = cos.neg_().add_(1.0)  # 1 - cos
         q_term.addcmul_(cos_dist, q.visibility[:, j : j + 1])  # query-visible parts
         cos_dist.mul_(vg[None, :, j])
@@ -136,6 +134,13 @@ def _official_chunk(q: PreparedBank, g: PreparedBank, out: Tensor, c0: int, c1: 
     qg_term.div_(shared + 1e-8)
     qg_term.masked_fill_(shared == 0, OFFICIAL_NO_SHARED)
     torch.add(q_term, qg_term, out=out)
+
+
+def _query_block(q: PreparedBank, r0: int, r1: int) -> PreparedBank:
+    """Rows r0:r1 with unit part features (a small copy; inv_norm becomes 1)."""
+    feats = q.features[r0:r1] * q.inv_norm[r0:r1, :, None]  # [rows, P, D]
+    ones = torch.ones_like(feats[:, :, 0])
+    return PreparedBank(feats, ones, q.visibility[r0:r1], q.sq_norm[r0:r1])
 
 
 def block_rows(num_gallery: int, budget: int = BLOCK_BUDGET) -> int:
@@ -217,9 +222,7 @@ def iter_distance_blocks(
     with torch.no_grad():
         for r0 in range(0, num_q, rows):
             r1 = min(num_q, r0 + rows)
-            qb = PreparedBank(
-                *(x[r0:r1] for x in (q.features, q.inv_norm, q.visibility, q.sq_norm))
-            )
+            qb = _query_block(q, r0, r1)
             values = torch.empty(r1 - r0, num_g, dtype=torch.float32, device=q.features.device)
             for c0 in range(0, num_g, chunk_size):
                 c1 = min(num_g, c0 + chunk_size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -12,6 +13,7 @@ from tqdm import tqdm
 from benchmark.config import EvalConfig
 from benchmark.data import ReIDImages, collate
 from benchmark.errors import DataError
+from benchmark.examples import save_masks, save_rankings
 from benchmark.features import FeatureBank
 from benchmark.protocols import evaluate
 from datasets.base import Sample, Splits
@@ -49,15 +51,20 @@ def query_set_name(splits: Splits) -> str:
 
 def evaluate_splits(
     model, splits: Splits, cfg: EvalConfig, size: tuple[int, int], device: torch.device,
-    num_workers: int = 0,
+    num_workers: int = 0, examples_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Every protocol of ``cfg`` on one test set; returns dicts of context + metric values."""
+    """Every protocol of ``cfg`` on one test set; returns dicts of context + metric values.
+
+    With ``examples_dir``, also stores ranking lists and predicted masks for the figures.
+    """
     if not splits.query or not splits.gallery:
         raise DataError(f"{splits.name}: the query or gallery split is empty; check the data root")
     bs, name = cfg.batch_size, splits.name
     query = extract(model, splits.query, size, bs, device, f"{name} query", num_workers)
     gallery = extract(model, splits.gallery, size, bs, device, f"{name} gallery", num_workers)
-    query.check_finite(f"{name} query"), gallery.check_finite(f"{name} gallery")
+    if examples_dir is not None:
+        save_rankings(splits, query, gallery, examples_dir)
+        save_masks(model, splits, size, device, examples_dir)
     part_method = query.visibility.shape[1] > 1
     vis_options = (True, False) if cfg.without_vis and part_method else (True,)
     rows = []

@@ -8,8 +8,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from benchmark.errors import NonFiniteError
-
 
 @dataclass(frozen=True)
 class FeatureBank:
@@ -33,15 +31,6 @@ class FeatureBank:
     def without_visibility(self) -> FeatureBank:
         """The same bank with every part visible ("test w/o vis")."""
         return FeatureBank(self.features, torch.ones_like(self.visibility), self.pids, self.camids)
-
-    def check_finite(self, name: str) -> None:
-        """Raise a one-line error if any feature is NaN or infinite."""
-        if not torch.isfinite(self.features).all():
-            bad = int((~torch.isfinite(self.features)).flatten(1).any(1).sum())
-            raise NonFiniteError(
-                f"{name} features contain NaN or inf in {bad} of {len(self)} images; "
-                "the model diverged or its checkpoint is corrupt: retrain or pick another checkpoint"
-            )
 
     def numpy(self) -> dict[str, np.ndarray]:
         return {

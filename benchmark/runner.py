@@ -28,6 +28,8 @@ from methods.base import applicable_options, build_method, method_config
 
 log = logging.getLogger(__name__)
 
+EXAMPLES_SET = "occluded_reid"  # the paper's Figs. 5 and 6 show Occluded-REID
+
 
 @dataclass(frozen=True)
 class RunData:
@@ -102,12 +104,13 @@ def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: 
     size, t = (cfg.data.height, cfg.data.width), cfg.train
     d = cfg.data
     transform = PairedTransform(d.flip, d.photometric, d.blackout if model.cfg.needs_part_labels else 0)
-    reid = ReIDImages(data.train.train, size, labels, model.cfg.needs_part_labels, transform)
+    reid = ReIDImages(data.train.train, size, labels, model.cfg.needs_part_labels, transform,
+                      cache=True)
     sampler = PKSampler(labels, t.ids_per_batch, t.images_per_id, t.iters_per_epoch, seed)
     workers = cfg.data.num_workers
     streams = Streams(DataLoader(reid, batch_sampler=sampler, collate_fn=collate, num_workers=workers))
     if model.cfg.needs_coco:
-        coco = CocoParts(data.coco, size, PairedTransform(d.flip, d.photometric))
+        coco = CocoParts(data.coco, size, PairedTransform(d.flip, d.photometric), cache=True)
         batches = RandomBatches(len(coco), t.coco_batch, len(sampler), seed)
         streams.coco = DataLoader(coco, batch_sampler=batches, collate_fn=collate, num_workers=workers)
     return streams
@@ -130,7 +133,9 @@ def run_method(cfg: RunConfig, data: RunData, method: str, seed: int, run_dir: P
     for occ, tests in conditions:
         ecfg = cfg.eval if occ is None else sweep_eval
         for name, splits in tests.items():
-            for r in evaluate_splits(model, splits, ecfg, size, device, cfg.data.num_workers):
+            examples = run_dir if occ is None and name == EXAMPLES_SET else None
+            for r in evaluate_splits(model, splits, ecfg, size, device, cfg.data.num_workers,
+                                     examples):
                 context = {"method": method, "seed": seed, "data": data.kind, **r["context"]}
                 context |= {} if occ is None else {"occlusion": occ}
                 rows += make_rows(context, r["metrics"])

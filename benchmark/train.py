@@ -44,14 +44,19 @@ class Streams:
                 loader.batch_sampler.set_epoch(epoch)  # type: ignore[union-attr]
 
 
-def build_optimizer(model: Method, cfg: TrainConfig, epochs_iters: int):
-    """SGD (paper 4.1) on the method's parameter groups, with warm-up and step decay per epoch."""
+def build_optimizer(model: Method, cfg: TrainConfig, iters_per_epoch: int):
+    """SGD (paper 4.1) on the method's parameter groups; the schedule steps once per iteration.
+
+    The rate warms up linearly over ``warmup_epochs`` and drops by ``gamma`` after each epoch
+    in ``decay_epochs`` (paper: x0.1 after epoch 240).
+    """
     groups = model.param_groups(cfg.lr)
     opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    warm_steps = cfg.warmup_epochs * iters_per_epoch
 
-    def factor(epoch: int) -> float:
-        warm = (epoch + 1) / cfg.warmup_epochs if epoch < cfg.warmup_epochs else 1.0
-        return warm * cfg.gamma ** sum(epoch >= e for e in cfg.decay_epochs)
+    def factor(step: int) -> float:
+        warm = (step + 1) / warm_steps if step < warm_steps else 1.0
+        return warm * cfg.gamma ** sum(step // iters_per_epoch >= e for e in cfg.decay_epochs)
 
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
@@ -76,15 +81,15 @@ def fit(model: Method, streams: Streams, cfg: TrainConfig, run_dir: Path, device
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp and device.type == "cuda")
     for epoch in range(start, cfg.epochs):
         streams.set_epoch(epoch)
-        terms = train_one_epoch(model, streams, opt, scaler, cfg, device, epoch)
-        rows.append({"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], **terms})
-        sched.step()
+        lr = opt.param_groups[0]["lr"]
+        terms = train_one_epoch(model, streams, opt, sched, scaler, cfg, device, epoch)
+        rows.append({"epoch": epoch + 1, "lr": lr, **terms})
         save_checkpoint(ckpt, model, opt, sched, epoch + 1)
         write_csv_atomic(pd.DataFrame(rows), log_path)
     return pd.DataFrame(rows)
 
 
-def train_one_epoch(model, streams: Streams, opt, scaler, cfg: TrainConfig, device, epoch: int) -> dict:
+def train_one_epoch(model, streams: Streams, opt, sched, scaler, cfg: TrainConfig, device, epoch: int) -> dict:
     """One epoch; returns the mean of every named loss term (weighted, as summed)."""
     model.train()
     sums: dict[str, float] = defaultdict(float)
@@ -108,6 +113,7 @@ def train_one_epoch(model, streams: Streams, opt, scaler, cfg: TrainConfig, devi
         check_finite(terms, epoch, step)
         scaler.step(opt)
         scaler.update()
+        sched.step()
         for k, v in terms.items():
             sums[k] += v
         bar.set_postfix(loss=f"{sum(terms.values()):.3f}")

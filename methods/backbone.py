@@ -36,7 +36,7 @@ SPECS = {
 class ResNetTrunk(nn.Module):
     """Conv1-Conv4 of a ResNet (shared by every branch); ``conv5`` is built separately."""
 
-    def __init__(self, spec: ResNetSpec) -> None:
+    def __init__(self, spec: ResNetSpec, conv4_stride: int = 2) -> None:
         super().__init__()
         self.inplanes = spec.widths[0]
         self.conv1 = nn.Conv2d(3, self.inplanes, 7, stride=2, padding=3, bias=False)
@@ -45,11 +45,11 @@ class ResNetTrunk(nn.Module):
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         self.layer1 = make_stage(self, spec.block, spec.widths[0], spec.layers[0], 1)
         self.layer2 = make_stage(self, spec.block, spec.widths[1], spec.layers[1], 2)
-        self.layer3 = make_stage(self, spec.block, spec.widths[2], spec.layers[2], 2)
+        self.layer3 = make_stage(self, spec.block, spec.widths[2], spec.layers[2], conv4_stride)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        return self.layer3(self.layer2(self.layer1(x)))  # [N, C4, H/16, W/16]
+        return self.layer3(self.layer2(self.layer1(x)))  # [N, C4, H/16, W/16] (H/8 if stride 1)
 
 
 def make_stage(owner: nn.Module, block: type[nn.Module], planes: int, blocks: int, stride: int):
@@ -80,20 +80,24 @@ class Backbone:
         return nn.ModuleList([copy.deepcopy(self.conv5) for _ in range(n)])
 
 
-def build_backbone(name: str, last_stride: int = 1, pretrained: str | None = None) -> Backbone:
+def build_backbone(
+    name: str, last_stride: int = 1, pretrained: str | None = None, conv4_stride: int = 2
+) -> Backbone:
     """Build backbone ``name``; ``last_stride`` 1 keeps Conv5 at 1/16 (paper section 4.1).
 
     Args:
         name: one of ``SPECS``.
         last_stride: stride of the first Conv5 block (1 or 2).
         pretrained: path of a local torchvision or timm ResNet state dict, or None.
+        conv4_stride: stride of the first Conv4 block; 1 (with last_stride 1) gives a 1/8 map,
+            which keeps every body part on several cells at small input sizes.
     """
     if name not in SPECS:
         raise ConfigError(f"unknown backbone {name!r}; valid backbones: {', '.join(SPECS)}")
-    if last_stride not in (1, 2):
-        raise ConfigError(f"last_stride must be 1 or 2, got {last_stride}")
+    if last_stride not in (1, 2) or conv4_stride not in (1, 2):
+        raise ConfigError(f"strides must be 1 or 2, got {last_stride} and {conv4_stride}")
     spec = SPECS[name]
-    trunk = ResNetTrunk(spec)
+    trunk = ResNetTrunk(spec, conv4_stride)
     conv5 = make_stage(trunk, spec.block, spec.widths[3], spec.layers[3], last_stride)
     init_weights(trunk)
     init_weights(conv5)

@@ -58,6 +58,7 @@ class MethodConfig:
 
     backbone: str = "resnet50"
     last_stride: int = 1  # paper 4.1: Conv5 stride 2 -> 1 keeps a finer part map
+    conv4_stride: int = 2  # 1 halves the output stride again (small inputs: parts keep cells)
     pretrained: str | None = None  # local torchvision/timm state dict; never downloaded
     needs_part_labels: bool = False  # the trainer loads part-label PNGs when True
     needs_coco: bool = False  # the trainer adds a DensePose-COCO parsing stream when True
