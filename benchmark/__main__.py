@@ -11,7 +11,8 @@ from benchmark.errors import UserError
 def main(argv: list[str] | None = None) -> int:
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
     )
     from benchmark.cli import main as cli_main
 
@@ -21,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; continue with: python -m benchmark run --resume RUN_DIR", file=sys.stderr)
+        print(
+            "interrupted; continue with: python -m benchmark run --resume RUN_DIR", file=sys.stderr
+        )
         return 130
 
 

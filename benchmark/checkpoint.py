@@ -39,7 +39,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state(("MT19937", keys, state["numpy_pos"], 0, 0.0))
 
 
-def save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int, extra: dict | None = None) -> None:
+def save_checkpoint(
+    path: Path, model, optimizer, scheduler, epoch: int, extra: dict | None = None
+) -> None:
     """Save the state after ``epoch`` epochs (1-based count of finished epochs)."""
     atomic_torch_save(
         {
@@ -60,7 +62,9 @@ def load_checkpoint(path: Path, model, optimizer=None, scheduler=None) -> dict[s
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
     except Exception as e:  # noqa: BLE001 - any failure here is a bad file for the user
-        raise UserError(f"cannot load checkpoint {path}: {e}; delete it to train from scratch") from e
+        raise UserError(
+            f"cannot load checkpoint {path}: {e}; delete it to train from scratch"
+        ) from e
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None:

@@ -25,7 +25,8 @@ def import_registries(plugins: list[str] | None = None) -> None:
         where = getattr(datasets, "__file__", "?")
         raise UserError(
             f"the imported 'datasets' package ({where}) is not this project's; run from the "
-            "repository root or reinstall with 'pip install -e .' (an unrelated 'datasets' shadows it)"
+            "repository root or reinstall with 'pip install -e .' "
+            "(an unrelated 'datasets' package shadows it)"
         )
     import methods  # noqa: F401
 
@@ -38,8 +39,13 @@ def import_registries(plugins: list[str] | None = None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
-    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                        help="import a third-party method/dataset plug-in module (repeatable)")
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import a third-party method/dataset plug-in module (repeatable)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_parser(sub)
@@ -62,19 +68,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_run_parser(sub) -> None:
     run = sub.add_parser("run", help="train and evaluate methods, write results and tables")
-    run.add_argument("--methods", nargs="+", default=["hpnet", "baseline"],
-                     help="method names, or 'all' for the paper's ablation and comparison")
+    run.add_argument(
+        "--methods",
+        nargs="+",
+        default=["hpnet", "baseline"],
+        help="method names, or 'all' for the paper's ablation and comparison",
+    )
     run.add_argument("--profile", default="cpu", help="smoke, cpu (default), paper or official")
-    run.add_argument("--out", type=Path, default=Path("results/runs"), help="folder for run folders")
+    run.add_argument(
+        "--out", type=Path, default=Path("results/runs"), help="folder for run folders"
+    )
     run.add_argument("--root", type=Path, help="data root with real data sets (default: synthetic)")
     run.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: 0)")
     run.add_argument("--pretrained", help="local ResNet state dict to start the backbone from")
     run.add_argument("--resume", type=Path, help="continue an interrupted run folder")
-    run.add_argument("--occlusion-sweep", type=float, nargs="+", metavar="F",
-                     help="also test on synthetic occluded sets redrawn at these occlusion strengths")
+    run.add_argument(
+        "--occlusion-sweep",
+        type=float,
+        nargs="+",
+        metavar="F",
+        help="also test on synthetic occluded sets redrawn at these occlusion strengths",
+    )
     run.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a setting, e.g. train.epochs=5 or method.share_conv5=true")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. train.epochs=5 or method.share_conv5=true",
+    )
 
 
 def add_datasets_parser(sub) -> None:
@@ -107,8 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import_registries(args.plugin)
     handler = {
-        "run": cmd_run, "list": cmd_list, "synth": cmd_synth, "datasets": cmd_datasets,
-        "tables": cmd_tables, "figures": cmd_figures, "check": cmd_check, "parse": cmd_parse,
+        "run": cmd_run,
+        "list": cmd_list,
+        "synth": cmd_synth,
+        "datasets": cmd_datasets,
+        "tables": cmd_tables,
+        "figures": cmd_figures,
+        "check": cmd_check,
+        "parse": cmd_parse,
     }.get(args.command)
     if handler is None:
         from benchmark.score import run_score
@@ -145,7 +174,9 @@ def resolve_run_config(args):
     if args.resume:
         cfg_path = args.resume / "config.json"
         if not cfg_path.exists():
-            raise UserError(f"{args.resume} is not a run folder (no config.json); pass the run folder")
+            raise UserError(
+                f"{args.resume} is not a run folder (no config.json); pass the run folder"
+            )
         return from_dict(json.loads(cfg_path.read_text()))
     cfg = get_profile(args.profile)
     names = list(ALL_METHODS) if args.methods == ["all"] else args.methods
@@ -174,7 +205,9 @@ def cmd_run(args) -> int:
 def cmd_synth(args) -> int:
     from datasets.synthetic import generate, synth_config
 
-    overrides = {k: v for k, v in (("occlusion", args.occlusion), ("seed", args.seed)) if v is not None}
+    overrides = {
+        k: v for k, v in (("occlusion", args.occlusion), ("seed", args.seed)) if v is not None
+    }
     wrote = generate(args.root, synth_config(args.profile, **overrides))
     print(f"{'wrote' if wrote else 'up to date:'} synthetic data under {args.root}")
     return 0
@@ -216,5 +249,7 @@ def cmd_check(args) -> int:
 
     table, ok = check(args.reference, args.current, args.tolerance)
     print(format_check(table))
-    print("check passed" if ok else "check FAILED: a metric regressed or is missing", file=sys.stderr)
+    print(
+        "check passed" if ok else "check FAILED: a metric regressed or is missing", file=sys.stderr
+    )
     return 0 if ok else 1

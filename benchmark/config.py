@@ -1,4 +1,4 @@
-"""Frozen run configuration: data, training, evaluation; ``--set a.b=v`` overrides; JSON round trip."""
+"""Frozen run configuration (data, training, evaluation), ``--set a.b=v`` overrides, JSON."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from typing import Any
 
 from benchmark.errors import ConfigError
 
-TEST_SETS = ("market1501", "occluded_reid", "partial_reid", "partial_ilids_2018", "partial_ilids_2019")
+TEST_SETS = (
+    "market1501",
+    "occluded_reid",
+    "partial_reid",
+    "partial_ilids_2018",
+    "partial_ilids_2019",
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,9 @@ class RunConfig:
     profile: str
     methods: tuple[str, ...] = ("hpnet", "baseline")
     seeds: tuple[int, ...] = (0,)
-    method: dict[str, Any] = field(default_factory=dict)  # overrides for every method that has the field
+    method: dict[str, Any] = field(
+        default_factory=dict
+    )  # overrides for every method that has the field
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
@@ -117,8 +125,14 @@ def _set(cfg: RunConfig, key: str, value: Any) -> RunConfig:
     if section not in {"data", "train", "eval"} or name not in {
         f.name for f in dataclasses.fields(sub)
     }:
-        valid = [f"{s}.{f.name}" for s in ("data", "train", "eval") for f in dataclasses.fields(getattr(cfg, s))]
-        raise ConfigError(f"unknown setting {key!r}; valid settings: {', '.join(valid)}, method.<field>")
+        valid = [
+            f"{s}.{f.name}"
+            for s in ("data", "train", "eval")
+            for f in dataclasses.fields(getattr(cfg, s))
+        ]
+        raise ConfigError(
+            f"unknown setting {key!r}; valid settings: {', '.join(valid)}, method.<field>"
+        )
     if isinstance(getattr(sub, name), tuple) and not isinstance(value, tuple):
         value = (value,)
     return dataclasses.replace(cfg, **{section: dataclasses.replace(sub, **{name: value})})

@@ -17,7 +17,6 @@ from datasets.base import Sample
 from datasets.parts import part7_to_4
 
 
-
 def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:
     """Decode ``path`` as RGB resized to ``size`` = (H, W); [H, W, 3] uint8."""
     try:
@@ -39,8 +38,8 @@ def read_label(path: Path, image_path: Path, size: tuple[int, int]) -> np.ndarra
         raise DataError(f"cannot read part label {path}: {e}; regenerate the label tree") from e
     if label.ndim != 2 or (label.shape[1], label.shape[0]) != expected or label.max() > 7:
         raise DataError(
-            f"part label {path} is not a single-channel {expected[0]}x{expected[1]} map of codes 0-7; "
-            "regenerate the label tree"
+            f"part label {path} is not a single-channel {expected[0]}x{expected[1]} map of "
+            "codes 0-7; regenerate the label tree"
         )
     fused = Image.fromarray(part7_to_4(label))
     return np.asarray(fused.resize((size[1], size[0]), Image.NEAREST))
@@ -58,8 +57,13 @@ class ReIDImages(Dataset):
     """
 
     def __init__(
-        self, samples: Sequence[Sample], size: tuple[int, int], labels: Sequence[int] | None = None,
-        with_parts: bool = False, transform: PairedTransform | None = None, cache: bool = False,
+        self,
+        samples: Sequence[Sample],
+        size: tuple[int, int],
+        labels: Sequence[int] | None = None,
+        with_parts: bool = False,
+        transform: PairedTransform | None = None,
+        cache: bool = False,
     ) -> None:
         self.samples = list(samples)
         self.size = size
@@ -81,7 +85,9 @@ class ReIDImages(Dataset):
         parts = None
         if self.with_parts:
             if s.label_path is None:
-                raise DataError(f"{s.path} has no part label; train with part labels (--set data.labels=gt|ps)")
+                raise DataError(
+                    f"{s.path} has no part label; train with part labels (--set data.labels=gt|ps)"
+                )
             parts = read_label(s.label_path, s.path, self.size)
         item = (read_image(s.path, self.size), parts)
         if self.cache is not None:
@@ -90,7 +96,9 @@ class ReIDImages(Dataset):
 
     def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor, int]:
         image, parts = self.decoded(i)
-        labels = torch.empty(0, dtype=torch.uint8) if parts is None else torch.from_numpy(parts.copy())
+        labels = (
+            torch.empty(0, dtype=torch.uint8) if parts is None else torch.from_numpy(parts.copy())
+        )
         image, labels = self.transform(to_tensor(image.copy()), labels)
         return normalise(image), self.labels[i], labels, i
 
@@ -135,7 +143,11 @@ class PKSampler:
 def collate(items: list[tuple[Tensor, int, Tensor, int]]) -> dict[str, Tensor]:
     """Stack dataset items into a dict of tensors (parts None when absent)."""
     images, labels, parts, index = zip(*items, strict=True)
-    out = {"images": torch.stack(images), "labels": torch.tensor(labels), "index": torch.tensor(index)}
+    out = {
+        "images": torch.stack(images),
+        "labels": torch.tensor(labels),
+        "index": torch.tensor(index),
+    }
     out["parts"] = torch.stack(parts) if parts[0].numel() else None
     return out
 
@@ -144,7 +156,10 @@ class CocoParts(Dataset):
     """DensePose-COCO person crops with their 4-part labels, for the COCO parsing stream."""
 
     def __init__(
-        self, instances: Sequence, size: tuple[int, int], transform: PairedTransform | None = None,
+        self,
+        instances: Sequence,
+        size: tuple[int, int],
+        transform: PairedTransform | None = None,
         cache: bool = False,
     ) -> None:
         self.instances = list(instances)
@@ -181,7 +196,9 @@ class RandomBatches:
 
     def __init__(self, n: int, size: int, iters: int, seed: int) -> None:
         if n == 0:
-            raise DataError("the COCO parsing set is empty; check coco/annotations under the data root")
+            raise DataError(
+                "the COCO parsing set is empty; check coco/annotations under the data root"
+            )
         self.n, self.size, self.iters, self.seed, self.epoch = n, size, iters, seed, 0
 
     def set_epoch(self, epoch: int) -> None:

@@ -23,13 +23,21 @@ METRICS = ("rank1", "rank3", "rank5", "rank10", "mAP")
 
 @torch.no_grad()
 def extract(
-    model, samples: Sequence[Sample], size: tuple[int, int], batch_size: int, device: torch.device,
-    desc: str, num_workers: int = 0,
+    model,
+    samples: Sequence[Sample],
+    size: tuple[int, int],
+    batch_size: int,
+    device: torch.device,
+    desc: str,
+    num_workers: int = 0,
 ) -> FeatureBank:
     """Features, visibility, pids and camids of ``samples`` (model in eval mode)."""
     model.eval()
     loader = DataLoader(
-        ReIDImages(samples, size), batch_size=batch_size, collate_fn=collate, num_workers=num_workers
+        ReIDImages(samples, size),
+        batch_size=batch_size,
+        collate_fn=collate,
+        num_workers=num_workers,
     )
     feats, vis = [], []
     for item in tqdm(loader, desc=desc, leave=False, dynamic_ncols=True):
@@ -50,8 +58,13 @@ def query_set_name(splits: Splits) -> str:
 
 
 def evaluate_splits(
-    model, splits: Splits, cfg: EvalConfig, size: tuple[int, int], device: torch.device,
-    num_workers: int = 0, examples_dir: Path | None = None,
+    model,
+    splits: Splits,
+    cfg: EvalConfig,
+    size: tuple[int, int],
+    device: torch.device,
+    num_workers: int = 0,
+    examples_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Every protocol of ``cfg`` on one test set; returns dicts of context + metric values.
 
@@ -71,11 +84,21 @@ def evaluate_splits(
     for mode in cfg.modes:
         for vis in vis_options:
             result = evaluate(
-                query, gallery, mode=mode, trials=cfg.trials, seed=cfg.seed,
-                use_visibility=vis, distance=cfg.distance,
+                query,
+                gallery,
+                mode=mode,
+                trials=cfg.trials,
+                seed=cfg.seed,
+                use_visibility=vis,
+                distance=cfg.distance,
             )
-            context = {"dataset": name, "query_set": query_set_name(splits), "mode": mode,
-                       "distance": cfg.distance, "vis": vis}
+            context = {
+                "dataset": name,
+                "query_set": query_set_name(splits),
+                "mode": mode,
+                "distance": cfg.distance,
+                "vis": vis,
+            }
             metrics = result.to_dict() | ({"trials": cfg.trials} if mode == "single" else {})
             rows.append({"context": context, "metrics": metrics, "cmc": result.cmc})
     return rows

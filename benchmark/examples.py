@@ -27,22 +27,29 @@ def pick_queries(n_queries: int, count: int) -> list[int]:
 
 
 def save_rankings(
-    splits: Splits, query: FeatureBank, gallery: FeatureBank, out_dir: Path, count: int = 6,
+    splits: Splits,
+    query: FeatureBank,
+    gallery: FeatureBank,
+    out_dir: Path,
+    count: int = 6,
     top: int = 10,
 ) -> Path:
     """Top-``top`` gallery images of ``count`` queries with right/wrong flags, as JSON."""
     picks = pick_queries(len(query), count)
-    sub = FeatureBank(query.features[picks], query.visibility[picks], query.pids[picks],
-                      query.camids[picks])
+    sub = FeatureBank(
+        query.features[picks], query.visibility[picks], query.pids[picks], query.camids[picks]
+    )
     dist = distance_matrix(sub, gallery)  # [count, G]
     order = torch.argsort(dist, dim=1, stable=True)[:, :top]  # ties: gallery order
     rows = []
     for row, qi in zip(order.tolist(), picks, strict=True):
-        rows.append({
-            "query": str(splits.query[qi].path),
-            "gallery": [str(splits.gallery[g].path) for g in row],
-            "correct": [bool(gallery.pids[g] == query.pids[qi]) for g in row],
-        })
+        rows.append(
+            {
+                "query": str(splits.query[qi].path),
+                "gallery": [str(splits.gallery[g].path) for g in row],
+                "correct": [bool(gallery.pids[g] == query.pids[qi]) for g in row],
+            }
+        )
     return write_json_atomic({"dataset": splits.name, "rankings": rows}, out_dir / EXAMPLES_JSON)
 
 
@@ -51,7 +58,9 @@ def save_masks(model, splits: Splits, size: tuple[int, int], device, out_dir: Pa
     """Predicted part maps (0 background, 1..P the most likely part with G > 0.5) of queries."""
     model.eval()
     picks = pick_queries(len(splits.query), count)
-    batch = collate([ReIDImages([splits.query[i] for i in picks], size)[k] for k in range(len(picks))])
+    batch = collate(
+        [ReIDImages([splits.query[i] for i in picks], size)[k] for k in range(len(picks))]
+    )
     out = model(batch["images"].to(device))
     if out.masks is None:
         return None
@@ -69,7 +78,9 @@ def load_rankings(method_dir: Path) -> list[tuple]:
     return [(r["query"], r["gallery"], r["correct"]) for r in data["rankings"]]
 
 
-def load_masks(method_dir: Path, size: tuple[int, int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def load_masks(
+    method_dir: Path, size: tuple[int, int]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Images resized to ``size`` and their part maps upsampled to match (nearest)."""
     from PIL import Image
 
@@ -77,8 +88,10 @@ def load_masks(method_dir: Path, size: tuple[int, int]) -> tuple[list[np.ndarray
 
     data = np.load(method_dir / MASKS_NPZ)
     images = [read_image(Path(p), size) for p in data["paths"]]
-    maps = [np.asarray(Image.fromarray(m).resize((size[1], size[0]), Image.NEAREST))
-            for m in data["maps"]]
+    maps = [
+        np.asarray(Image.fromarray(m).resize((size[1], size[0]), Image.NEAREST))
+        for m in data["maps"]
+    ]
     return images, maps
 
 
@@ -87,7 +100,9 @@ def method_dirs(root: Path) -> list[Path]:
     return sorted(p.parent for p in Path(root).rglob("methods/*/cmc.npz"))
 
 
-def write_example_figures(root: Path, out_dir: Path, size: tuple[int, int] = (128, 64)) -> list[Path]:
+def write_example_figures(
+    root: Path, out_dir: Path, size: tuple[int, int] = (128, 64)
+) -> list[Path]:
     """CMC curves, ranking lists and part overlays from the examples stored under ``root``."""
     from benchmark.figures import cmc_curves, part_overlays, ranking_lists
 

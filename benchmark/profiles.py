@@ -13,8 +13,14 @@ SMOKE = RunConfig(
     method={"backbone": "resnet18_quarter", "head_dim": 32, "reduce_dim": 64},
     data=DataConfig(synth_profile="smoke"),
     train=TrainConfig(
-        epochs=2, iters_per_epoch=3, ids_per_batch=4, images_per_id=4, coco_batch=4,
-        lr=0.02, decay_epochs=(2,), warmup_epochs=0,
+        epochs=2,
+        iters_per_epoch=3,
+        ids_per_batch=4,
+        images_per_id=4,
+        coco_batch=4,
+        lr=0.02,
+        decay_epochs=(2,),
+        warmup_epochs=0,
     ),
     eval=EvalConfig(trials=3, batch_size=64),
 )
@@ -29,8 +35,14 @@ CPU = RunConfig(
     method={"backbone": "resnet18_quarter", "conv4_stride": 1, "head_dim": 64},
     data=DataConfig(synth_profile="cpu"),
     train=TrainConfig(
-        epochs=8, iters_per_epoch=None, ids_per_batch=8, images_per_id=4, coco_batch=8,
-        lr=0.05, decay_epochs=(6,), warmup_epochs=1,
+        epochs=8,
+        iters_per_epoch=None,
+        ids_per_batch=8,
+        images_per_id=4,
+        coco_batch=8,
+        lr=0.05,
+        decay_epochs=(6,),
+        warmup_epochs=1,
     ),
     eval=EvalConfig(trials=10),
 )
@@ -51,7 +63,9 @@ OFFICIAL = replace(
     method={"backbone": "resnet50", "id_normalize": "visible"},
     data=replace(PAPER.data, photometric=True, blackout=0.5),
     train=replace(PAPER.train, parsing_warmup_epochs=10, alternate_id_triplet=True),
-    eval=replace(PAPER.eval, distance="official", partial_reid_query="occluded_body_images", trials=100),
+    eval=replace(
+        PAPER.eval, distance="official", partial_reid_query="occluded_body_images", trials=100
+    ),
 )
 
 PROFILES = {p.profile: p for p in (SMOKE, CPU, PAPER, OFFICIAL)}

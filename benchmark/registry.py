@@ -56,9 +56,8 @@ class Registry(Generic[T]):
     def unknown_message(self, name: str) -> str:
         close = difflib.get_close_matches(name, self._entries, n=3, cutoff=0.5)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        return (
-            f"unknown {self.kind} {name!r}{hint}; valid names: {', '.join(self.names())}"
-            + (f"; {self.plugin_hint}" if self.plugin_hint else "")
+        return f"unknown {self.kind} {name!r}{hint}; valid names: {', '.join(self.names())}" + (
+            f"; {self.plugin_hint}" if self.plugin_hint else ""
         )
 
     def names(self) -> list[str]:

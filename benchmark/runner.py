@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from torch.utils.data import DataLoader
 
 from benchmark.config import RunConfig
@@ -79,7 +78,9 @@ def prepare_data(cfg: RunConfig) -> RunData:
     else:
         root = Path(cfg.data.root)
         if not root.is_dir():
-            raise DataError(f"data root {root} does not exist; pass --root DIR with the unpacked data sets")
+            raise DataError(
+                f"data root {root} does not exist; pass --root DIR with the unpacked data sets"
+            )
     kind = "synthetic" if (root / "synthetic.json").exists() else "real"
     configs = [method_config(m, **method_overrides(cfg, m)) for m in cfg.methods]
     labels = cfg.data.labels if any(c.needs_part_labels for c in configs) else None
@@ -103,20 +104,29 @@ def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: 
     """The PK-batched ReID loader and, for methods that need it, the COCO parsing loader."""
     size, t = (cfg.data.height, cfg.data.width), cfg.train
     d = cfg.data
-    transform = PairedTransform(d.flip, d.photometric, d.blackout if model.cfg.needs_part_labels else 0)
-    reid = ReIDImages(data.train.train, size, labels, model.cfg.needs_part_labels, transform,
-                      cache=True)
+    transform = PairedTransform(
+        d.flip, d.photometric, d.blackout if model.cfg.needs_part_labels else 0
+    )
+    reid = ReIDImages(
+        data.train.train, size, labels, model.cfg.needs_part_labels, transform, cache=True
+    )
     sampler = PKSampler(labels, t.ids_per_batch, t.images_per_id, t.iters_per_epoch, seed)
     workers = cfg.data.num_workers
-    streams = Streams(DataLoader(reid, batch_sampler=sampler, collate_fn=collate, num_workers=workers))
+    streams = Streams(
+        DataLoader(reid, batch_sampler=sampler, collate_fn=collate, num_workers=workers)
+    )
     if model.cfg.needs_coco:
         coco = CocoParts(data.coco, size, PairedTransform(d.flip, d.photometric), cache=True)
         batches = RandomBatches(len(coco), t.coco_batch, len(sampler), seed)
-        streams.coco = DataLoader(coco, batch_sampler=batches, collate_fn=collate, num_workers=workers)
+        streams.coco = DataLoader(
+            coco, batch_sampler=batches, collate_fn=collate, num_workers=workers
+        )
     return streams
 
 
-def run_method(cfg: RunConfig, data: RunData, method: str, seed: int, run_dir: Path, device) -> list[dict]:
+def run_method(
+    cfg: RunConfig, data: RunData, method: str, seed: int, run_dir: Path, device
+) -> list[dict]:
     """Train (or resume) one method with one seed, evaluate it; returns tidy rows."""
     labels_of = {pid: i for i, pid in enumerate(sorted({s.pid for s in data.train.train}))}
     labels = [labels_of[s.pid] for s in data.train.train]
@@ -134,8 +144,9 @@ def run_method(cfg: RunConfig, data: RunData, method: str, seed: int, run_dir: P
         ecfg = cfg.eval if occ is None else sweep_eval
         for name, splits in tests.items():
             examples = run_dir if occ is None and name == EXAMPLES_SET else None
-            for r in evaluate_splits(model, splits, ecfg, size, device, cfg.data.num_workers,
-                                     examples):
+            for r in evaluate_splits(
+                model, splits, ecfg, size, device, cfg.data.num_workers, examples
+            ):
                 context = {"method": method, "seed": seed, "data": data.kind, **r["context"]}
                 context |= {} if occ is None else {"occlusion": occ}
                 rows += make_rows(context, r["metrics"])
@@ -152,7 +163,9 @@ def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device:
     dev = pick_device(device)
     data = prepare_data(cfg)  # before the run folder exists, so bad data leaves nothing behind
     store = ResultStore.open(resume) if resume else ResultStore.create(out)
-    log.info("run folder %s (continue an interrupted run with --resume %s)", store.run_dir, store.run_dir)
+    log.info(
+        "run folder %s (continue an interrupted run with --resume %s)", store.run_dir, store.run_dir
+    )
     store.write_json("config.json", cfg.to_dict())
     store.write_json("env.json", env_info() | {"device": str(dev)})
     log.info("data: %s (%s), %d training images", data.root, data.kind, len(data.train.train))

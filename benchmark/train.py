@@ -61,7 +61,9 @@ def build_optimizer(model: Method, cfg: TrainConfig, iters_per_epoch: int):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def fit(model: Method, streams: Streams, cfg: TrainConfig, run_dir: Path, device: torch.device) -> pd.DataFrame:
+def fit(
+    model: Method, streams: Streams, cfg: TrainConfig, run_dir: Path, device: torch.device
+) -> pd.DataFrame:
     """Train ``model`` for ``cfg.epochs``, resuming from ``run_dir/checkpoint.pt`` if present.
 
     Writes ``checkpoint.pt`` after every epoch and ``train_log.csv`` (one row per epoch with
@@ -89,13 +91,17 @@ def fit(model: Method, streams: Streams, cfg: TrainConfig, run_dir: Path, device
     return pd.DataFrame(rows)
 
 
-def train_one_epoch(model, streams: Streams, opt, sched, scaler, cfg: TrainConfig, device, epoch: int) -> dict:
+def train_one_epoch(
+    model, streams: Streams, opt, sched, scaler, cfg: TrainConfig, device, epoch: int
+) -> dict:
     """One epoch; returns the mean of every named loss term (weighted, as summed)."""
     model.train()
     sums: dict[str, float] = defaultdict(float)
     visible: list[torch.Tensor] = []  # [P] fraction of the batch where each part is visible
     coco_iter = iter(streams.coco) if streams.coco is not None else None
-    bar = tqdm(streams.reid, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        streams.reid, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, dynamic_ncols=True
+    )
     for step, item in enumerate(bar):
         opt.zero_grad(set_to_none=True)
         batch = Batch(item["images"], item["labels"], item["parts"]).to(device)
@@ -106,10 +112,14 @@ def train_one_epoch(model, streams: Streams, opt, sched, scaler, cfg: TrainConfi
             return {k: v for k, v in model.loss(out, batch).items() if k not in drop}
 
         terms = forward_backward(model, batch.images, cfg, scaler, device, reid_loss)
-        if coco_iter is not None:  # eq. (10): COCO batch forwarded after the ReID batch, grads summed
+        if coco_iter is not None:  # eq. (10): the COCO batch after the ReID batch, grads summed
             coco = next(coco_iter)
             images, parts = coco["images"].to(device), coco["parts"].to(device)
-            terms |= forward_backward(model, images, cfg, scaler, device, lambda o: model.coco_loss(o, parts))
+
+            def coco_loss(out, parts=parts):
+                return model.coco_loss(out, parts)
+
+            terms |= forward_backward(model, images, cfg, scaler, device, coco_loss)
         check_finite(terms, epoch, step)
         scaler.step(opt)
         scaler.update()
@@ -120,7 +130,11 @@ def train_one_epoch(model, streams: Streams, opt, sched, scaler, cfg: TrainConfi
     n = len(streams.reid)
     vis = torch.stack(visible).mean(0).tolist()
     parts = {f"visible_part{j + 1}": v for j, v in enumerate(vis)} if len(vis) > 1 else {}
-    return {f"loss_{k}": v / n for k, v in sums.items()} | {"loss_total": sum(sums.values()) / n} | parts
+    return (
+        {f"loss_{k}": v / n for k, v in sums.items()}
+        | {"loss_total": sum(sums.values()) / n}
+        | parts
+    )
 
 
 def forward_backward(model, images, cfg: TrainConfig, scaler, device, loss_fn) -> dict[str, float]:
@@ -138,6 +152,7 @@ def check_finite(terms: dict[str, float], epoch: int, step: int) -> None:
     bad = [k for k, v in terms.items() if not math.isfinite(v)]
     if bad:
         raise NonFiniteError(
-            f"loss term(s) {', '.join(bad)} became non-finite at epoch {epoch + 1}, step {step + 1}; "
-            "the last good checkpoint is kept: lower train.lr and run again with --resume"
+            f"loss term(s) {', '.join(bad)} became non-finite at epoch {epoch + 1}, "
+            f"step {step + 1}; the last good checkpoint is kept: lower train.lr and run again "
+            "with --resume"
         )

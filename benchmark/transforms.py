@@ -1,4 +1,4 @@
-"""Paired training transforms: flip image and part labels together, photometric jitter, part blackout.
+"""Paired training transforms: flip (image and part labels together), jitter, part blackout.
 
 All randomness comes from torch's global generator, whose state the checkpoints save, so a
 resumed run draws the same augmentations as an uninterrupted one.

@@ -81,7 +81,9 @@ DATASETS: Registry[Loader] = Registry(
 )
 
 
-def register_dataset(name: str, expected: ExpectedCounts | None = None) -> Callable[[Loader], Loader]:
+def register_dataset(
+    name: str, expected: ExpectedCounts | None = None
+) -> Callable[[Loader], Loader]:
     """Register ``loader(root: Path, **options) -> Splits`` under ``name``."""
     return DATASETS.decorator(name, expected=expected or ExpectedCounts())
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 # 7-part code of the official HPNet/EANet releases (0 is background).
-PART7_NAMES = ("background", "head", "torso", "upper_arm", "lower_arm", "upper_leg",
-               "lower_leg", "foot")
+PART7_NAMES = (
+    "background",
+    "head",
+    "torso",
+    "upper_arm",
+    "lower_arm",
+    "upper_leg",
+    "lower_leg",
+    "foot",
+)
 # HPNet's 4 parts (paper section 3): head; torso+arms; upper legs; lower legs+feet.
 PART4_NAMES = ("background", "head", "torso_arms", "upper_legs", "lower_legs_feet")
 

@@ -117,20 +117,24 @@ def init_weights(module: nn.Module) -> None:
 
 
 def load_pretrained(trunk: nn.Module, conv5: nn.Module, path: Path) -> None:
-    """Load a torchvision/timm ResNet state dict (``fc.*`` ignored); mismatch is a one-line error."""
+    """Load a torchvision/timm ResNet state dict (``fc.*`` ignored); a mismatch is a UserError."""
     if not path.is_file():
         raise UserError(f"pretrained weights {path} not found; give a local .pth state dict path")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise UserError(f"cannot read pretrained weights {path}: {e}; give a torch state dict") from e
+        raise UserError(
+            f"cannot read pretrained weights {path}: {e}; give a torch state dict"
+        ) from e
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     state = {k.removeprefix("module."): v for k, v in state.items()}
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     trunk_state = {k: v for k, v in state.items() if not k.startswith("layer4.")}
-    conv5_state = {k.removeprefix("layer4."): v for k, v in state.items() if k.startswith("layer4.")}
+    conv5_state = {
+        k.removeprefix("layer4."): v for k, v in state.items() if k.startswith("layer4.")
+    }
     for part, sub in (("conv1-conv4", (trunk, trunk_state)), ("conv5", (conv5, conv5_state))):
         module, weights = sub
         try:

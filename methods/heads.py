@@ -21,7 +21,9 @@ class ParsingHead(nn.Module):
         return self.body(x).squeeze(1).sigmoid()  # [N, H, W]
 
 
-def masked_max_pool(features: Tensor, probs: Tensor, threshold: float = 0.5) -> tuple[Tensor, Tensor]:
+def masked_max_pool(
+    features: Tensor, probs: Tensor, threshold: float = 0.5
+) -> tuple[Tensor, Tensor]:
     """H = F (x) 1{G > T}; h = GMP(H); v = max(1{G > T}) (paper 3.1).
 
     Args:

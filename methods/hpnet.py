@@ -41,7 +41,9 @@ class HPNet(Method):
         net = build_backbone(cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride)
         self.trunk = net.trunk
         self.conv5 = net.conv5_copies(1 if cfg.share_conv5 else cfg.num_parts)
-        self.parsers = nn.ModuleList(ParsingHead(net.dim, cfg.head_dim) for _ in range(cfg.num_parts))
+        self.parsers = nn.ModuleList(
+            ParsingHead(net.dim, cfg.head_dim) for _ in range(cfg.num_parts)
+        )
         self.necks = nn.ModuleList(BNNeck(net.dim, num_classes) for _ in range(cfg.num_parts))
 
     def backbone_parameters(self) -> list[nn.Parameter]:

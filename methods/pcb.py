@@ -26,7 +26,9 @@ class StripeClassifier(nn.Module):
     def __init__(self, dim: int, reduce_dim: int, num_classes: int, dropout: float) -> None:
         super().__init__()
         self.reduce = nn.Sequential(
-            nn.Linear(dim, reduce_dim, bias=False), nn.BatchNorm1d(reduce_dim), nn.ReLU(inplace=True)
+            nn.Linear(dim, reduce_dim, bias=False),
+            nn.BatchNorm1d(reduce_dim),
+            nn.ReLU(inplace=True),
         )
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(reduce_dim, num_classes))
 

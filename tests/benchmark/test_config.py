@@ -21,7 +21,13 @@ def test_paper_profile_matches_section_4_1() -> None:
     cfg = get_profile("paper")
     assert (cfg.data.height, cfg.data.width) == (384, 128)
     t = cfg.train
-    assert (t.epochs, t.decay_epochs, t.lr, t.momentum, t.weight_decay) == (300, (240,), 0.01, 0.9, 5e-4)
+    assert (t.epochs, t.decay_epochs, t.lr, t.momentum, t.weight_decay) == (
+        300,
+        (240,),
+        0.01,
+        0.9,
+        5e-4,
+    )
     assert (t.ids_per_batch, t.images_per_id, t.coco_batch) == (16, 4, 32)
     assert cfg.method["backbone"] == "resnet50"
 

@@ -43,7 +43,9 @@ def write_pair(tmp_path, name: str = "0001_c1s1_000001_00") -> Sample:
 
 
 def test_flip_moves_image_and_labels_together(tmp_path) -> None:
-    ds = ReIDImages([write_pair(tmp_path)], (32, 16), with_parts=True, transform=PairedTransform(flip=True))
+    ds = ReIDImages(
+        [write_pair(tmp_path)], (32, 16), with_parts=True, transform=PairedTransform(flip=True)
+    )
     seen = set()
     torch.manual_seed(0)
     for _ in range(20):
@@ -71,8 +73,12 @@ def test_blackout_hides_parts_in_image_and_labels() -> None:
 
     torch.manual_seed(0)
     image = torch.ones(3, 8, 4)
-    parts = torch.tensor([[1] * 4] * 2 + [[2] * 4] * 2 + [[3] * 4] * 2 + [[0] * 4] * 2, dtype=torch.uint8)
+    parts = torch.tensor(
+        [[1] * 4] * 2 + [[2] * 4] * 2 + [[3] * 4] * 2 + [[0] * 4] * 2, dtype=torch.uint8
+    )
     out, labels = black_out_parts(image, parts)
     hidden = (labels == 0) & (parts > 0)
     assert 1 <= len(parts[hidden].unique()) <= 2, "1-2 parts are blacked out"
-    assert (out[:, hidden] == 0).all() and (out[:, ~hidden] == 1).all(), "only their pixels go black"
+    assert (out[:, hidden] == 0).all() and (out[:, ~hidden] == 1).all(), (
+        "only their pixels go black"
+    )

@@ -12,13 +12,20 @@ from torch.utils.data import DataLoader
 from benchmark.config import TrainConfig
 from benchmark.data import PKSampler, ReIDImages, collate
 from benchmark.errors import NonFiniteError
-from benchmark.transforms import PairedTransform
 from benchmark.train import Streams, fit
+from benchmark.transforms import PairedTransform
 from datasets.base import Sample
 from methods import build_method
 
-CFG = TrainConfig(epochs=2, iters_per_epoch=2, ids_per_batch=2, images_per_id=2, lr=0.01,
-                  decay_epochs=(1,), coco_batch=2)
+CFG = TrainConfig(
+    epochs=2,
+    iters_per_epoch=2,
+    ids_per_batch=2,
+    images_per_id=2,
+    lr=0.01,
+    decay_epochs=(1,),
+    coco_batch=2,
+)
 
 
 @pytest.fixture(scope="module")

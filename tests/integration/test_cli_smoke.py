@@ -15,15 +15,22 @@ ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "benchmark", *args], cwd=cwd, capture_output=True, text=True,
-        env=ENV, timeout=600, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "benchmark", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
     )
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     work = tmp_path_factory.mktemp("smoke")
-    proc = cli("run", "--methods", "hpnet", "baseline", "--profile", "smoke", "--out", "runs", cwd=work)
+    proc = cli(
+        "run", "--methods", "hpnet", "baseline", "--profile", "smoke", "--out", "runs", cwd=work
+    )
     assert proc.returncode == 0, f"smoke run failed:\n{proc.stderr[-3000:]}"
     return work, proc
 
@@ -56,7 +63,14 @@ def test_resume_of_a_finished_run_trains_nothing(smoke_run) -> None:
 def test_list_shows_every_registry(tmp_path) -> None:
     proc = cli("list", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    for name in ("hpnet", "hpnet_wo_coco", "pcb", "baseline", "occluded_reid", "partial_ilids_2019"):
+    for name in (
+        "hpnet",
+        "hpnet_wo_coco",
+        "pcb",
+        "baseline",
+        "occluded_reid",
+        "partial_ilids_2019",
+    ):
         assert name in proc.stdout, f"{name} missing from list"
 
 
@@ -64,7 +78,10 @@ def test_list_shows_every_registry(tmp_path) -> None:
     "args,message",
     [
         (["run", "--methods", "hpnett"], "unknown method 'hpnett'"),
-        (["run", "--profile", "smoke", "--root", "no/such/dir"], "data root no/such/dir does not exist"),
+        (
+            ["run", "--profile", "smoke", "--root", "no/such/dir"],
+            "data root no/such/dir does not exist",
+        ),
         (["run", "--profile", "gpu"], "unknown profile 'gpu'"),
         (["run", "--set", "train.epoch=2"], "unknown setting 'train.epoch'"),
     ],

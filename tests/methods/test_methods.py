@@ -28,7 +28,14 @@ def batch() -> Batch:
 
 
 def test_all_paper_names_registered() -> None:
-    expected = {"baseline", "pcb", "hpnet", "hpnet_share_conv5", "hpnet_wo_triplet", "hpnet_wo_coco"}
+    expected = {
+        "baseline",
+        "pcb",
+        "hpnet",
+        "hpnet_share_conv5",
+        "hpnet_wo_triplet",
+        "hpnet_wo_coco",
+    }
     assert expected <= set(list_methods()), f"missing methods: {expected - set(list_methods())}"
 
 
@@ -41,7 +48,9 @@ def test_output_contract(name: str, batch: Batch) -> None:
         out = model(batch.images)
         assert isinstance(out, Output), f"{name} must return Output"
         n, p, d = out.features.shape
-        assert n == 8 and out.visibility.shape == (n, p), f"{name}: visibility shape {out.visibility.shape}"
+        assert n == 8 and out.visibility.shape == (n, p), (
+            f"{name}: visibility shape {out.visibility.shape}"
+        )
         assert set(out.visibility.unique().tolist()) <= {0.0, 1.0}, f"{name}: visibility not binary"
         assert out.logits is not None and out.logits.shape == (n, p, 5), f"{name}: logits shape"
 
