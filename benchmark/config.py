@@ -25,10 +25,12 @@ class DataConfig:
     occlusion: float | None = None  # synthetic occlusion strength; None = the profile's value
     height: int = 128  # input size; Market-1501's native 128x64 keeps every part on the map
     width: int = 64
-    labels: str = "gt"  # part labels: "gt" (synthetic oracle) or "ps" (parser's pseudo labels)
+    labels: str = "auto"  # part labels: "ps" (pseudo labels), "gt" (synthetic oracle) or "auto":
+    # ps when the _ps_label tree exists (the paper's pipeline), else gt on synthetic data
     flip: bool = True  # paper 4.1: random flipping (image and part labels together)
     photometric: bool = False  # official code: random blur/brightness/contrast/saturation/gamma
     blackout: float = 0.0  # official code: p of blacking out 1-2 random parts (0.5 there)
+    coco_min_aspect: float = 1.8  # official code: only upright boxes (h/w > 1.8) are stretched
     num_workers: int = 0  # small images decode faster than worker processes start
 
 

@@ -152,6 +152,21 @@ def collate(items: list[tuple[Tensor, int, Tensor, int]]) -> dict[str, Tensor]:
     return out
 
 
+def upright_instances(instances: Sequence, min_aspect: float) -> list:
+    """COCO person boxes taller than ``min_aspect`` x their width.
+
+    The official HPNet code keeps only such boxes, so resizing a crop to the ReID shape
+    does not distort the body.
+    """
+    kept = [i for i in instances if i.bbox[3] > min_aspect * i.bbox[2]]
+    if instances and not kept:
+        raise DataError(
+            f"no DensePose-COCO box is taller than {min_aspect} x its width; "
+            "lower data.coco_min_aspect"
+        )
+    return kept
+
+
 class CocoParts(Dataset):
     """DensePose-COCO person crops with their 4-part labels, for the COCO parsing stream."""
 

@@ -13,7 +13,7 @@ import torch
 
 from benchmark.data import ReIDImages, collate
 from benchmark.features import FeatureBank
-from benchmark.protocols import distance_matrix
+from benchmark.distance import distance_matrix
 from benchmark.tabular import write_json_atomic
 from datasets.base import Splits
 

@@ -14,8 +14,15 @@ import pandas as pd
 from torch.utils.data import DataLoader
 
 from benchmark.config import RunConfig
-from benchmark.data import CocoParts, PKSampler, RandomBatches, ReIDImages, collate
-from benchmark.errors import DataError
+from benchmark.data import (
+    CocoParts,
+    PKSampler,
+    RandomBatches,
+    ReIDImages,
+    collate,
+    upright_instances,
+)
+from benchmark.errors import ConfigError, DataError
 from benchmark.evaluate import evaluate_splits
 from benchmark.results import ResultStore, env_info, make_rows
 from benchmark.runtime import pick_device, seed_everything
@@ -40,6 +47,7 @@ class RunData:
     tests: dict[str, Splits]
     coco: tuple = ()
     sweep: dict[float, dict[str, Splits]] = dataclasses.field(default_factory=dict)
+    labels: str = "none"  # which part labels trained the part methods: "ps", "gt" or "none"
 
 
 def default_root(cfg: RunConfig, occlusion: float | None = None, tag: str = "") -> Path:
@@ -83,11 +91,32 @@ def prepare_data(cfg: RunConfig) -> RunData:
             )
     kind = "synthetic" if (root / "synthetic.json").exists() else "real"
     configs = [method_config(m, **method_overrides(cfg, m)) for m in cfg.methods]
-    labels = cfg.data.labels if any(c.needs_part_labels for c in configs) else None
-    train = load_dataset("market1501", root, labels=labels)
+    needs = any(c.needs_part_labels for c in configs)
+    labels = resolve_labels(cfg.data.labels, root, kind) if needs else "none"
+    train = load_dataset("market1501", root, labels=labels if needs else None)
     tests = {name: load_test_set(cfg, name, root) for name in cfg.eval.datasets}
     coco = load_dataset("coco_densepose", root).train if any(c.needs_coco for c in configs) else ()
-    return RunData(root, kind, train, tests, tuple(coco), prepare_sweep(cfg, kind))
+    sweep = prepare_sweep(cfg, kind)
+    return RunData(root, kind, train, tests, tuple(coco), sweep, labels)
+
+
+def resolve_labels(choice: str, root: Path, kind: str) -> str:
+    """"ps" or "gt": which Market-1501 part-label tree HPNet-style methods train on."""
+    from datasets.market1501 import LAYOUT, find_label_dir
+
+    if choice not in ("auto", "ps", "gt"):
+        raise ConfigError(f"data.labels must be auto, ps or gt, got {choice!r}")
+    if choice != "auto":
+        return choice
+    market = LAYOUT.find(root)
+    if market is not None and find_label_dir(market, "ps") is not None:
+        return "ps"
+    if kind == "synthetic":
+        return "gt"
+    raise DataError(
+        f"no Market-1501-v15.09.15_ps_label tree under {root}; make pseudo labels with "
+        "'python -m benchmark parse label' or train a method without part labels"
+    )
 
 
 def load_test_set(cfg: RunConfig, name: str, root: Path) -> Splits:
@@ -116,7 +145,8 @@ def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: 
         DataLoader(reid, batch_sampler=sampler, collate_fn=collate, num_workers=workers)
     )
     if model.cfg.needs_coco:
-        coco = CocoParts(data.coco, size, PairedTransform(d.flip, d.photometric), cache=True)
+        instances = upright_instances(data.coco, d.coco_min_aspect)
+        coco = CocoParts(instances, size, PairedTransform(d.flip, d.photometric), cache=True)
         batches = RandomBatches(len(coco), t.coco_batch, len(sampler), seed)
         streams.coco = DataLoader(
             coco, batch_sampler=batches, collate_fn=collate, num_workers=workers
@@ -148,6 +178,7 @@ def run_method(
                 model, splits, ecfg, size, device, cfg.data.num_workers, examples
             ):
                 context = {"method": method, "seed": seed, "data": data.kind, **r["context"]}
+                context["labels"] = data.labels if model.cfg.needs_part_labels else "none"
                 context |= {} if occ is None else {"occlusion": occ}
                 rows += make_rows(context, r["metrics"])
                 key = f"{name}/{r['context']['mode']}/vis={r['context']['vis']}"
@@ -168,7 +199,8 @@ def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device:
     )
     store.write_json("config.json", cfg.to_dict())
     store.write_json("env.json", env_info() | {"device": str(dev)})
-    log.info("data: %s (%s), %d training images", data.root, data.kind, len(data.train.train))
+    log.info("data: %s (%s), %d training images, part labels: %s", data.root, data.kind,
+             len(data.train.train), data.labels)
     for seed in cfg.seeds:
         for method in cfg.methods:
             sub = store.run_dir / "methods" / f"{method}-seed{seed}"

@@ -91,3 +91,27 @@ def test_bad_input_is_one_line_error(tmp_path, args: list[str], message: str) ->
     assert proc.returncode == 2, f"expected exit 2, got {proc.returncode}: {proc.stderr[-500:]}"
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], proc.stderr
+
+
+def test_tables_and_figures_from_stored_results(smoke_run) -> None:
+    work, _ = smoke_run
+    (run_dir,) = (work / "runs").iterdir()
+    latex = cli("tables", str(run_dir), "--format", "latex", cwd=work)
+    assert latex.returncode == 0 and "\\toprule" in latex.stdout, latex.stderr[-1000:]
+    figs = cli("figures", str(run_dir), cwd=work)
+    assert figs.returncode == 0, figs.stderr[-2000:]
+    names = {p.name for p in (run_dir / "figures").iterdir()}
+    for expected in ("ranking_hpnet-seed0.png", "parts_hpnet-seed0.png", "cmc_occluded_reid.png"):
+        assert expected in names, f"{expected} not among {sorted(names)}"
+
+
+REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference" / "smoke.csv"
+
+
+def test_smoke_metrics_match_committed_reference(smoke_run) -> None:
+    """The CI regression gate: the smoke run must not fall below results/reference/smoke.csv."""
+    work, _ = smoke_run
+    (run_dir,) = (work / "runs").iterdir()
+    proc = cli("check", "--reference", str(REFERENCE), "--current", str(run_dir),
+               "--tolerance", "0.05", cwd=work)
+    assert proc.returncode == 0, f"metrics regressed:\n{proc.stdout[-3000:]}"
