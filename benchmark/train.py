@@ -22,9 +22,12 @@ from methods.base import Batch, Method
 log = logging.getLogger(__name__)
 
 
-def dropped_terms(cfg: TrainConfig, epoch: int, step: int) -> frozenset[str]:
-    """Loss terms the official recipe leaves out at this step (none in the paper's recipe)."""
-    if epoch < cfg.parsing_warmup_epochs:
+def dropped_terms(cfg: TrainConfig, epoch: int, step: int, parsing: bool = True) -> frozenset[str]:
+    """Loss terms the official recipe leaves out at this step (none in the paper's recipe).
+
+    ``parsing`` says whether the method has parsing terms; one without them has no warm-up.
+    """
+    if parsing and epoch < cfg.parsing_warmup_epochs:
         return frozenset({"id", "triplet"})  # official code: parsing-only warm-up epochs
     if cfg.alternate_id_triplet:
         return frozenset({"id"} if step % 2 == 0 else {"triplet"})  # official: alternate steps
@@ -105,7 +108,7 @@ def train_one_epoch(
     for step, item in enumerate(bar):
         opt.zero_grad(set_to_none=True)
         batch = Batch(item["images"], item["labels"], item["parts"]).to(device)
-        drop = dropped_terms(cfg, epoch, step)
+        drop = dropped_terms(cfg, epoch, step, model.cfg.needs_part_labels)
 
         def reid_loss(out, batch=batch, drop=drop):
             visible.append(out.visibility.detach().float().mean(0).cpu())

@@ -97,3 +97,4 @@ def test_official_recipe_term_schedule() -> None:
     assert dropped_terms(official, 0, 0) == {"id", "triplet"}, "warm-up trains parsing only"
     assert dropped_terms(official, 2, 0) == {"id"} and dropped_terms(official, 2, 1) == {"triplet"}
     assert dropped_terms(TrainConfig(), 0, 0) == frozenset(), "the paper's recipe drops nothing"
+    assert dropped_terms(official, 0, 1, parsing=False) == {"triplet"}, "no warm-up without parsing"
