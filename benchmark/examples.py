@@ -121,5 +121,5 @@ def write_example_figures(
             written.append(part_overlays(images, maps, out_dir / f"parts_{name}.png"))
     for dataset, per_method in sorted(curves.items()):
         title = f"CMC, {dataset} (multi-gallery-shot)"
-        written.append(cmc_curves(per_method, out_dir / f"cmc_{dataset}.png", title))
+        written.append(cmc_curves(per_method, out_dir / f"cmc_curve_{dataset}.png", title))
     return written

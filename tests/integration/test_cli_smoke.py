@@ -101,7 +101,7 @@ def test_tables_and_figures_from_stored_results(smoke_run) -> None:
     figs = cli("figures", str(run_dir), cwd=work)
     assert figs.returncode == 0, figs.stderr[-2000:]
     names = {p.name for p in (run_dir / "figures").iterdir()}
-    for expected in ("ranking_hpnet-seed0.png", "parts_hpnet-seed0.png", "cmc_occluded_reid.png"):
+    for expected in ("ranking_hpnet-seed0.png", "parts_hpnet-seed0.png", "cmc_curve_occluded_reid.png"):
         assert expected in names, f"{expected} not among {sorted(names)}"
 
 
