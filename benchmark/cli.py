@@ -7,6 +7,7 @@ import importlib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from benchmark.errors import UserError
@@ -196,9 +197,15 @@ def cmd_run(args) -> int:
     from benchmark.tables import render_all
 
     cfg = resolve_run_config(args)
+    start = time.perf_counter()
     run_dir, df = run_benchmark(cfg, args.out, args.resume, args.device)
     print(render_all(df, "md"))
-    print(f"\nresults: {run_dir}")
+    sets = df["dataset"].nunique()
+    print(
+        f"\nsummary: {len(cfg.methods)} method(s) x {len(cfg.seeds)} seed(s), {sets} test set(s), "
+        f"{len(df)} result rows in {time.perf_counter() - start:.0f} s (profile {cfg.profile})"
+    )
+    print(f"results: {run_dir}  (tables: python -m benchmark tables {run_dir})")
     return 0
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from benchmark.data import ReIDImages, collate
-from benchmark.features import FeatureBank
 from benchmark.distance import distance_matrix
+from benchmark.features import FeatureBank
 from benchmark.tabular import write_json_atomic
 from datasets.base import Splits
 

@@ -101,7 +101,7 @@ def prepare_data(cfg: RunConfig) -> RunData:
 
 
 def resolve_labels(choice: str, root: Path, kind: str) -> str:
-    """"ps" or "gt": which Market-1501 part-label tree HPNet-style methods train on."""
+    """ "ps" or "gt": which Market-1501 part-label tree HPNet-style methods train on."""
     from datasets.market1501 import LAYOUT, find_label_dir
 
     if choice not in ("auto", "ps", "gt"):
@@ -199,8 +199,13 @@ def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device:
     )
     store.write_json("config.json", cfg.to_dict())
     store.write_json("env.json", env_info() | {"device": str(dev)})
-    log.info("data: %s (%s), %d training images, part labels: %s", data.root, data.kind,
-             len(data.train.train), data.labels)
+    log.info(
+        "data: %s (%s), %d training images, part labels: %s",
+        data.root,
+        data.kind,
+        len(data.train.train),
+        data.labels,
+    )
     for seed in cfg.seeds:
         for method in cfg.methods:
             sub = store.run_dir / "methods" / f"{method}-seed{seed}"

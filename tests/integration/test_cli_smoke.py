@@ -46,7 +46,8 @@ def test_smoke_run_writes_rows_for_both_methods_on_both_sets(smoke_run) -> None:
             assert sel.value.between(0, 1).all(), "metrics are fractions"
     assert {"config.json", "env.json"} <= {p.name for p in run_dir.iterdir()}
     assert (df.data == "synthetic").all(), "rows must say which data produced them"
-    assert "hpnet" in proc.stdout and "baseline" in proc.stdout, "the table is printed"
+    assert "HPNet" in proc.stdout and "Baseline" in proc.stdout, "the table is printed"
+    assert "summary:" in proc.stdout, "the run ends with a short summary"
     assert (run_dir / "methods" / "hpnet-seed0" / "train_log.csv").exists()
 
 
@@ -101,7 +102,11 @@ def test_tables_and_figures_from_stored_results(smoke_run) -> None:
     figs = cli("figures", str(run_dir), cwd=work)
     assert figs.returncode == 0, figs.stderr[-2000:]
     names = {p.name for p in (run_dir / "figures").iterdir()}
-    for expected in ("ranking_hpnet-seed0.png", "parts_hpnet-seed0.png", "cmc_curve_occluded_reid.png"):
+    for expected in (
+        "ranking_hpnet-seed0.png",
+        "parts_hpnet-seed0.png",
+        "cmc_curve_occluded_reid.png",
+    ):
         assert expected in names, f"{expected} not among {sorted(names)}"
 
 
@@ -112,6 +117,14 @@ def test_smoke_metrics_match_committed_reference(smoke_run) -> None:
     """The CI regression gate: the smoke run must not fall below results/reference/smoke.csv."""
     work, _ = smoke_run
     (run_dir,) = (work / "runs").iterdir()
-    proc = cli("check", "--reference", str(REFERENCE), "--current", str(run_dir),
-               "--tolerance", "0.05", cwd=work)
+    proc = cli(
+        "check",
+        "--reference",
+        str(REFERENCE),
+        "--current",
+        str(run_dir),
+        "--tolerance",
+        "0.05",
+        cwd=work,
+    )
     assert proc.returncode == 0, f"metrics regressed:\n{proc.stdout[-3000:]}"
