@@ -31,13 +31,14 @@ def measure(method: str, profile: str, size: tuple[int, int], steps: int, batch:
     pids = torch.arange(batch, device=device) // 4
     parts = torch.randint(0, 5, (batch, *size), generator=g).to(torch.uint8).to(device)
     coco = cfg.train.coco_batch if model.cfg.needs_coco else 0
-    coco_images = images[:coco]
+    coco_images = torch.randn(coco, 3, *size, generator=g).to(device)
+    coco_parts = torch.randint(0, 5, (coco, *size), generator=g).to(torch.uint8).to(device)
 
     def step() -> None:
         opt.zero_grad()
         sum(model.loss(model(images), Batch(images, pids, parts)).values()).backward()
         if coco:
-            sum(model.coco_loss(model(coco_images), parts[:coco]).values()).backward()
+            sum(model.coco_loss(model(coco_images), coco_parts).values()).backward()
         opt.step()
 
     step()  # warm-up
