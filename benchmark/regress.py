@@ -21,21 +21,10 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import ConfigError
-from benchmark.results import CONDITION_COLUMNS, FRACTION_METRICS, load_results
+from benchmark.results import CONDITION_COLUMNS, FRACTION_METRICS, ROW_COLUMNS, load_results
 from benchmark.tables import markdown_row
 
-JOIN_COLUMNS = (
-    "method",
-    "dataset",
-    "query_set",
-    "mode",
-    "distance",
-    "vis",
-    "seed",
-    "trial",
-    "metric",
-    "data",
-)
+JOIN_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("run", "value"))
 COUNT_METRICS = ("queries", "skipped", "trials")
 FAILING = ("regressed", "missing", "changed")
 _NONE = "-"  # stands for an absent condition value, so such keys still join

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import platform
 import subprocess
 import time
@@ -17,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import DataError, UserError
+from benchmark.tabular import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +45,8 @@ RESULTS_JSON = "results.json"
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through ``path.tmp`` and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+    """Write ``text`` to ``path`` atomically (``benchmark.tabular.write_text_atomic``)."""
+    return write_text_atomic(text, path)
 
 
 def make_rows(context: Mapping[str, Any], metrics: Mapping[str, float]) -> list[dict[str, Any]]:

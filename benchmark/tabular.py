@@ -12,9 +12,13 @@ import pandas as pd
 
 def write_text_atomic(text: str, path: Path) -> Path:
     """Write ``text`` to ``path`` atomically; returns the path."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
     return path
 
