@@ -54,7 +54,7 @@ CPU = RunConfig(
 PAPER = RunConfig(
     profile="paper",
     method={"backbone": "resnet50"},
-    data=DataConfig(height=384, width=128, labels="ps", num_workers=8),
+    data=DataConfig(height=384, width=128, num_workers=8),
     train=TrainConfig(amp=True, channels_last=True),
     eval=EvalConfig(trials=10),
 )
