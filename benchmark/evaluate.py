@@ -78,9 +78,9 @@ def evaluate_splits(
     if examples_dir is not None:
         save_rankings(splits, query, gallery, examples_dir)
         save_masks(model, splits, size, device, examples_dir)
-    # "test w/o vis" only differs for methods that predict visibility (not global or PCB)
-    predicts_vis = not bool(query.visibility.all() and gallery.visibility.all())
-    vis_options = (True, False) if cfg.without_vis and predicts_vis else (True,)
+    # "test w/o vis" for every part method (P > 1), whatever its visibility: rows stay stable
+    part_method = query.visibility.shape[1] > 1
+    vis_options = (True, False) if cfg.without_vis and part_method else (True,)
     rows = []
     for mode in cfg.modes:
         for vis in vis_options:
