@@ -128,3 +128,31 @@ def test_smoke_metrics_match_committed_reference(smoke_run) -> None:
         cwd=work,
     )
     assert proc.returncode == 0, f"metrics regressed:\n{proc.stdout[-3000:]}"
+
+
+def test_occlusion_sweep_rows_and_robustness_curve(tmp_path) -> None:
+    proc = cli(
+        "run",
+        "--methods",
+        "baseline",
+        "--profile",
+        "smoke",
+        "--occlusion-sweep",
+        "0.2",
+        "0.5",
+        "--set",
+        "eval.datasets=market1501",
+        "--out",
+        "runs",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    df = pd.read_csv(run_dir / "results.csv")
+    swept = df[df.occlusion.notna()]
+    assert set(swept.occlusion) == {0.2, 0.5} and set(swept.dataset) == {
+        "occluded_reid",
+        "partial_reid",
+    }
+    figs = cli("figures", str(run_dir), cwd=tmp_path)
+    assert figs.returncode == 0 and (run_dir / "figures" / "robustness.png").exists(), figs.stderr
