@@ -18,8 +18,6 @@ from benchmark.features import FeatureBank
 from benchmark.protocols import evaluate
 from datasets.base import Sample, Splits
 
-METRICS = ("rank1", "rank3", "rank5", "rank10", "mAP")
-
 
 @torch.no_grad()
 def extract(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -31,11 +30,3 @@ class FeatureBank:
     def without_visibility(self) -> FeatureBank:
         """The same bank with every part visible ("test w/o vis")."""
         return FeatureBank(self.features, torch.ones_like(self.visibility), self.pids, self.camids)
-
-    def numpy(self) -> dict[str, np.ndarray]:
-        return {
-            "features": self.features.numpy(),
-            "visibility": self.visibility.numpy(),
-            "pids": self.pids.numpy(),
-            "camids": self.camids.numpy(),
-        }

@@ -90,7 +90,7 @@ def prepare_data(cfg: RunConfig) -> RunData:
                 f"data root {root} does not exist; pass --root DIR with the unpacked data sets"
             )
     kind = "synthetic" if (root / "synthetic.json").exists() else "real"
-    configs = [method_config(m, **method_overrides(cfg, m)) for m in cfg.methods]
+    configs = [method_config(m, **applicable_options(m, cfg.method)) for m in cfg.methods]
     needs = any(c.needs_part_labels for c in configs)
     labels = resolve_labels(cfg.data.labels, root, kind) if needs else "none"
     train = load_dataset("market1501", root, labels=labels if needs else None)
@@ -122,11 +122,6 @@ def resolve_labels(choice: str, root: Path, kind: str) -> str:
 def load_test_set(cfg: RunConfig, name: str, root: Path) -> Splits:
     options = {"query_folder": cfg.eval.partial_reid_query} if name == "partial_reid" else {}
     return load_dataset(name, root, **options)
-
-
-def method_overrides(cfg: RunConfig, method: str) -> dict[str, Any]:
-    """The profile's method settings that ``method``'s config has (others do not apply)."""
-    return applicable_options(method, cfg.method)
 
 
 def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: int) -> Streams:
@@ -161,7 +156,7 @@ def run_method(
     labels_of = {pid: i for i, pid in enumerate(sorted({s.pid for s in data.train.train}))}
     labels = [labels_of[s.pid] for s in data.train.train]
     seed_everything(seed)
-    model = build_method(method, len(labels_of), **method_overrides(cfg, method))
+    model = build_method(method, len(labels_of), **applicable_options(method, cfg.method))
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     fit(model, make_streams(cfg, data, model, labels, seed), cfg.train, run_dir, device)

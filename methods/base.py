@@ -94,8 +94,6 @@ class Method(nn.Module):
         ]
 
 
-MethodFactory = Callable[[Any, int], Method]
-
 METHODS: Registry[tuple[type[Method], MethodConfig]] = Registry(
     "method", plugin_hint="a third-party method must be imported with --plugin MODULE"
 )
