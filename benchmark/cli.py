@@ -57,11 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--occlusion", type=float, help="fraction of the body covered (0-1)")
     synth.add_argument("--seed", type=int, default=None)
     add_datasets_parser(sub)
-    from benchmark.score import add_score_parser
+    from benchmark.evaluation.score import add_score_parser
 
     add_score_parser(sub)
     add_report_parsers(sub)
-    from benchmark.parsing import add_parse_parser
+    from benchmark.human_parsing import add_parse_parser
 
     add_parse_parser(sub)
     return parser
@@ -141,14 +141,14 @@ def main(argv: list[str] | None = None) -> int:
         "parse": cmd_parse,
     }.get(args.command)
     if handler is None:
-        from benchmark.score import run_score
+        from benchmark.evaluation.score import run_score
 
         return run_score(args)
     return handler(args)
 
 
 def cmd_parse(args) -> int:
-    from benchmark.parsing import run_parse
+    from benchmark.human_parsing import run_parse
 
     return run_parse(args)
 
@@ -193,8 +193,8 @@ def resolve_run_config(args):
 
 
 def cmd_run(args) -> int:
+    from benchmark.reporting.tables import render_all
     from benchmark.runner import run_benchmark
-    from benchmark.tables import render_all
 
     cfg = resolve_run_config(args)
     start = time.perf_counter()
@@ -221,7 +221,7 @@ def cmd_synth(args) -> int:
 
 
 def cmd_datasets(args) -> int:
-    from benchmark import datacheck
+    from datasets import check as datacheck
 
     if args.datasets_command == "check":
         report = datacheck.check_root(args.root, verify_images=not args.no_verify)
@@ -233,17 +233,17 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_tables(args) -> int:
-    from benchmark.results import load_results
-    from benchmark.tables import render_all
+    from benchmark.reporting.results import load_results
+    from benchmark.reporting.tables import render_all
 
     print(render_all(load_results(args.dir), args.format))
     return 0
 
 
 def cmd_figures(args) -> int:
-    from benchmark.examples import write_example_figures
-    from benchmark.figures import write_figures
-    from benchmark.results import load_results
+    from benchmark.reporting.figure_data import write_example_figures
+    from benchmark.reporting.figures import write_figures
+    from benchmark.reporting.results import load_results
 
     out = args.out or args.dir / "figures"
     paths = write_figures(load_results(args.dir), out) + write_example_figures(args.dir, out)
@@ -252,7 +252,7 @@ def cmd_figures(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from benchmark.regress import check, format_check
+    from benchmark.reporting.regress import check, format_check
 
     table, ok = check(args.reference, args.current, args.tolerance)
     print(format_check(table))

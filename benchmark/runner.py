@@ -13,8 +13,13 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import DataLoader
 
+from benchmark.atomic import write_json_atomic
 from benchmark.config import RunConfig
-from benchmark.data import (
+from benchmark.errors import ConfigError, DataError
+from benchmark.evaluation.extract import evaluate_splits
+from benchmark.provenance import env_info, pick_device, seed_everything
+from benchmark.reporting.results import ResultStore, make_rows
+from benchmark.training.data import (
     CocoParts,
     PKSampler,
     RandomBatches,
@@ -22,13 +27,8 @@ from benchmark.data import (
     collate,
     upright_instances,
 )
-from benchmark.errors import ConfigError, DataError
-from benchmark.evaluate import evaluate_splits
-from benchmark.results import ResultStore, env_info, make_rows
-from benchmark.runtime import pick_device, seed_everything
-from benchmark.tabular import write_json_atomic
-from benchmark.train import Streams, fit
-from benchmark.transforms import PairedTransform
+from benchmark.training.loop import Streams, fit
+from benchmark.training.transforms import PairedTransform
 from datasets.base import Splits, load_dataset
 from methods.base import applicable_options, build_method, method_config
 

@@ -29,10 +29,10 @@ from typing import Any
 
 import torch
 
-from benchmark.distance import block_rows, distance_matrix
-from benchmark.features import FeatureBank
-from benchmark.metrics import cmc_map
-from benchmark.protocols import evaluate
+from benchmark.evaluation.distance import block_rows, distance_matrix
+from benchmark.evaluation.features import FeatureBank
+from benchmark.evaluation.protocols import evaluate
+from benchmark.evaluation.ranking import cmc_map
 
 TARGETS = {"score_over_floor": 1.3, "peak_mb": 3072.0, "flat_ratio": 1.25, "metrics_s": 0.6}
 

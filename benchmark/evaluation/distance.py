@@ -1,0 +1,258 @@
+"""Eq. (1): visibility-aware part distance, one matmul per part over gallery chunks.
+
+Two distances are registered in ``DISTANCES``:
+
+- ``"paper"`` (default), eq. (1) of the paper: every part feature is L2-normalised
+  (``x / max(||x||, 1e-12)``, so a zero vector stays zero), the part distance is
+  ``||a - b|| = sqrt(max(|a|^2 + |b|^2 - 2 a.b, 0))`` (``sqrt(max(2 - 2 a.b, 0))`` for unit
+  vectors; the clamp absorbs rounding; a zero feature is at distance 1 from any unit vector)
+  and the image distance is
+  ``sum_j v1_j v2_j ||f1_j - f2_j|| / sum_j v1_j v2_j``; ``+inf`` when no part is visible in both.
+- ``"official"``, the distance of the authors' code (huanghoujing/HPNet,
+  ``package/eval/np_distance.py``, ``vis_type='qvis+qgvis'``): part features are normalised as
+  ``x / (||x|| + eps)`` with ``eps`` = float32 machine epsilon, the part distance is the cosine
+  distance ``c_j = 1 - a.b``, and the image distance is
+  ``sum_j vq_j c_j / (sum_j vq_j + 1e-8)`` (mean over the parts visible in the query, whatever the
+  gallery's visibility) plus ``sum_j vq_j vg_j c_j / (sum_j vq_j vg_j + 1e-8)`` (mean over the
+  commonly visible parts), where the second term is replaced by 10000 when no part is shared.
+  Everything is float32, as there.
+
+Both are computed on query blocks x gallery chunks: the normalisation is applied to the matmul
+output (``a.b = (q . g) / (|q| |g|)``), so no normalised copy of the gallery is made, and the only
+temporaries are ``[rows, chunk]`` matrices; a query block's distances to the whole gallery
+(``[rows, G]``) are held at once, with ``rows = budget // G``, so memory does not grow with G.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from benchmark.errors import NonFiniteError, UserError
+from benchmark.evaluation.features import FeatureBank
+from benchmark.registry import Registry
+
+CHUNK_SIZE = 2048  # gallery columns per matmul: BLAS-efficient, few parallel regions per block
+BLOCK_BUDGET = 1 << 22  # distance values held per query block (16 MiB of float32)
+OFFICIAL_NO_SHARED = 10000.0  # the official code's value for pairs without a shared part
+_PAPER_EPS = 1e-12  # F.normalize's default
+_OFFICIAL_EPS = float(torch.finfo(torch.float32).eps)  # np.finfo(np.float32).eps in the code
+
+
+@dataclass(frozen=True)
+class PreparedBank:
+    """Features of one side, ready for chunked products.
+
+    Attributes:
+        features: [N, P, D] float32 features (the input itself when already float32).
+        inv_norm: [N, P] float32 factor that normalises each part feature.
+        visibility: [N, P] float32 visibility.
+        sq_norm: [N, P] squared norm of the normalised features (1, or 0 for a zero feature).
+    """
+
+    features: Tensor
+    inv_norm: Tensor
+    visibility: Tensor
+    sq_norm: Tensor
+
+
+BlockFn = Callable[[PreparedBank, PreparedBank, Tensor, int, int], None]
+DISTANCES: Registry[BlockFn] = Registry("distance")
+
+
+@dataclass(frozen=True)
+class DistanceBlock:
+    """Distances of query rows ``start:stop`` to the whole gallery.
+
+    Attributes:
+        start: first query row.
+        stop: one past the last query row.
+        values: [stop - start, G] float32 distances.
+    """
+
+    start: int
+    stop: int
+    values: Tensor
+
+
+def prepare(bank: FeatureBank, *, use_visibility: bool, eps: float, add_eps: bool) -> PreparedBank:
+    """Cast to float32 (no copy when already float32) and compute the normalising factors."""
+    feats = bank.features
+    if feats.dtype != torch.float32 or feats.stride(-1) != 1:
+        feats = feats.to(torch.float32).contiguous()
+    norm = torch.linalg.vector_norm(feats, dim=-1)  # [N, P]
+    inv = 1.0 / (norm + eps) if add_eps else 1.0 / norm.clamp(min=eps)
+    vis = bank.visibility.to(torch.float32)
+    if not use_visibility:
+        vis = torch.ones_like(vis)  # "test w/o vis"
+    return PreparedBank(feats, inv, vis, (norm * inv).square())
+
+
+def _part_dot(q: PreparedBank, g: PreparedBank, j: int, c0: int, c1: int) -> Tensor:
+    """``a . g`` for unit query part-j features ``a`` (see ``_query_block``): [rows, chunk].
+
+    The gallery's normalising factor is applied by the caller to this product (a [rows, chunk]
+    pass), not to a normalised copy of the gallery, whose memory would grow with G.
+    """
+    return q.features[:, j, :] @ g.features[c0:c1, j, :].T  # one matmul
+
+
+@DISTANCES.decorator("paper")
+def _paper_chunk(q: PreparedBank, g: PreparedBank, out: Tensor, c0: int, c1: int) -> None:
+    """Eq. (1) for gallery columns c0:c1, written into ``out`` [rows, chunk]."""
+    vg = g.visibility[c0:c1]  # [chunk, P]
+    shared = q.visibility @ vg.T  # [rows, chunk] sum_j v1 v2
+    num = torch.zeros_like(out)
+    for j in range(q.features.shape[1]):
+        # ||a - b||^2 = |a|^2 + |b|^2 - 2 a.b; |a| = 1 except for a zero feature (then 0)
+        dot = _part_dot(q, g, j, c0, c1)
+        sq = torch.addcmul(g.sq_norm[None, c0:c1, j], dot, g.inv_norm[None, c0:c1, j], value=-2.0)
+        dist = sq.add_(q.sq_norm[:, j : j + 1]).clamp_(min=0.0).sqrt_()  # clamp: rounding < 0
+        dist.mul_(vg[None, :, j])
+        num.addcmul_(dist, q.visibility[:, j : j + 1])  # eq. (1) numerator
+    torch.div(num, shared, out=out)
+    out.masked_fill_(shared <= 0, float("inf"))  # no shared visible part: +inf, ranked last
+
+
+@DISTANCES.decorator("official")
+def _official_chunk(q: PreparedBank, g: PreparedBank, out: Tensor, c0: int, c1: int) -> None:
+    """The official code's qvis + qgvis cosine distance for gallery columns c0:c1."""
+    vg = g.visibility[c0:c1]  # [chunk, P]
+    shared = q.visibility @ vg.T  # [rows, chunk]
+    q_term = torch.zeros_like(out)
+    qg_term = torch.zeros_like(out)
+    for j in range(q.features.shape[1]):
+        cos = _part_dot(q, g, j, c0, c1).mul_(g.inv_norm[None, c0:c1, j])
+        cos_dist = cos.neg_().add_(1.0)  # 1 - cos
+        q_term.addcmul_(cos_dist, q.visibility[:, j : j + 1])  # query-visible parts
+        cos_dist.mul_(vg[None, :, j])
+        qg_term.addcmul_(cos_dist, q.visibility[:, j : j + 1])  # commonly visible parts
+    q_term.div_(q.visibility.sum(1, keepdim=True) + 1e-8)
+    qg_term.div_(shared + 1e-8)
+    qg_term.masked_fill_(shared == 0, OFFICIAL_NO_SHARED)
+    torch.add(q_term, qg_term, out=out)
+
+
+def _query_block(q: PreparedBank, r0: int, r1: int) -> PreparedBank:
+    """Rows r0:r1 with unit part features (a small copy; inv_norm becomes 1)."""
+    feats = q.features[r0:r1] * q.inv_norm[r0:r1, :, None]  # [rows, P, D]
+    ones = torch.ones_like(feats[:, :, 0])
+    return PreparedBank(feats, ones, q.visibility[r0:r1], q.sq_norm[r0:r1])
+
+
+def block_rows(num_gallery: int, budget: int = BLOCK_BUDGET) -> int:
+    """Query rows per block so that a [rows, G] block holds at most ``budget`` values."""
+    return max(1, budget // max(1, num_gallery))
+
+
+def check_finite(bank: FeatureBank, name: str, budget: int = BLOCK_BUDGET) -> None:
+    """Raise NonFiniteError if a feature is NaN or inf, with no [N, P, D] temporary.
+
+    Args:
+        bank: the features to check.
+        name: what the bank is, for the message ("query", "gallery").
+        budget: most feature values examined at once.
+    """
+    feats = bank.features
+    rows = max(1, budget // max(1, feats[0].numel())) if len(feats) else 1
+    bad = 0
+    for r0 in range(0, len(feats), rows):
+        part = feats[r0 : r0 + rows]
+        if not bool(torch.isfinite(part.sum())):  # NaN/inf propagate (or a rare overflow)
+            bad += int((~torch.isfinite(part)).flatten(1).any(1).sum())
+    if bad:
+        raise NonFiniteError(
+            f"{name} features contain NaN or inf in {bad} of {len(feats)} images; "
+            "the model diverged or its checkpoint is corrupt: retrain or pick another checkpoint"
+        )
+
+
+def check_pair(query: FeatureBank, gallery: FeatureBank) -> None:
+    """Raise a one-line UserError if the two banks cannot be compared."""
+    for name, bank in (("query", query), ("gallery", gallery)):
+        if len(bank) == 0:
+            raise UserError(f"the {name} set is empty; evaluation needs at least one image in each")
+        if bank.features.ndim != 3 or bank.visibility.shape != bank.features.shape[:2]:
+            raise UserError(
+                f"{name} features must be [N, P, D] with visibility [N, P]; got "
+                f"{tuple(bank.features.shape)} and {tuple(bank.visibility.shape)}"
+            )
+    if query.features.shape[1:] != gallery.features.shape[1:]:
+        raise UserError(
+            f"query features are [Q, P, D] = {tuple(query.features.shape)} but gallery features "
+            f"are {tuple(gallery.features.shape)}; both sides need the same P and D"
+        )
+
+
+def iter_distance_blocks(
+    query: FeatureBank,
+    gallery: FeatureBank,
+    *,
+    use_visibility: bool = True,
+    distance: str = "paper",
+    chunk_size: int = CHUNK_SIZE,
+    budget: int = BLOCK_BUDGET,
+) -> Iterator[DistanceBlock]:
+    """Yield the distances of successive query blocks to the whole gallery.
+
+    Args:
+        query: query features, visibility, pids and camids.
+        gallery: gallery features, visibility, pids and camids.
+        use_visibility: False forces every visibility to 1 ("test w/o vis").
+        distance: a name in ``DISTANCES`` ("paper" = eq. 1, "official" = the authors' code).
+        chunk_size: gallery columns per matrix product.
+        budget: most distance values per block; rows per block = ``budget // G``.
+
+    Yields:
+        DistanceBlock with a fresh [rows, G] float32 tensor, query rows in order.
+    """
+    chunk_fn = DISTANCES.get(distance)
+    check_pair(query, gallery)
+    if chunk_size < 1:
+        raise UserError(f"chunk_size must be a positive number of gallery items, got {chunk_size}")
+    official = distance == "official"
+    eps = _OFFICIAL_EPS if official else _PAPER_EPS
+    q = prepare(query, use_visibility=use_visibility, eps=eps, add_eps=official)
+    g = prepare(gallery, use_visibility=use_visibility, eps=eps, add_eps=official)
+    num_q, num_g = len(query), len(gallery)
+    rows = block_rows(num_g, budget)
+    with torch.no_grad():
+        for r0 in range(0, num_q, rows):
+            r1 = min(num_q, r0 + rows)
+            qb = _query_block(q, r0, r1)
+            values = torch.empty(r1 - r0, num_g, dtype=torch.float32, device=q.features.device)
+            for c0 in range(0, num_g, chunk_size):
+                c1 = min(num_g, c0 + chunk_size)
+                chunk_fn(qb, g, values[:, c0:c1], c0, c1)  # written in place, no copy
+            yield DistanceBlock(r0, r1, values)
+            del values  # let the consumer free the block before the next one is allocated
+
+
+def distance_matrix(
+    query: FeatureBank,
+    gallery: FeatureBank,
+    *,
+    use_visibility: bool = True,
+    distance: str = "paper",
+    chunk_size: int = CHUNK_SIZE,
+) -> Tensor:
+    """The full [Q, G] distance matrix (for small sets: figures need ranking lists).
+
+    Args:
+        query: query bank.
+        gallery: gallery bank.
+        use_visibility: False forces every visibility to 1 ("test w/o vis").
+        distance: "paper" (eq. 1) or "official" (the authors' code); see the module docstring.
+        chunk_size: gallery columns per matrix product.
+
+    Returns:
+        [Q, G] float32 distances; +inf (paper) or 10000 + query term (official) where the two
+        images share no visible part.
+    """
+    blocks = iter_distance_blocks(
+        query, gallery, use_visibility=use_visibility, distance=distance, chunk_size=chunk_size
+    )
+    return torch.cat([b.values for b in blocks])

@@ -1,0 +1,103 @@
+"""Glue: model -> features of query/gallery -> protocol -> tidy result rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from benchmark.config import EvalConfig
+from benchmark.errors import DataError
+from benchmark.evaluation.features import FeatureBank
+from benchmark.evaluation.protocols import evaluate
+from benchmark.reporting.figure_data import save_masks, save_rankings
+from benchmark.training.data import ReIDImages, collate
+from datasets.base import Sample, Splits
+
+
+@torch.no_grad()
+def extract(
+    model,
+    samples: Sequence[Sample],
+    size: tuple[int, int],
+    batch_size: int,
+    device: torch.device,
+    desc: str,
+    num_workers: int = 0,
+) -> FeatureBank:
+    """Features, visibility, pids and camids of ``samples`` (model in eval mode)."""
+    model.eval()
+    loader = DataLoader(
+        ReIDImages(samples, size),
+        batch_size=batch_size,
+        collate_fn=collate,
+        num_workers=num_workers,
+    )
+    feats, vis = [], []
+    for item in tqdm(loader, desc=desc, leave=False, dynamic_ncols=True):
+        out = model(item["images"].to(device))
+        feats.append(out.features.float().cpu())  # [n, P, D]
+        vis.append(out.visibility.float().cpu())  # [n, P]
+    return FeatureBank(
+        torch.cat(feats),
+        torch.cat(vis),
+        torch.tensor([s.pid for s in samples]),
+        torch.tensor([s.camid for s in samples]),
+    )
+
+
+def query_set_name(splits: Splits) -> str:
+    """The query folder a table must name (Partial-REID's differs between codebases)."""
+    return splits.info.get("query_folder", "query")
+
+
+def evaluate_splits(
+    model,
+    splits: Splits,
+    cfg: EvalConfig,
+    size: tuple[int, int],
+    device: torch.device,
+    num_workers: int = 0,
+    examples_dir: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Every protocol of ``cfg`` on one test set; returns dicts of context + metric values.
+
+    With ``examples_dir``, also stores ranking lists and predicted masks for the figures.
+    """
+    if not splits.query or not splits.gallery:
+        raise DataError(f"{splits.name}: the query or gallery split is empty; check the data root")
+    bs, name = cfg.batch_size, splits.name
+    query = extract(model, splits.query, size, bs, device, f"{name} query", num_workers)
+    gallery = extract(model, splits.gallery, size, bs, device, f"{name} gallery", num_workers)
+    if examples_dir is not None:
+        save_rankings(splits, query, gallery, examples_dir)
+        save_masks(model, splits, size, device, examples_dir)
+    # "test w/o vis" for every part method (P > 1), whatever its visibility: rows stay stable
+    part_method = query.visibility.shape[1] > 1
+    vis_options = (True, False) if cfg.without_vis and part_method else (True,)
+    rows = []
+    for mode in cfg.modes:
+        for vis in vis_options:
+            result = evaluate(
+                query,
+                gallery,
+                mode=mode,
+                trials=cfg.trials,
+                seed=cfg.seed,
+                use_visibility=vis,
+                distance=cfg.distance,
+            )
+            context = {
+                "dataset": name,
+                "query_set": query_set_name(splits),
+                "mode": mode,
+                "distance": cfg.distance,
+                "vis": vis,
+            }
+            metrics = result.to_dict() | ({"trials": cfg.trials} if mode == "single" else {})
+            rows.append({"context": context, "metrics": metrics, "cmc": result.cmc})
+    return rows

@@ -1,0 +1,216 @@
+"""``python -m benchmark score FILE.npz``: score part features extracted by any model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from tabulate import tabulate
+
+from benchmark.errors import DataError, NonFiniteError, UserError
+from benchmark.evaluation.distance import DISTANCES
+from benchmark.evaluation.features import FeatureBank
+from benchmark.evaluation.protocols import MODES, RANKS, evaluate
+
+SIDES = ("query", "gallery")
+FIELDS = ("features", "visibility", "pids", "camids")
+_CHECK_ROWS = 1024  # feature rows checked for NaN/inf at once (no [N, P, D] temporary)
+FORMAT = (
+    "an .npz with query_features [Q,P,D] (float), query_visibility [Q,P] (0/1), query_pids [Q] "
+    "and query_camids [Q] (integers; pid 0 = distractor, < 0 = junk), and the same four gallery_*"
+)
+
+
+def _array(npz: np.lib.npyio.NpzFile, path: Path, name: str) -> np.ndarray:
+    try:
+        return npz[name]
+    except ValueError as e:  # object arrays need pickle, which we never allow
+        raise DataError(f"{path}: {name} is not a numeric array ({e}); save plain arrays") from e
+
+
+def _features(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.dtype.kind != "f":
+        raise DataError(f"{name} must be a float array, got dtype {arr.dtype}")
+    if arr.ndim != 3:
+        raise DataError(f"{name} must be [N, P, D], got shape {arr.shape}")
+    if 0 in arr.shape:
+        raise DataError(f"{name} is empty (shape {arr.shape}); each set needs images, parts, dims")
+    bad = 0
+    for r0 in range(0, len(arr), _CHECK_ROWS):
+        part = arr[r0 : r0 + _CHECK_ROWS]
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not np.isfinite(part.sum(dtype=np.float64)):
+                bad += int((~np.isfinite(part)).reshape(len(part), -1).any(1).sum())
+    if bad:
+        raise NonFiniteError(f"{name} contains NaN or inf in {bad} of {len(arr)} images")
+    return arr
+
+
+def _visibility(arr: np.ndarray, name: str, shape: tuple[int, int]) -> np.ndarray:
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{name} must be a bool, integer or float array, got dtype {arr.dtype}")
+    if arr.shape != shape:
+        raise DataError(f"{name} must be [N, P] = {list(shape)} like the features, got {arr.shape}")
+    if not ((arr == 0) | (arr == 1)).all():
+        raise DataError(f"{name} must hold only 0 and 1 (part hidden / visible)")
+    return arr
+
+
+def _ids(arr: np.ndarray, name: str, n: int) -> np.ndarray:
+    if arr.dtype.kind not in "iu":
+        raise DataError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise DataError(f"{name} must be [N] = [{n}] like the features, got shape {arr.shape}")
+    return arr
+
+
+def _bank(npz: np.lib.npyio.NpzFile, path: Path, side: str) -> FeatureBank:
+    feats = _features(_array(npz, path, f"{side}_features"), f"{side}_features")
+    n, p = feats.shape[:2]
+    vis = _visibility(_array(npz, path, f"{side}_visibility"), f"{side}_visibility", (n, p))
+    pids = _ids(_array(npz, path, f"{side}_pids"), f"{side}_pids", n)
+    camids = _ids(_array(npz, path, f"{side}_camids"), f"{side}_camids", n)
+    return FeatureBank(
+        torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32)),
+        torch.from_numpy(vis.astype(np.float32)),
+        torch.from_numpy(pids.astype(np.int64)),
+        torch.from_numpy(camids.astype(np.int64)),
+    )
+
+
+def load_npz(path: str | Path) -> tuple[FeatureBank, FeatureBank]:
+    """Read and validate a query/gallery feature file.
+
+    Args:
+        path: .npz holding ``query_*`` and ``gallery_*`` features, visibility, pids and camids.
+
+    Returns:
+        (query, gallery) banks: float32 features, float32 visibility, int64 pids and camids.
+
+    Raises:
+        DataError: a missing file or array, a wrong shape or dtype, or an empty set (the message
+            names the array); NonFiniteError: NaN or inf features.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; pass {FORMAT}")
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: not a readable .npz file ({e}); write it with numpy.savez") from e
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: holds a single array, not an .npz archive; pass {FORMAT}")
+    with npz:
+        missing = [f"{s}_{f}" for s in SIDES for f in FIELDS if f"{s}_{f}" not in npz.files]
+        if missing:
+            raise DataError(f"{path}: missing {', '.join(missing)}; pass {FORMAT}")
+        query, gallery = (_bank(npz, path, side) for side in SIDES)
+    if query.features.shape[1:] != gallery.features.shape[1:]:
+        raise DataError(
+            f"gallery_features is [G, P, D] = {list(gallery.features.shape)} but query_features "
+            f"is {list(query.features.shape)}; both need the same P and D"
+        )
+    return query, gallery
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help=f"features file: {FORMAT}")
+    parser.add_argument(
+        "--mode",
+        default="multi",
+        choices=MODES.names(),
+        help="multi- or single-gallery-shot (default multi)",
+    )
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=10,
+        help="single-shot trials (default 10; the official HPNet code used 100)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the single-shot trials")
+    parser.add_argument(
+        "--no-vis", action="store_true", help='"test w/o vis": every part counts as visible'
+    )
+    parser.add_argument(
+        "--distance",
+        default="paper",
+        choices=DISTANCES.names(),
+        help="paper (eq. 1, default) or official (the authors' code)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def add_score_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``score`` subcommand to the CLI's subparsers."""
+    parser = subparsers.add_parser(
+        "score",
+        help="score externally extracted part features (.npz)",
+        description="Rank-1/3/5/10 and mAP of query against gallery features from any model.",
+    )
+    _add_arguments(parser)
+    parser.set_defaults(func=run_score)
+    return parser
+
+
+def _table(result, args: argparse.Namespace) -> str:
+    shot = (
+        "multi-gallery-shot"
+        if args.mode == "multi"
+        else f"single-gallery-shot, {args.trials} trials"
+    )
+    vis = "without visibility" if args.no_vis else "with visibility"
+    head = (
+        f"{shot}, {args.distance} distance, {vis}: {result.queries} queries counted, "
+        f"{result.skipped} skipped (no match)"
+    )
+    rows = []
+    for k in RANKS:
+        std = getattr(result, f"rank{k}_std")
+        value = f"{100 * getattr(result, f'rank{k}'):.2f}"
+        rows.append([f"Rank-{k}", value + ("" if std is None else f" ± {100 * std:.2f}")])
+    rows.append(["mAP", f"{100 * result.mAP:.2f}"])
+    return head + "\n" + tabulate(rows, headers=["metric", "%"], tablefmt="github")
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """Load ``args.file``, evaluate it and print the result (one JSON object with --json)."""
+    query, gallery = load_npz(args.file)
+    result = evaluate(
+        query,
+        gallery,
+        mode=args.mode,
+        trials=args.trials,
+        seed=args.seed,
+        use_visibility=not args.no_vis,
+        distance=args.distance,
+    )
+    if result.queries == 0:
+        raise UserError(
+            f"{args.file}: no query has a match in the gallery (all {result.skipped} skipped); "
+            "check query_pids/gallery_pids and that matches are not all on the query's camera"
+        )
+    print(json.dumps(result.to_dict()) if args.json else _table(result, args))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmark.evaluation.score``: the same as ``python -m benchmark score``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark.evaluation.score", description=__doc__
+    )
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_score(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Predict Market-1501's 7-part pseudo labels: the ``_ps_label`` PNG tree of the release."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from benchmark.atomic import write_json_atomic
+from benchmark.errors import DataError, UserError
+from benchmark.human_parsing.config import ParseConfig
+from benchmark.human_parsing.model import PartParser
+from benchmark.training.data import read_image, to_tensor
+from benchmark.training.transforms import normalise
+
+log = logging.getLogger(__name__)
+
+PS_SUFFIX = "_ps_label"
+PROVENANCE = "parse_label.json"  # beside the split folders; the loader reads only the PNGs
+
+
+@dataclass(frozen=True)
+class LabelReport:
+    """What ``label_market`` did.
+
+    Attributes:
+        tree: the ``_ps_label`` folder.
+        written: label PNGs written.
+        skipped: images that already had a label (kept; see ``overwrite``).
+        checkpoint: the parser checkpoint used.
+    """
+
+    tree: Path
+    written: int
+    skipped: int
+    checkpoint: Path
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to label and where its PNG goes."""
+
+    image: Path
+    label: Path
+
+
+def latest_checkpoint(results: Path) -> Path:
+    """The newest ``*/checkpoint.pt`` under ``results`` (by modification time)."""
+    found = sorted(results.glob("*/checkpoint.pt"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise UserError(
+            f"no parser checkpoint under {results}; run 'python -m benchmark parse train' first "
+            "or pass --checkpoint FILE"
+        )
+    return found[-1]
+
+
+def load_parser(checkpoint: Path, device: torch.device) -> tuple[PartParser, ParseConfig]:
+    """Rebuild the parser recorded in ``checkpoint`` (weights_only) in eval mode."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        cfg = ParseConfig.from_dict(state["extra"]["parse_config"])
+        model = PartParser(cfg.backbone, cfg.attention)  # trained weights replace pretrained ones
+        model.load_state_dict(state["model"])
+    except (OSError, RuntimeError, KeyError, TypeError, EOFError) as e:
+        raise UserError(
+            f"cannot load parser checkpoint {checkpoint}: {e}; pass the checkpoint.pt of a "
+            "'parse train' run"
+        ) from e
+    return model.to(device).eval(), cfg
+
+
+def market_jobs(root: Path, overwrite: bool) -> tuple[Path, list[Job], int]:
+    """The ps tree and the images of the three Market-1501 folders (junk included) to label.
+
+    Returns:
+        (ps tree, jobs, number of images skipped because their label exists).
+    """
+    from datasets.layout import find_dir, list_images
+    from datasets.market1501 import LAYOUT, SPLIT_FOLDERS
+
+    market = LAYOUT.locate(root)
+    tree = market.parent / (market.name + PS_SUFFIX)
+    jobs, skipped = [], 0
+    for folder in SPLIT_FOLDERS.values():
+        images = find_dir(market, folder)
+        if images is None:
+            raise DataError(
+                f"market1501: folder {folder} not found under {market}; unpack it there"
+            )
+        out = find_dir(tree, folder) or tree / folder
+        for image in list_images(images):
+            label = out / f"{image.stem}.png"
+            if label.exists() and not overwrite:
+                skipped += 1
+            else:
+                jobs.append(Job(image, label))
+    return tree, jobs, skipped
+
+
+@torch.no_grad()
+def predict(
+    model: PartParser, images: Sequence[Path], size: tuple[int, int], device, flip: bool
+) -> list[np.ndarray]:
+    """7-part maps [h, w] uint8 of ``images``, each at its own file's size.
+
+    Args:
+        size: (H, W) network input size.
+        flip: average the logits with those of the mirrored image (test-time flip).
+    """
+    batch = torch.stack([normalise(to_tensor(read_image(p, size))) for p in images]).to(device)
+    probs = model(batch).softmax(1)  # [N, 8, H, W]
+    if flip:
+        probs = (probs + model(batch.flip(-1)).softmax(1).flip(-1)) / 2
+    maps = []
+    for path, p in zip(images, probs, strict=True):
+        with Image.open(path) as im:
+            w, h = im.size
+        full = F.interpolate(p[None], size=(h, w), mode="bilinear", align_corners=False)
+        maps.append(full[0].argmax(0).to(torch.uint8).cpu().numpy())
+    return maps
+
+
+def save_label(label: np.ndarray, path: Path) -> None:
+    """Write a single-channel ("L") PNG atomically (``path.tmp`` then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    Image.fromarray(label, "L").save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def label_market(
+    root: Path,
+    checkpoint: Path,
+    device: torch.device,
+    overwrite: bool = False,
+    batch_size: int = 64,
+    flip: bool = True,
+) -> LabelReport:
+    """Write ``ROOT/Market-1501-v15.09.15_ps_label/<folder>/<stem>.png`` for every image.
+
+    Every image of bounding_box_train, bounding_box_test (junk included) and query gets a map
+    of the image's size with values 0-7; images already labelled are skipped unless
+    ``overwrite``. Each PNG is written atomically, so an interrupted run can simply be rerun.
+    """
+    tree, jobs, skipped = market_jobs(Path(root), overwrite)
+    model, cfg = load_parser(checkpoint, device)
+    size = (cfg.height, cfg.width)
+    for i in tqdm(range(0, len(jobs), batch_size), desc="parse label", leave=False):
+        chunk = jobs[i : i + batch_size]
+        for job, label in zip(
+            chunk, predict(model, [j.image for j in chunk], size, device, flip), strict=True
+        ):
+            save_label(label, job.label)
+    if jobs or not (tree / PROVENANCE).exists():  # a rerun that only skips keeps the record
+        write_json_atomic(
+            {
+                "checkpoint": str(Path(checkpoint).resolve()),
+                "flip": flip,
+                "written": len(jobs),
+                "skipped": skipped,
+            },
+            tree / PROVENANCE,
+        )
+    log.info("labelled %d images under %s (%d already labelled)", len(jobs), tree, skipped)
+    return LabelReport(tree, len(jobs), skipped, Path(checkpoint))

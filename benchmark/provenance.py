@@ -1,0 +1,58 @@
+"""Provenance of a run: environment (versions, git commit, device), device choice, seeding."""
+
+from __future__ import annotations
+
+import platform
+import random
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """``name`` if given, else CUDA when available, else the CPU."""
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, numpy and random; samplers use their own seeded generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _git_commit(repo: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
+def env_info() -> dict[str, Any]:
+    """Versions, platform, git commit (None outside a git checkout) and device of this run."""
+    import pandas as pd
+    import torchvision
+
+    device = "cpu"
+    if torch.cuda.is_available():
+        device = f"cuda ({torch.cuda.get_device_name(0)} x{torch.cuda.device_count()})"
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "platform": platform.platform(),
+        "git_commit": _git_commit(Path(__file__).resolve().parent.parent),
+        "device": device,
+    }

@@ -1,0 +1,1 @@
+"""Reporting: the results store, tables, figures and their data, the regression check."""

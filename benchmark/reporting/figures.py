@@ -1,0 +1,299 @@
+"""Figures: bar charts, CMC curves, ranking lists (paper Fig. 5), part overlays (Figs. 3, 6)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from benchmark.errors import DataError
+from benchmark.reporting.results import main_rows
+from benchmark.reporting.tables import DATASET_NAMES, ROW_LABELS, RowKey, row_rank
+from datasets.parts import PART4_NAMES
+
+# RGB of HPNet's 4 parts (1 head, 2 torso+arms, 3 upper legs, 4 lower legs+feet).
+PART_COLORS = np.array(
+    [[0, 0, 0], [230, 25, 75], [60, 180, 75], [0, 130, 200], [255, 225, 25]], dtype=np.uint8
+)
+TILE = (64, 128)  # (width, height) of one ranking-list image, the ReID aspect ratio 1:2
+BORDER = 5  # px of the green/red frame around a gallery image
+RIGHT, WRONG = (0, 170, 0), (220, 0, 0)
+CMC_RANKS = (("rank1", 1), ("rank3", 3), ("rank5", 5), ("rank10", 10))
+
+
+@dataclass(frozen=True)
+class RankingRow:
+    """One query of a ranking list: its image, its top gallery images, which are right."""
+
+    query: Path
+    gallery: tuple[Path, ...]
+    correct: tuple[bool, ...]
+
+
+def _save(fig: Figure, out: Path) -> Path:
+    """Save as PNG through ``out.tmp`` and ``os.replace`` (never a half-written figure)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    os.replace(tmp, out)
+    return out
+
+
+def _label(method: str, vis: bool) -> str:
+    known = ROW_LABELS.get((method, vis))
+    return known[0] if known else (method if vis else f"{method}, test w/o vis")
+
+
+def _one_protocol(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of one distance and one kind of data (paper distance and real data preferred)."""
+    if df.empty:
+        return df
+    distance = "paper" if (df["distance"] == "paper").any() else sorted(df["distance"])[0]
+    data = "real" if (df["data"] == "real").any() else sorted(df["data"])[0]
+    return df[(df["distance"] == distance) & (df["data"] == data)]
+
+
+def _per_seed(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Mean over runs per seed, then mean and std over seeds, in %, in the tables' row order."""
+    rows = _one_protocol(df[df["trial"] == -1])
+    per_seed = rows.groupby(keys + ["seed"], dropna=False)["value"].mean().reset_index()
+    stats = per_seed.groupby(keys, dropna=False)["value"].agg(["mean", "std"]).reset_index()
+    stats[["mean", "std"]] = stats[["mean", "std"]].fillna({"std": 0.0}) * 100.0
+    order = [
+        row_rank(RowKey(m, bool(v), "paper"))
+        for m, v in zip(stats["method"], stats["vis"], strict=True)
+    ]
+    return stats.iloc[sorted(range(len(stats)), key=order.__getitem__)].reset_index(drop=True)
+
+
+def bar_chart(df: pd.DataFrame, dataset: str, out: Path) -> Path:
+    """Multi-gallery-shot Rank-1 and mAP per method on ``dataset``; error bars: std over seeds."""
+    rows = main_rows(df)
+    rows = rows[(rows["dataset"] == dataset) & (rows["mode"] == "multi")]
+    rows = rows[rows["metric"].isin(["rank1", "mAP"])]
+    if rows.empty:
+        raise DataError(f"no multi-gallery-shot Rank-1/mAP results on {dataset} to plot")
+    stats = _per_seed(rows, ["method", "vis", "metric"])
+    labels = list(
+        dict.fromkeys(_label(m, v) for m, v in zip(stats["method"], stats["vis"], strict=True))
+    )
+    x, width = np.arange(len(labels)), 0.38
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(max(4.0, 1.1 * len(labels) + 1.5), 3.6))
+        ax = fig.add_subplot()
+        for i, (metric, name) in enumerate((("rank1", "Rank-1"), ("mAP", "mAP"))):
+            part = stats[stats["metric"] == metric]
+            where = [
+                labels.index(_label(m, v)) for m, v in zip(part["method"], part["vis"], strict=True)
+            ]
+            ax.bar(
+                x[where] + (i - 0.5) * width,
+                part["mean"],
+                width,
+                yerr=part["std"],
+                capsize=3,
+                label=name,
+                color=sns.color_palette()[i],
+            )
+        ax.set_xticks(x, labels, rotation=20, ha="right")
+        ax.set_ylabel("%")
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{DATASET_NAMES.get(dataset, dataset)}, multi-gallery-shot")
+        ax.legend()
+    return _save(fig, out)
+
+
+def cmc_curves(curves: dict[str, np.ndarray], out: Path, title: str) -> Path:
+    """CMC curves, one per method.
+
+    Args:
+        curves: method label -> matching rate at ranks 1..K (fractions), or a [K, 2] array of
+            (rank, rate) pairs for curves known at a few ranks only.
+        out: the PNG path.
+        title: the figure title.
+    """
+    if not curves:
+        raise ValueError("cmc_curves needs at least one curve")
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(4.8, 3.6))
+        ax = fig.add_subplot()
+        for name, curve in curves.items():
+            curve = np.asarray(curve, dtype=float)
+            ranks, rates = (
+                (curve[:, 0], curve[:, 1])
+                if curve.ndim == 2
+                else (np.arange(1, len(curve) + 1), curve)
+            )
+            ax.plot(ranks, rates * 100.0, marker="o", markersize=3, label=name)
+        ax.set_xlabel("rank")
+        ax.set_ylabel("matching rate (%)")
+        ax.set_title(title)
+        ax.legend(fontsize="small")
+    return _save(fig, out)
+
+
+def _tile(path: Path, color: tuple[int, int, int] | None) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            tile = img.convert("RGB").resize(TILE, Image.Resampling.BILINEAR)
+    except (OSError, UnidentifiedImageError) as e:
+        raise DataError(f"cannot read image {path} ({e}); check the data root") from e
+    if color is not None:
+        tile = ImageOps.expand(
+            tile.resize((TILE[0] - 2 * BORDER, TILE[1] - 2 * BORDER)), border=BORDER, fill=color
+        )
+    return np.asarray(tile)
+
+
+def ranking_lists(rows: Sequence[RankingRow | tuple], out: Path) -> Path:
+    """Several ranking lists as rows, as in the paper's Fig. 5.
+
+    Args:
+        rows: per query, ``RankingRow(query, gallery, correct)`` or the same as a tuple: the
+            query image, its top gallery images (best first), and whether each is the right
+            identity (green frame) or not (red frame).
+        out: the PNG path.
+    """
+    rows = [
+        r
+        if isinstance(r, RankingRow)
+        else RankingRow(Path(r[0]), tuple(map(Path, r[1])), tuple(map(bool, r[2])))
+        for r in rows
+    ]
+    if not rows:
+        raise ValueError("ranking_lists needs at least one query")
+    width = max(len(r.gallery) for r in rows) + 1
+    fig = Figure(figsize=(0.75 * width, 1.5 * len(rows)))
+    axes = fig.subplots(len(rows), width, squeeze=False)
+    for i, row in enumerate(rows):
+        if len(row.gallery) != len(row.correct):
+            raise ValueError(
+                f"query {row.query}: {len(row.gallery)} images, {len(row.correct)} correct flags"
+            )
+        tiles = [_tile(row.query, None)] + [
+            _tile(p, RIGHT if ok else WRONG) for p, ok in zip(row.gallery, row.correct, strict=True)
+        ]
+        for j, ax in enumerate(axes[i]):
+            ax.axis("off")
+            if j < len(tiles):
+                ax.imshow(tiles[j])
+                if i == 0:
+                    ax.set_title("query" if j == 0 else str(j), fontsize=8)
+    return _save(fig, out)
+
+
+def ranking_list(
+    query_path: Path, gallery_paths: Sequence[Path], correct: Sequence[bool], out: Path
+) -> Path:
+    """One query and its top-k gallery images with green (right) / red (wrong) frames."""
+    return ranking_lists(
+        [RankingRow(Path(query_path), tuple(map(Path, gallery_paths)), tuple(map(bool, correct)))],
+        out,
+    )
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blend the 4-part colours of ``mask`` ([H, W], codes 0..4) over ``image`` ([H, W, 3])."""
+    if image.ndim != 3 or image.shape[2] != 3 or mask.shape != image.shape[:2]:
+        raise ValueError(f"image {image.shape} and mask {mask.shape} must be [H, W, 3] and [H, W]")
+    if mask.min() < 0 or mask.max() >= len(PART_COLORS):
+        raise ValueError(f"mask codes must be 0..{len(PART_COLORS) - 1}, got {mask.max()}")
+    colored = PART_COLORS[mask].astype(float)  # [H, W, 3]
+    blend = np.where((mask > 0)[..., None], (1 - alpha) * image + alpha * colored, image)
+    return blend.astype(np.uint8)
+
+
+def part_overlays(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], out: Path) -> Path:
+    """Images with their coloured 4-part masks (Figs. 3 and 6), one column each, with a legend."""
+    if not images or len(images) != len(masks):
+        raise ValueError(f"need as many masks as images, got {len(images)} and {len(masks)}")
+    fig = Figure(figsize=(1.2 * len(images) + 1.6, 2.8))
+    axes = fig.subplots(1, len(images), squeeze=False)[0]
+    for ax, image, mask in zip(axes, images, masks, strict=True):
+        ax.imshow(overlay(np.asarray(image, dtype=np.uint8), np.asarray(mask, dtype=np.int64)))
+        ax.axis("off")
+    handles = [
+        Patch(color=PART_COLORS[k] / 255.0, label=PART4_NAMES[k].replace("_", " "))
+        for k in range(1, len(PART_COLORS))
+    ]
+    fig.legend(handles=handles, loc="center right", fontsize="small", frameon=False)
+    fig.subplots_adjust(right=0.78)
+    return _save(fig, out)
+
+
+def robustness_curve(df: pd.DataFrame, out: Path) -> Path:
+    """Rank-1 and mAP against synthetic occlusion strength, one line per method (and data set)."""
+    if "occlusion" not in df.columns or df["occlusion"].isna().all():
+        raise DataError("no rows with an occlusion value; run the robustness sweep first")
+    rows = df[df["occlusion"].notna() & (df["mode"] == "multi")]
+    stats = _per_seed(
+        rows[rows["metric"].isin(["rank1", "mAP"])],
+        ["method", "vis", "dataset", "metric", "occlusion"],
+    )
+    several = stats["dataset"].nunique() > 1
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(8.4, 3.4))
+        for ax, (metric, name) in zip(
+            fig.subplots(1, 2), (("rank1", "Rank-1"), ("mAP", "mAP")), strict=True
+        ):
+            part = stats[stats["metric"] == metric]
+            for (method, vis, dataset), line in part.groupby(["method", "vis", "dataset"]):
+                line = line.sort_values("occlusion")
+                label = _label(method, vis) + (
+                    f" ({DATASET_NAMES.get(dataset, dataset)})" if several else ""
+                )
+                ax.errorbar(
+                    line["occlusion"],
+                    line["mean"],
+                    yerr=line["std"],
+                    marker="o",
+                    markersize=3,
+                    capsize=2,
+                    label=label,
+                )
+            ax.set_xlabel("occlusion strength")
+            ax.set_ylabel(f"{name} (%)")
+            ax.set_ylim(0, 100)
+        fig.axes[0].legend(fontsize="small")
+    return _save(fig, out)
+
+
+def _cmc_points(df: pd.DataFrame, dataset: str) -> dict[str, np.ndarray]:
+    rows = main_rows(df)
+    rows = rows[(rows["dataset"] == dataset) & (rows["mode"] == "multi")]
+    stats = _per_seed(
+        rows[rows["metric"].isin([m for m, _ in CMC_RANKS])], ["method", "vis", "metric"]
+    )
+    curves = {}
+    for (method, vis), part in stats.groupby(["method", "vis"]):
+        rate = dict(zip(part["metric"], part["mean"] / 100.0, strict=True))
+        points = [(k, rate[m]) for m, k in CMC_RANKS if m in rate]
+        if len(points) > 1:
+            curves[_label(method, vis)] = np.array(points)  # [K, 2] (rank, rate)
+    return curves
+
+
+def write_figures(df: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Every figure the result rows support: per data set a bar chart and CMC points, and the
+    robustness curve when rows carry an occlusion strength. Returns the written paths."""
+    out_dir, written = Path(out_dir), []
+    main = main_rows(df)
+    multi = main[(main["mode"] == "multi") & main["metric"].isin(["rank1", "mAP"])]
+    for dataset in sorted(multi["dataset"].unique()):
+        written.append(bar_chart(df, dataset, out_dir / f"bars_{dataset}.png"))
+        curves = _cmc_points(df, dataset)
+        if curves:
+            title = f"CMC, {DATASET_NAMES.get(dataset, dataset)}, multi-gallery-shot"
+            written.append(cmc_curves(curves, out_dir / f"cmc_{dataset}.png", title))
+    if "occlusion" in df.columns and df["occlusion"].notna().any():
+        written.append(robustness_curve(df, out_dir / "robustness.png"))
+    return written

@@ -1,0 +1,1 @@
+"""Training: data (PK sampler, COCO stream), transforms, the loop, checkpoints."""

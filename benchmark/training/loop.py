@@ -1,0 +1,161 @@
+"""The training loop: named loss terms, PK batches, the COCO parsing stream, checkpoints, resume."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from benchmark.atomic import write_csv_atomic
+from benchmark.config import TrainConfig
+from benchmark.errors import NonFiniteError
+from benchmark.training.checkpoint import load_checkpoint, save_checkpoint
+from methods.base import Batch, Method
+
+log = logging.getLogger(__name__)
+
+
+def dropped_terms(cfg: TrainConfig, epoch: int, step: int, parsing: bool = True) -> frozenset[str]:
+    """Loss terms the official recipe leaves out at this step (none in the paper's recipe).
+
+    ``parsing`` says whether the method has parsing terms; one without them has no warm-up.
+    """
+    if parsing and epoch < cfg.parsing_warmup_epochs:
+        return frozenset({"id", "triplet"})  # official code: parsing-only warm-up epochs
+    if cfg.alternate_id_triplet:
+        return frozenset({"id"} if step % 2 == 0 else {"triplet"})  # official: alternate steps
+    return frozenset()
+
+
+@dataclass
+class Streams:
+    """The ReID loader (PK batches) and the optional COCO parsing loader of one run."""
+
+    reid: DataLoader
+    coco: DataLoader | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        for loader in (self.reid, self.coco):
+            if loader is not None:
+                loader.batch_sampler.set_epoch(epoch)  # type: ignore[union-attr]
+
+
+def build_optimizer(model: Method, cfg: TrainConfig, iters_per_epoch: int):
+    """SGD (paper 4.1) on the method's parameter groups; the schedule steps once per iteration.
+
+    The rate warms up linearly over ``warmup_epochs`` and drops by ``gamma`` after each epoch
+    in ``decay_epochs`` (paper: x0.1 after epoch 240).
+    """
+    groups = model.param_groups(cfg.lr)
+    opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    warm_steps = cfg.warmup_epochs * iters_per_epoch
+
+    def factor(step: int) -> float:
+        warm = (step + 1) / warm_steps if step < warm_steps else 1.0
+        return warm * cfg.gamma ** sum(step // iters_per_epoch >= e for e in cfg.decay_epochs)
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def fit(
+    model: Method, streams: Streams, cfg: TrainConfig, run_dir: Path, device: torch.device
+) -> pd.DataFrame:
+    """Train ``model`` for ``cfg.epochs``, resuming from ``run_dir/checkpoint.pt`` if present.
+
+    Writes ``checkpoint.pt`` after every epoch and ``train_log.csv`` (one row per epoch with
+    every loss term); returns the log.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    opt, sched = build_optimizer(model, cfg, len(streams.reid))
+    ckpt, log_path = run_dir / "checkpoint.pt", run_dir / "train_log.csv"
+    start, rows = 0, []
+    if ckpt.exists():
+        start = load_checkpoint(ckpt, model, opt, sched)["epoch"]
+        rows = pd.read_csv(log_path).to_dict("records")[:start] if log_path.exists() else []
+        log.info("resuming %s from epoch %d", run_dir.name, start)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp and device.type == "cuda")
+    for epoch in range(start, cfg.epochs):
+        streams.set_epoch(epoch)
+        lr = opt.param_groups[0]["lr"]
+        terms = train_one_epoch(model, streams, opt, sched, scaler, cfg, device, epoch)
+        rows.append({"epoch": epoch + 1, "lr": lr, **terms})
+        save_checkpoint(ckpt, model, opt, sched, epoch + 1)
+        write_csv_atomic(pd.DataFrame(rows), log_path)
+    return pd.DataFrame(rows)
+
+
+def train_one_epoch(
+    model, streams: Streams, opt, sched, scaler, cfg: TrainConfig, device, epoch: int
+) -> dict:
+    """One epoch; returns the mean of every named loss term (weighted, as summed)."""
+    model.train()
+    sums: dict[str, float] = defaultdict(float)
+    visible: list[torch.Tensor] = []  # [P] fraction of the batch where each part is visible
+    coco_iter = iter(streams.coco) if streams.coco is not None else None
+    bar = tqdm(
+        streams.reid, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, dynamic_ncols=True
+    )
+    for step, item in enumerate(bar):
+        opt.zero_grad(set_to_none=True)
+        batch = Batch(item["images"], item["labels"], item["parts"]).to(device)
+        drop = dropped_terms(cfg, epoch, step, model.cfg.needs_part_labels)
+
+        def reid_loss(out, batch=batch, drop=drop):
+            visible.append(out.visibility.detach().float().mean(0).cpu())
+            return {k: v for k, v in model.loss(out, batch).items() if k not in drop}
+
+        terms = forward_backward(model, batch.images, cfg, scaler, device, reid_loss)
+        if coco_iter is not None:  # eq. (10): the COCO batch after the ReID batch, grads summed
+            coco = next(coco_iter)
+            images, parts = coco["images"].to(device), coco["parts"].to(device)
+
+            def coco_loss(out, parts=parts):
+                return model.coco_loss(out, parts)
+
+            terms |= forward_backward(model, images, cfg, scaler, device, coco_loss)
+        check_finite(terms, epoch, step)
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        for k, v in terms.items():
+            sums[k] += v
+        bar.set_postfix(loss=f"{sum(terms.values()):.3f}")
+    n = len(streams.reid)
+    vis = torch.stack(visible).mean(0).tolist()
+    parts = {f"visible_part{j + 1}": v for j, v in enumerate(vis)} if len(vis) > 1 else {}
+    return (
+        {f"loss_{k}": v / n for k, v in sums.items()}
+        | {"loss_total": sum(sums.values()) / n}
+        | parts
+    )
+
+
+def forward_backward(model, images, cfg: TrainConfig, scaler, device, loss_fn) -> dict[str, float]:
+    """Forward ``images``, back-propagate the sum of ``loss_fn``'s terms; returns them as floats."""
+    if cfg.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device.type, enabled=cfg.amp and device.type == "cuda"):
+        terms = loss_fn(model(images))
+    if terms:
+        scaler.scale(sum(terms.values())).backward()
+    return {k: float(v.detach()) for k, v in terms.items()}
+
+
+def check_finite(terms: dict[str, float], epoch: int, step: int) -> None:
+    bad = [k for k, v in terms.items() if not math.isfinite(v)]
+    if bad:
+        raise NonFiniteError(
+            f"loss term(s) {', '.join(bad)} became non-finite at epoch {epoch + 1}, "
+            f"step {step + 1}; the last good checkpoint is kept: lower train.lr and run again "
+            "with --resume"
+        )

@@ -1,0 +1,105 @@
+"""Eq. (1) and the official code's distance against slow per-pair loops."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.errors import NonFiniteError, UnknownNameError, UserError
+from benchmark.evaluation.distance import OFFICIAL_NO_SHARED, check_finite, distance_matrix
+from benchmark.evaluation.features import FeatureBank
+from tests.benchmark.evaluation import reference_eval as ref
+
+
+def make_bank(n: int, seed: int, parts: int = 3, dim: int = 6, p_vis: float = 0.5) -> FeatureBank:
+    gen = torch.Generator().manual_seed(seed)
+    feats = torch.randn(n, parts, dim, generator=gen)
+    vis = (torch.rand(n, parts, generator=gen) < p_vis).float()
+    vis[0] = 0.0  # an image with no visible part: +inf to everything
+    feats[1, 0] = 0.0  # a zero part feature: normalised with eps, no NaN
+    pids = torch.randint(1, 4, (n,), generator=gen)
+    return FeatureBank(feats, vis, pids, torch.randint(0, 2, (n,), generator=gen))
+
+
+def reference(query: FeatureBank, gallery: FeatureBank, fn) -> np.ndarray:
+    return ref.distance_matrix(
+        query.features.numpy(),
+        query.visibility.numpy(),
+        gallery.features.numpy(),
+        gallery.visibility.numpy(),
+        fn,
+    )
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 1000])
+def test_paper_distance_matches_slow_loop(chunk_size: int) -> None:
+    query, gallery = make_bank(9, 0), make_bank(13, 1)
+    got = distance_matrix(query, gallery, chunk_size=chunk_size).numpy()
+    want = reference(query, gallery, ref.paper_distance)
+    assert np.isinf(want).any() and np.isfinite(want).any(), "the case must mix inf and finite"
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want), err_msg="+inf pairs differ")
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=0, atol=2e-6)
+
+
+def test_distance_inf_without_overlap() -> None:
+    feats = torch.randn(2, 2, 4, generator=torch.Generator().manual_seed(0))
+    query = FeatureBank(feats[:1], torch.tensor([[1.0, 0.0]]), torch.tensor([1]), torch.tensor([0]))
+    gallery = FeatureBank(
+        feats, torch.tensor([[0.0, 1.0], [1.0, 1.0]]), torch.tensor([1, 2]), torch.tensor([1, 1])
+    )
+    dist = distance_matrix(query, gallery)
+    assert math.isinf(dist[0, 0]) and dist[0, 0] > 0, "no commonly visible part must give +inf"
+    assert math.isfinite(dist[0, 1]), "one shared part must give a finite distance"
+
+
+def test_identical_features_give_zero_not_nan() -> None:
+    feats = torch.randn(3, 2, 512, generator=torch.Generator().manual_seed(3)) * 1e3
+    bank = FeatureBank(feats, torch.ones(3, 2), torch.arange(3), torch.zeros(3, dtype=torch.long))
+    dist = distance_matrix(bank, bank)
+    assert torch.isfinite(dist).all(), "the clamp in sqrt(max(2 - 2ab, 0)) must avoid NaN"
+    assert torch.all(dist.diagonal() < 1e-3), f"self distance should be ~0, got {dist.diagonal()}"
+
+
+def test_official_distance_matches_slow_loop() -> None:
+    query, gallery = make_bank(8, 2), make_bank(11, 3)
+    got = distance_matrix(query, gallery, distance="official", chunk_size=3).numpy()
+    want = reference(query, gallery, ref.official_distance)
+    assert (want >= OFFICIAL_NO_SHARED).any(), "the case must have pairs without a shared part"
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=2e-6)
+
+
+def test_without_visibility_equals_all_ones() -> None:
+    query, gallery = make_bank(5, 4), make_bank(7, 5)
+    ones = (query.without_visibility(), gallery.without_visibility())
+    for name in ("paper", "official"):
+        got = distance_matrix(query, gallery, use_visibility=False, distance=name)
+        torch.testing.assert_close(got, distance_matrix(*ones, distance=name))
+        assert torch.isfinite(got).all(), f"{name}: w/o vis every pair shares every part"
+
+
+def test_unknown_distance_lists_valid_names() -> None:
+    bank = make_bank(3, 6)
+    with pytest.raises(UnknownNameError, match="official.*paper"):
+        distance_matrix(bank, bank, distance="euclid")
+
+
+def test_empty_or_mismatched_sets_raise_user_error() -> None:
+    bank = make_bank(3, 7)
+    empty = FeatureBank(bank.features[:0], bank.visibility[:0], bank.pids[:0], bank.camids[:0])
+    with pytest.raises(UserError, match="gallery set is empty"):
+        distance_matrix(bank, empty)
+    other = make_bank(3, 8, dim=5)
+    with pytest.raises(UserError, match="same P and D"):
+        distance_matrix(bank, other)
+
+
+def test_check_finite_counts_bad_images() -> None:
+    bank = make_bank(6, 9)
+    bank.features[2, 1, 3] = float("nan")
+    bank.features[4, 0, 0] = float("inf")
+    with pytest.raises(NonFiniteError, match="query features contain NaN or inf in 2 of 6"):
+        check_finite(bank, "query", budget=7)

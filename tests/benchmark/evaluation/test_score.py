@@ -1,0 +1,138 @@
+"""``score``: loading and validating a features file, the CLI output, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.errors import DataError, NonFiniteError
+from benchmark.evaluation.protocols import evaluate
+from benchmark.evaluation.score import add_score_parser, load_npz, main
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def arrays(seed: int = 0, q: int = 12, g: int = 30) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for side, n in (("query", q), ("gallery", g)):
+        out[f"{side}_features"] = rng.normal(size=(n, 4, 16)).astype(np.float32)
+        out[f"{side}_visibility"] = (rng.random((n, 4)) < 0.8).astype(np.float32)
+        out[f"{side}_pids"] = rng.integers(1, 5, n)
+        out[f"{side}_camids"] = np.full(n, 0 if side == "query" else 1)
+    return out
+
+
+def write(tmp_path: Path, data: dict[str, np.ndarray], name: str = "feats.npz") -> Path:
+    path = tmp_path / name
+    np.savez(path, **data)
+    return path
+
+
+def test_json_output_matches_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = write(tmp_path, arrays())
+    assert main([str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"rank1", "rank3", "rank5", "rank10", "mAP", "queries", "skipped"}
+    query, gallery = load_npz(path)
+    assert out == evaluate(query, gallery).to_dict(), "the CLI must print evaluate()'s numbers"
+    assert all(0.0 <= out[k] <= 1.0 for k in ("rank1", "mAP")), "metrics are fractions"
+
+
+def test_single_shot_json_and_options(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = write(tmp_path, arrays(1))
+    args = [str(path), "--mode", "single", "--trials", "3", "--seed", "4", "--no-vis", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    query, gallery = load_npz(path)
+    want = evaluate(query, gallery, mode="single", trials=3, seed=4, use_visibility=False)
+    assert out == want.to_dict() and "rank10_std" in out, "single-shot adds the stds"
+
+
+def test_human_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main([str(write(tmp_path, arrays(2))), "--distance", "official"]) == 0
+    text = capsys.readouterr().out
+    assert "Rank-1" in text and "mAP" in text and "official distance" in text, text
+
+
+def test_parser_plugs_into_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    parser = argparse.ArgumentParser()
+    add_score_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["score", str(write(tmp_path, arrays(3))), "--json"])
+    assert args.func(args) == 0 and "rank1" in json.loads(capsys.readouterr().out)
+
+
+def test_module_entry_point(tmp_path: Path) -> None:
+    path = write(tmp_path, arrays(4))
+    cmd = [sys.executable, "-m", "benchmark.evaluation.score", str(path), "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["queries"] == 12
+
+
+def broken(name: str, value) -> dict[str, np.ndarray]:
+    data = arrays()
+    if value is None:
+        del data[name]
+    else:
+        data[name] = value
+    return data
+
+
+BAD = [
+    ("query_camids", None, "missing query_camids"),
+    ("query_features", np.zeros((12, 4, 16), np.int64), "query_features must be a float array"),
+    ("gallery_features", np.zeros((30, 64), np.float32), r"gallery_features must be \[N, P, D\]"),
+    ("query_features", np.zeros((0, 4, 16), np.float32), "query_features is empty"),
+    ("query_visibility", np.ones((12, 3), np.float32), "query_visibility must be"),
+    ("gallery_visibility", np.full((30, 4), 2.0), "gallery_visibility must hold only 0 and 1"),
+    ("gallery_pids", np.ones(30, np.float32), "gallery_pids must be an integer array"),
+    ("query_camids", np.zeros(11, np.int64), r"query_camids must be \[N\] = \[12\]"),
+    ("gallery_features", np.zeros((30, 4, 8), np.float32), "gallery_features is"),
+    ("query_pids", np.array([None] * 12, dtype=object), "query_pids is not a numeric array"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD)
+def test_bad_arrays_give_one_line_errors(tmp_path: Path, name: str, value, message: str) -> None:
+    path = write(tmp_path, broken(name, value))
+    with pytest.raises(DataError, match=message) as err:
+        load_npz(path)
+    assert "\n" not in str(err.value), "errors are one line"
+
+
+def test_non_finite_features(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = arrays()
+    data["gallery_features"][[3, 7], 1, 2] = [np.nan, np.inf]
+    path = write(tmp_path, data)
+    with pytest.raises(NonFiniteError, match="gallery_features contains NaN or inf in 2 of 30"):
+        load_npz(path)
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: gallery_features") and err.count("\n") == 1, err
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such file"):
+        load_npz(tmp_path / "missing.npz")
+    text = tmp_path / "notes.npz"
+    text.write_text("not numpy")
+    with pytest.raises(DataError, match="not a readable .npz"):
+        load_npz(text)
+    single = tmp_path / "one.npy"
+    np.save(single, np.zeros(3))
+    with pytest.raises(DataError, match="single array"):
+        load_npz(single)
+
+
+def test_no_match_at_all_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = arrays()
+    data["gallery_camids"] = np.zeros(30, np.int64)  # every match on the query's camera
+    assert main([str(write(tmp_path, data)), "--json"]) == 2
+    assert "no query has a match" in capsys.readouterr().err

@@ -1,0 +1,232 @@
+"""Tests of the paper-style tables: layout, values, marks, captions, LaTeX that compiles."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from benchmark.errors import UnknownNameError, UserError
+from benchmark.reporting.tables import render, render_all, write_tables
+from tests.benchmark.reporting.result_rows import frame, rows
+
+
+def _md_table(text: str) -> list[list[str]]:
+    """The cells of the first Markdown table in ``text`` (header first, separator dropped)."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    cells = [[c.strip() for c in line.strip("|").split(" | ")] for line in lines]
+    return [cells[0]] + cells[2:]
+
+
+def _ablation_frame() -> pd.DataFrame:
+    groups = []
+    values = {  # (method, vis) -> (mAP, rank1) on seed 0; seed 1 adds 0.02 to both
+        ("hpnet", True): (0.774, 0.873),
+        ("baseline", True): (0.540, 0.621),
+        ("hpnet_wo_coco", True): (0.709, 0.824),
+        ("hpnet", False): (0.548, 0.464),
+        ("pcb", True): (0.389, 0.413),
+        ("hpnet_share_conv5", True): (0.763, 0.865),
+    }
+    for seed in (0, 1):
+        for (method, vis), (m_ap, r1) in values.items():
+            d = 0.02 * seed
+            groups.append(
+                rows(
+                    method,
+                    "occluded_reid",
+                    seed=seed,
+                    vis=vis,
+                    mAP=m_ap + d,
+                    rank1=r1 + d,
+                    rank5=0.9,
+                    rank10=0.95,
+                    queries=1000,
+                    skipped=0,
+                )
+            )
+    return frame(*groups)
+
+
+def _single_frame() -> pd.DataFrame:
+    groups = []
+    for method, r1, r3 in (
+        ("hpnet", 0.806, 0.917),
+        ("baseline", 0.569, 0.785),
+        ("pcb", 0.677, 0.819),
+    ):
+        for dataset in ("partial_reid", "partial_ilids_2018"):
+            groups.append(
+                rows(
+                    method,
+                    dataset,
+                    mode="single",
+                    rank1=r1,
+                    rank3=r3,
+                    mAP=0.5,
+                    rank1_std=0.031,
+                    trials=10,
+                )
+            )
+    return frame(*groups)
+
+
+def test_table4_rows_in_paper_order_with_mean_std_and_marks():
+    text = render(_ablation_frame(), "table4", "md")
+    table = _md_table(text)
+    assert table[0] == [
+        "Method",
+        "Occluded-REID mAP",
+        "Occluded-REID R1",
+        "Occluded-REID R5",
+        "Occluded-REID R10",
+    ], f"header {table[0]}"
+    labels = [row[0] for row in table[1:]]
+    assert labels == [
+        "Baseline",
+        "HPNet, test w/o vis",
+        "HPNet, share Conv5",
+        "HPNet, λcocoseg = 0",
+        "HPNet",
+        "PCB",
+    ], f"paper order, absent rows left out, PCB extra: {labels}"
+    hpnet = table[1:][labels.index("HPNet")]
+    assert hpnet[1] == "**78.4 ± 1.4**", f"mean ± sample std over 2 seeds, best bold: {hpnet[1]}"
+    share = table[1:][labels.index("HPNet, share Conv5")]
+    assert share[2] == "_87.5 ± 1.4_", f"second best underlined (italics): {share[2]}"
+    assert "2 seeds" in text and "occluded_body_images" in text and "Multi-gallery-shot" in text
+
+
+def test_table4_latex_labels_and_extra_rows_rule():
+    tex = render(_ablation_frame(), "table4", "latex")
+    assert r"HPNet, $\lambda_{cocoseg}=0$" in tex, "lambda written as math"
+    assert r"\textbf{78.4 $\pm$ 1.4}" in tex and r"\underline{87.5 $\pm$ 1.4}" in tex
+    body = tex[tex.index(r"\midrule") :]
+    assert body.count(r"\midrule") == 2 and body.index("PCB") > body.rindex(r"\midrule")
+    for rule in (r"\toprule", r"\bottomrule", r"\begin{tabular}"):
+        assert rule in tex, f"booktabs table lacks {rule}"
+    assert tex.isascii(), "LaTeX output must be plain ASCII"
+
+
+def test_table2_groups_datasets_and_keeps_trial_std_out_of_cells():
+    text = render(_single_frame(), "table2", "md")
+    table = _md_table(text)
+    assert table[0][1:] == [
+        "Partial-REID R1",
+        "Partial-REID R3",
+        "Partial-iLIDS'18 R1",
+        "Partial-iLIDS'18 R3",
+    ], f"columns grouped by data set: {table[0]}"
+    assert [row[0] for row in table[1:]] == ["Baseline", "PCB", "HPNet"], "HPNet last"
+    assert table[3][1] == "**80.6**" and table[2][1] == "_67.7_" and table[1][1] == "56.9"
+    assert "3.1" not in text, "single-shot trial std must not appear in the cells"
+    for fact in (
+        "Single-gallery-shot",
+        "10 seeded trials",
+        "partial_body_images",
+        "Probe",
+        "eq. (1)",
+        "not comparable to the paper's numbers on real data",
+        "one seed",
+    ):
+        assert fact in text, f"caption lacks {fact!r}"
+    csv = pd.read_csv(io.StringIO(render(_single_frame(), "table2", "csv")))
+    assert set(csv["trial_std"].dropna()) == {3.1}, "the trial std goes to the CSV"
+
+
+def test_trials_from_config_when_no_trials_rows():
+    df = _single_frame()
+    df = df[df["metric"] != "trials"]
+    assert "unrecorded number of" in render(df, "table2", "md"), "no trials: say so"
+    assert "100 seeded trials" in render(df, "table2", "md", trials=100), "trials from config"
+
+
+def test_table3_columns_and_two_query_folders():
+    df = frame(
+        rows("hpnet", "occluded_reid", rank1=0.87, mAP=0.77),
+        rows("hpnet", "partial_ilids_2019", rank1=0.72, mAP=0.59),
+        rows("hpnet", "partial_reid", rank1=0.85, mAP=0.81),
+        rows("hpnet", "partial_reid", query_set="occluded_body_images", rank1=0.6, mAP=0.5),
+    )
+    header = _md_table(render(df, "table3", "md"))[0]
+    assert header[1:] == [
+        "Occluded-REID R1",
+        "Occluded-REID mAP",
+        "Partial-REID (occluded_body_images) R1",
+        "Partial-REID (occluded_body_images) mAP",
+        "Partial-REID (partial_body_images) R1",
+        "Partial-REID (partial_body_images) mAP",
+        "Partial-iLIDS'19 R1",
+        "Partial-iLIDS'19 mAP",
+    ], f"paper column order; both Partial-REID query folders named: {header}"
+
+
+def test_real_and_synthetic_get_separate_tables():
+    df = frame(
+        rows("hpnet", "market1501", rank1=0.9, mAP=0.8),
+        rows("hpnet", "market1501", data="real", rank1=0.95, mAP=0.85),
+    )
+    text = render(df, "all", "md")
+    assert text.count("| Method") == 2, "one table per kind of data"
+    assert text.index("(real)") < text.index("(synthetic)"), "real data first"
+    assert "Market-1501 R1" in text
+
+
+def test_latex_escapes_special_characters():
+    df = frame(
+        rows(r"my_net&50%#1\x~", "market1501", rank1=0.9, mAP=0.8),
+        rows("hpnet", "market1501", rank1=0.8, mAP=0.7),
+    )
+    tex = render(df, "all", "latex")
+    assert r"my\_net\&50\%\#1\textbackslash{}x\textasciitilde{}" in tex, (
+        "special characters escaped"
+    )
+
+
+def test_unknown_names_and_absent_data():
+    df = _ablation_frame()
+    with pytest.raises(UnknownNameError, match="table5"):
+        render(df, "table5", "md")
+    with pytest.raises(UnknownNameError, match="html"):
+        render(df, "table4", "html")
+    with pytest.raises(UserError, match="single-gallery-shot"):
+        render(df, "table2", "md")
+
+
+def test_write_tables_writes_three_files(tmp_path):
+    df = pd.concat([_ablation_frame(), _single_frame()], ignore_index=True)
+    paths = write_tables(df, tmp_path)
+    assert sorted(p.name for p in paths) == ["tables.csv", "tables.md", "tables.tex"]
+    assert all(p.stat().st_size > 0 for p in paths) and not list(tmp_path.glob("*.tmp"))
+    csv = pd.read_csv(tmp_path / "tables.csv")
+    assert set(csv["table"]) == {"table2", "table3", "table4", "all_multi", "all_single"}
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_compiles(tmp_path):
+    df = pd.concat(
+        [
+            _ablation_frame(),
+            _single_frame(),
+            frame(
+                rows(r"my_net&50%#1\x~", "market1501", rank1=0.9, mAP=0.8, distance="official"),
+                rows("hpnet", "market1501", rank1=0.8, mAP=0.7),
+            ),
+        ],
+        ignore_index=True,
+    )
+    body = render_all(df, "latex")
+    doc = "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+    (tmp_path / "doc.tex").write_text(doc + body + "\\end{document}\n")
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"pdflatex failed:\n{done.stdout[-2000:]}"
+    assert (tmp_path / "doc.pdf").stat().st_size > 0
