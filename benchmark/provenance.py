@@ -55,4 +55,7 @@ def env_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "git_commit": _git_commit(Path(__file__).resolve().parent.parent),
         "device": device,
+        # the kernels in use: AVX2 vs AVX-512 (or DEFAULT, the portable CI setting) moves numbers
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
     }
