@@ -1,31 +1,77 @@
-"""Atomic writes of text, JSON and CSV files (tmp file + os.replace)."""
+"""The one atomic writer: write a temp file beside the target, fsync, then ``os.replace``.
+
+``atomic_path`` is the core; the helpers write text, bytes, JSON and CSV through it. A reader
+never sees half a file, and a write that fails leaves the old file as it was and no temp file.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
+TEMP_MARK = ".tmp-"  # temp names are <stem>.tmp-<random><suffix>, e.g. masks.tmp-1a2b3c4d.npz
+
+
+def temp_path(path: Path) -> Path:
+    """A fresh temp path beside ``path`` that keeps its suffix (libraries infer formats from it)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}{TEMP_MARK}{secrets.token_hex(4)}{path.suffix}")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temp path to write; on success it replaces ``path``, on any error it is removed.
+
+    Example: ``with atomic_path(out) as tmp: fig.savefig(tmp)``. The parent folder is created.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_bytes_atomic(data: bytes, path: Path) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 def write_text_atomic(text: str, path: Path) -> Path:
-    """Write ``text`` to ``path`` atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+    """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically; returns the path."""
+    return write_bytes_atomic(text.encode("utf-8"), path)
 
 
-def write_json_atomic(obj: Any, path: Path) -> Path:
-    return write_text_atomic(json.dumps(obj, indent=2, default=str) + "\n", path)
+def write_json_atomic(
+    obj: Any, path: Path, indent: int | None = 2, sort_keys: bool = False
+) -> Path:
+    """Write ``obj`` as JSON plus a final newline (non-JSON values via ``str``) atomically."""
+    text = json.dumps(obj, indent=indent, sort_keys=sort_keys, default=str) + "\n"
+    return write_text_atomic(text, path)
 
 
 def write_csv_atomic(df: pd.DataFrame, path: Path) -> Path:
+    """Write ``df`` as CSV without its index atomically."""
     return write_text_atomic(df.to_csv(index=False), path)

@@ -129,6 +129,8 @@ def add_report_parsers(sub) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        logging.getLogger().setLevel(logging.DEBUG)
     import_registries(args.plugin)
     handler = {
         "run": cmd_run,

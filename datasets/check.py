@@ -23,7 +23,6 @@ Split keys are train/query/gallery as the data set has them. Conventions:
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from PIL import Image
 from tabulate import tabulate
 from tqdm import tqdm
 
+from benchmark.atomic import atomic_path
 from benchmark.errors import ConfigError, DataError
 from datasets import coco_densepose, market1501, occluded_reid, partial_ilids, partial_reid
 from datasets.base import DATASETS, Splits, load_dataset
@@ -290,10 +290,9 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 def _write_png(path: Path, label: np.ndarray) -> None:
-    """Write a single-channel PNG atomically (tmp file, then os.replace)."""
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8)).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    """Write a single-channel PNG atomically (``benchmark.atomic.atomic_path``)."""
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8)).save(tmp, format="PNG")
 
 
 def export_labels(

@@ -6,9 +6,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# eq. (10): L = 1 * L_ide + 0.1 * L_tri + 1 * L_seg + 1 * L_seg(COCO), paper section 3.2 / 4.1.
-PAPER_WEIGHTS: dict[str, float] = {"id": 1.0, "triplet": 0.1, "parsing": 1.0, "coco_parsing": 1.0}
-
 _ID_NORMALIZE = ("batch", "visible")
 
 
@@ -183,30 +180,6 @@ def focal_parsing_loss(
     return _focal_reduce(bce, psi, t, alpha, gamma)
 
 
-def focal_parsing_loss_from_logits(
-    logits: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0
-) -> Tensor:
-    """Focal parsing loss of eqs. (6)-(9) on logits, computed with log-sigmoid (no clamp).
-
-    Equals ``focal_parsing_loss(torch.sigmoid(logits), targets, alpha, gamma)`` wherever the
-    probabilities stay inside the clamp of that function; stays finite for saturated logits.
-
-    Args:
-        logits: [N, P, H, W] parsing logits (G = sigmoid(logits)).
-        targets: [N, P, H, W] binary part labels S as floats.
-        alpha: class balance of eq. (8).
-        gamma: focusing exponent of eq. (8).
-
-    Returns:
-        Scalar loss.
-    """
-    _check_maps(logits, targets, "logits")
-    t = targets.to(logits.dtype)
-    bce = -(t * F.logsigmoid(logits) + (1.0 - t) * F.logsigmoid(-logits))  # eq. (6)
-    psi = torch.sigmoid(-logits) * t + torch.sigmoid(logits) * (1.0 - t)  # eq. (7)
-    return _focal_reduce(bce, psi, t, alpha, gamma)
-
-
 def part_targets(
     labels: Tensor, num_parts: int, size: tuple[int, int], threshold: float = 0.5
 ) -> tuple[Tensor, Tensor]:
@@ -247,26 +220,3 @@ def part_targets(
     targets = ((cov >= need) & (cov > 0)).float()  # [N, P, h, w]
     visibility = targets.amax(dim=(2, 3))  # [N, P]
     return targets, visibility
-
-
-def weighted_terms(terms: dict[str, Tensor], weights: dict[str, float]) -> dict[str, Tensor]:
-    """Applies eq. (10)'s weights to named loss terms.
-
-    Args:
-        terms: unweighted loss terms by name.
-        weights: one weight per term, e.g. a subset of ``PAPER_WEIGHTS``.
-
-    Returns:
-        The weighted terms, in the order of ``terms``.
-
-    Raises:
-        KeyError: a term without a weight or a weight without a term.
-    """
-    missing = sorted(set(terms) - set(weights))
-    extra = sorted(set(weights) - set(terms))
-    if missing or extra:
-        raise KeyError(
-            f"loss terms and weights differ: terms without a weight {missing}, "
-            f"weights without a term {extra}; give exactly one weight per term"
-        )
-    return {name: value * weights[name] for name, value in terms.items()}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 
@@ -26,7 +25,3 @@ class FeatureBank:
 
     def __len__(self) -> int:
         return int(self.pids.shape[0])
-
-    def without_visibility(self) -> FeatureBank:
-        """The same bank with every part visible ("test w/o vis")."""
-        return FeatureBank(self.features, torch.ones_like(self.visibility), self.pids, self.camids)

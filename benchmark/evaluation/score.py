@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import zipfile
 from pathlib import Path
 
@@ -196,21 +195,3 @@ def run_score(args: argparse.Namespace) -> int:
         )
     print(json.dumps(result.to_dict()) if args.json else _table(result, args))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmark.evaluation.score``: the same as ``python -m benchmark score``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmark.evaluation.score", description=__doc__
-    )
-    _add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run_score(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

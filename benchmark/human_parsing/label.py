@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from benchmark.atomic import write_json_atomic
+from benchmark.atomic import atomic_path, write_json_atomic
 from benchmark.errors import DataError, UserError
 from benchmark.human_parsing.config import ParseConfig
 from benchmark.human_parsing.model import PartParser
@@ -130,11 +129,9 @@ def predict(
 
 
 def save_label(label: np.ndarray, path: Path) -> None:
-    """Write a single-channel ("L") PNG atomically (``path.tmp`` then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(label, "L").save(tmp, format="PNG")
-    os.replace(tmp, path)
+    """Write a single-channel ("L") PNG atomically (``benchmark.atomic.atomic_path``)."""
+    with atomic_path(path) as tmp:
+        Image.fromarray(label, "L").save(tmp, format="PNG")
 
 
 def label_market(

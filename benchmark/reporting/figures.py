@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from benchmark.atomic import atomic_path
 from benchmark.errors import DataError
 from benchmark.reporting.results import main_rows
 from benchmark.reporting.tables import DATASET_NAMES, ROW_LABELS, RowKey, row_rank
@@ -39,13 +39,10 @@ class RankingRow:
 
 
 def _save(fig: Figure, out: Path) -> Path:
-    """Save as PNG through ``out.tmp`` and ``os.replace`` (never a half-written figure)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    os.replace(tmp, out)
-    return out
+    """Save as PNG through ``atomic_path`` (never a half-written figure)."""
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    return Path(out)
 
 
 def _label(method: str, vis: bool) -> str:

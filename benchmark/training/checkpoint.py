@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -10,14 +9,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmark.atomic import atomic_path
 from benchmark.errors import UserError
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """Write ``obj`` to ``path.tmp`` then rename, so a crash never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """``torch.save`` through ``atomic_path``, so a crash never leaves half a file."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def rng_state() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
+from benchmark.atomic import write_text_atomic
 from benchmark.errors import DataError
 from datasets.synthetic.cameras import Camera, make_camera
 from datasets.synthetic.coco import SPLITS, coco_file_name, render_scene, scene_annotations
@@ -227,6 +228,4 @@ def _write_meta(root: Path, rows: list[tuple[str, str, float]]) -> None:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(("path", "occluder", "visible_fraction"))
     writer.writerows(rows)
-    tmp = root / (META + ".tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, root / META)
+    write_text_atomic(buf.getvalue(), root / META)

@@ -12,7 +12,6 @@ from datasets.synthetic.people import CLOTH, random_identity, walking_pose
 
 BOTTOM_KINDS = ("plant", "box", "car")
 SIDE_KINDS = ("person", "plant")
-KINDS = ("plant", "box", "car", "person")
 
 
 @dataclass(frozen=True)

@@ -107,11 +107,6 @@ def _mix(values: tuple[int, ...]) -> int:
     return code
 
 
-def differing_groups(a: Identity, b: Identity) -> int:
-    """Number of body groups (head, top, bottom, shoes, bag) in which two identities differ."""
-    return sum(x != y for x, y in zip(a.groups(), b.groups(), strict=True))
-
-
 def _pick(rng: np.random.Generator, table: tuple) -> int:
     weights = np.array([w for _, w in table], dtype=np.float64)
     return int(rng.choice(len(table), p=weights / weights.sum()))

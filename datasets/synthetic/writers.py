@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
+
+from benchmark.atomic import write_text_atomic
 
 DP_SIZE = 256  # dp_masks are 256x256 inside the person box (DensePose-COCO)
 JPEG_QUALITY = 90
@@ -108,8 +109,5 @@ def coco_document(images: list[dict], annotations: list[dict]) -> dict[str, Any]
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (tmp file, then os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=None, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write compact JSON with sorted keys atomically (``benchmark.atomic``)."""
+    write_text_atomic(json.dumps(obj, indent=None, sort_keys=True), path)

@@ -30,7 +30,6 @@ from tests.datasets.real_trees import (
     make_partial_reid,
     quadrant_dp_masks,
     write_image,
-    write_label,
 )
 
 
@@ -323,12 +322,6 @@ def test_loaders_do_not_decode_images(tmp_path):
     (market / "query" / "0003_c1s1_000001_00.jpg").write_bytes(b"not an image")
     splits = load_dataset("market1501", tmp_path)
     assert len(splits.query) == 2, "loading parses names only; check decodes images"
-
-
-def test_label_png_helper_is_single_channel(tmp_path):
-    path = write_label(tmp_path / "x.png", value=7)
-    with Image.open(path) as label:
-        assert label.mode == "L" and np.asarray(label).max() == 7
 
 
 def test_loaders_return_sorted_paths(tmp_path):

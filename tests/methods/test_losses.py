@@ -10,15 +10,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from methods.losses import (
-    PAPER_WEIGHTS,
     batch_hard_triplet,
     focal_parsing_loss,
-    focal_parsing_loss_from_logits,
     id_loss,
     part_distance,
     part_targets,
     part_triplet_loss,
-    weighted_terms,
 )
 
 SEEDS = (0, 1, 2, 3)
@@ -231,8 +228,6 @@ def test_focal_hand_computed_2x2() -> None:
     assert abs(want - 0.0140905) < 1e-6, "hand computation"
     got = focal_parsing_loss(probs, targets)
     torch.testing.assert_close(got.item(), want, msg="focal loss 2x2")
-    logits = torch.log(probs / (1 - probs))
-    torch.testing.assert_close(focal_parsing_loss_from_logits(logits, targets).item(), want)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -245,21 +240,17 @@ def test_focal_matches_loop_with_empty_labels(seed: int) -> None:
     probs = torch.sigmoid(logits)
     want = _slow_focal(probs, targets, 0.25, 2.0)
     torch.testing.assert_close(focal_parsing_loss(probs, targets).item(), want, msg="probs")
-    got = focal_parsing_loss_from_logits(logits, targets)
-    torch.testing.assert_close(got.item(), want, msg="logits variant")
     want = _slow_focal(probs, targets, 0.5, 1.0)
     torch.testing.assert_close(focal_parsing_loss(probs, targets, 0.5, 1.0).item(), want)
 
 
 def test_focal_finite_at_saturation() -> None:
     targets = torch.tensor([[[[1.0, 0.0, 1.0, 0.0]]]])
-    logits = torch.tensor([[[[200.0, -200.0, -200.0, 200.0]]]], requires_grad=True)
     probs = torch.tensor([[[[1.0, 0.0, 0.0, 1.0]]]], requires_grad=True)
-    for x, fn in ((logits, focal_parsing_loss_from_logits), (probs, focal_parsing_loss)):
-        loss = fn(x, targets)
-        loss.backward()
-        assert torch.isfinite(loss) and loss > 0, f"{fn.__name__} = {loss}"
-        assert torch.isfinite(x.grad).all(), f"{fn.__name__} gradient not finite"
+    loss = focal_parsing_loss(probs, targets)
+    loss.backward()
+    assert torch.isfinite(loss) and loss > 0, f"focal_parsing_loss = {loss}"
+    assert torch.isfinite(probs.grad).all(), "focal_parsing_loss gradient not finite"
 
 
 # ---------------------------------------------------------------- label resizing
@@ -300,18 +291,3 @@ def test_part_targets_non_multiple_size_and_bad_codes() -> None:
     assert vis.tolist() == [[0.0, 1.0], [1.0, 0.0]], f"visibility {vis.tolist()}"
     with pytest.raises(ValueError, match="num_parts"):
         part_targets(labels + 5, 2, (4, 2))
-
-
-# ---------------------------------------------------------------- eq. (10)
-
-
-def test_weighted_terms() -> None:
-    assert PAPER_WEIGHTS == {"id": 1.0, "triplet": 0.1, "parsing": 1.0, "coco_parsing": 1.0}
-    terms = {"id": torch.tensor(2.0), "triplet": torch.tensor(3.0)}
-    out = weighted_terms(terms, {"id": 1.0, "triplet": 0.1})
-    assert list(out) == ["id", "triplet"], "order of terms kept"
-    torch.testing.assert_close(out["triplet"], torch.tensor(0.3), msg="eq. (10) weight")
-    with pytest.raises(KeyError, match="coco_parsing"):
-        weighted_terms(terms, PAPER_WEIGHTS)
-    with pytest.raises(KeyError, match="triplet"):
-        weighted_terms(terms, {"id": 1.0})

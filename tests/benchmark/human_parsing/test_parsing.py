@@ -191,7 +191,7 @@ def test_label_tree_round_trips_through_market_loader(tree, learned, tmp_path):
     assert (report.written, report.skipped) == (total, 0), "every image of the 3 folders, junk too"
     ps = root / f"{MARKET}_ps_label"
     assert (ps / "bounding_box_test" / "-1_c1s1_000004_00.png").is_file(), "junk images labelled"
-    assert not list(ps.rglob("*.tmp")), "no temporary files left"
+    assert not list(ps.rglob("*.tmp*")), "no temporary files left"
     splits = load_dataset("market1501", root, labels="ps")
     for sample in splits.train + splits.query + splits.gallery:
         assert sample.label_path is not None, f"{sample.path.name} has no ps label"

@@ -27,7 +27,7 @@ def _assert_png(path):
     assert path.read_bytes()[:8] == PNG_MAGIC, f"{path} is not a PNG"
     with Image.open(path) as img:
         assert img.width > 50 and img.height > 50, f"{path} is {img.size}"
-    assert not list(path.parent.glob("*.tmp")), "no temporary file is left behind"
+    assert not list(path.parent.glob("*.tmp*")), "no temporary file is left behind"
 
 
 def _results():

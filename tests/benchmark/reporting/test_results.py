@@ -57,7 +57,7 @@ def test_append_writes_csv_and_json_with_run_id(tmp_path):
     stored = json.loads((store.run_dir / "results.json").read_text())
     assert list(csv.columns) == list(ROW_COLUMNS), "CSV columns follow the schema"
     assert set(csv["run"]) == {"run1"} and len(stored) == 2, "the store sets run to the folder name"
-    assert not list(store.run_dir.glob("*.tmp")), "no temporary file is left behind"
+    assert not list(store.run_dir.glob("*.tmp*")), "no temporary file is left behind"
 
 
 def test_interrupted_write_keeps_previous_file(tmp_path, monkeypatch):
@@ -109,7 +109,7 @@ def test_write_json_is_atomic_and_plain_named(tmp_path):
     store = ResultStore.create(tmp_path, name="run1")
     path = store.write_json("config.json", {"b": 1, "a": [1, 2]})
     assert json.loads(path.read_text()) == {"a": [1, 2], "b": 1}
-    assert not list(store.run_dir.glob("*.tmp")), "no temporary file is left behind"
+    assert not list(store.run_dir.glob("*.tmp*")), "no temporary file is left behind"
     with pytest.raises(ValueError, match="plain file name"):
         store.write_json("../escape.json", {})
 

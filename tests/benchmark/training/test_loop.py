@@ -60,7 +60,7 @@ def train(samples, run_dir, epochs: int):
 
 def test_log_and_checkpoint_written(samples, tmp_path) -> None:
     _, log = train(samples, tmp_path, 2)
-    assert (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "checkpoint.pt.tmp").exists()
+    assert (tmp_path / "checkpoint.pt").exists() and not list(tmp_path.glob("*.tmp*"))
     saved = pd.read_csv(tmp_path / "train_log.csv")
     assert list(saved["epoch"]) == [1, 2]
     assert {"loss_id", "loss_triplet", "loss_total", "lr"} <= set(saved.columns)
