@@ -235,7 +235,7 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_tables(args) -> int:
-    from benchmark.reporting.results import load_results
+    from benchmark.reporting.store import load_results
     from benchmark.reporting.tables import render_all
 
     print(render_all(load_results(args.dir), args.format))
@@ -245,7 +245,7 @@ def cmd_tables(args) -> int:
 def cmd_figures(args) -> int:
     from benchmark.reporting.figure_data import write_example_figures
     from benchmark.reporting.figures import write_figures
-    from benchmark.reporting.results import load_results
+    from benchmark.reporting.store import load_results
 
     out = args.out or args.dir / "figures"
     paths = write_figures(load_results(args.dir), out) + write_example_figures(args.dir, out)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from torch.utils.data import DataLoader
 
@@ -18,7 +17,9 @@ from benchmark.config import RunConfig
 from benchmark.errors import ConfigError, DataError
 from benchmark.evaluation.extract import evaluate_splits
 from benchmark.provenance import env_info, pick_device, seed_everything
-from benchmark.reporting.results import ResultStore, make_rows
+from benchmark.reporting.figure_data import cmc_rows, save_cmc, save_masks, save_rankings
+from benchmark.reporting.rows import make_rows
+from benchmark.reporting.store import ResultStore
 from benchmark.training.data import (
     CocoParts,
     PKSampler,
@@ -152,7 +153,7 @@ def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: 
 def run_method(
     cfg: RunConfig, data: RunData, method: str, seed: int, run_dir: Path, device
 ) -> list[dict]:
-    """Train (or resume) one method with one seed, evaluate it; returns tidy rows."""
+    """Train (or resume) one method with one seed and evaluate it; returns tidy rows."""
     labels_of = {pid: i for i, pid in enumerate(sorted({s.pid for s in data.train.train}))}
     labels = [labels_of[s.pid] for s in data.train.train]
     seed_everything(seed)
@@ -161,26 +162,37 @@ def run_method(
     t0 = time.perf_counter()
     fit(model, make_streams(cfg, data, model, labels, seed), cfg.train, run_dir, device)
     t1 = time.perf_counter()
-    rows, curves = [], {}
-    size = (cfg.data.height, cfg.data.width)
-    conditions = [(None, data.tests)] + list(data.sweep.items())
-    sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot
-    for occ, tests in conditions:
-        ecfg = cfg.eval if occ is None else sweep_eval
-        for name, splits in tests.items():
-            examples = run_dir if occ is None and name == EXAMPLES_SET else None
-            for r in evaluate_splits(
-                model, splits, ecfg, size, device, cfg.data.num_workers, examples
-            ):
-                context = {"method": method, "seed": seed, "data": data.kind, **r["context"]}
-                context["labels"] = data.labels if model.cfg.needs_part_labels else "none"
-                context |= {} if occ is None else {"occlusion": occ}
-                rows += make_rows(context, r["metrics"])
-                key = f"{name}/{r['context']['mode']}/vis={r['context']['vis']}"
-                curves[key if occ is None else f"{key}/occlusion={occ:g}"] = r["cmc"]
-    np.savez(run_dir / "cmc.npz", **{k: np.asarray(v) for k, v in curves.items()})
+    rows = evaluate_method(cfg, data, model, method, seed, run_dir, device)
     timing = {"train_s": t1 - t0, "eval_s": time.perf_counter() - t1}
     write_json_atomic(timing, run_dir / "timings.json")
+    return rows
+
+
+def evaluate_method(
+    cfg: RunConfig, data: RunData, model, method: str, seed: int, run_dir: Path, device
+) -> list[dict]:
+    """Every test set (and occlusion sweep set) -> tidy rows; writes the method's figure data.
+
+    Figure data in ``run_dir``: ``cmc.csv`` (every protocol's CMC curve), and on
+    ``EXAMPLES_SET`` the ranking lists and the predicted part masks.
+    """
+    size = (cfg.data.height, cfg.data.width)
+    labels = data.labels if model.cfg.needs_part_labels else "none"
+    base = {"method": method, "seed": seed, "data": data.kind, "labels": labels}
+    sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot
+    rows, curves = [], []
+    for occ, tests in [(None, data.tests), *data.sweep.items()]:
+        ecfg = cfg.eval if occ is None else sweep_eval
+        condition = {} if occ is None else {"occlusion": occ}
+        for name, splits in tests.items():
+            found = evaluate_splits(model, splits, ecfg, size, device, cfg.data.num_workers)
+            if occ is None and name == EXAMPLES_SET:
+                save_rankings(splits, found.query, found.gallery, run_dir)
+                save_masks(model, splits, size, device, run_dir)
+            for result in found.results:
+                rows += make_rows(base | result.context | condition, result.metrics)
+                curves += cmc_rows(result.context, result.cmc, occ)
+    save_cmc(curves, run_dir)
     return rows
 
 

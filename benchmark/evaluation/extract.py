@@ -1,11 +1,12 @@
-"""Glue: model -> features of query/gallery -> protocol -> tidy result rows."""
+"""Glue: model -> features of query/gallery -> protocols -> metrics and CMC curves (no files)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -14,9 +15,32 @@ from benchmark.config import EvalConfig
 from benchmark.errors import DataError
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.protocols import evaluate
-from benchmark.reporting.figure_data import save_masks, save_rankings
 from benchmark.training.data import ReIDImages, collate
 from datasets.base import Sample, Splits
+
+
+@dataclass(frozen=True)
+class ProtocolResult:
+    """One protocol on one test set.
+
+    Attributes:
+        context: the result row's dataset, query_set, mode, distance and vis.
+        metrics: metric name -> value (fractions for rank-k and mAP).
+        cmc: [max_rank] CMC curve, ``cmc[k - 1]`` = Rank-k.
+    """
+
+    context: dict[str, Any]
+    metrics: dict[str, float]
+    cmc: np.ndarray
+
+
+@dataclass(frozen=True)
+class SetEvaluation:
+    """Every protocol on one test set, with the features they were computed from."""
+
+    results: tuple[ProtocolResult, ...]
+    query: FeatureBank
+    gallery: FeatureBank
 
 
 @torch.no_grad()
@@ -62,24 +86,17 @@ def evaluate_splits(
     size: tuple[int, int],
     device: torch.device,
     num_workers: int = 0,
-    examples_dir: Path | None = None,
-) -> list[dict[str, Any]]:
-    """Every protocol of ``cfg`` on one test set; returns dicts of context + metric values.
-
-    With ``examples_dir``, also stores ranking lists and predicted masks for the figures.
-    """
+) -> SetEvaluation:
+    """Every protocol of ``cfg`` on one test set; writes nothing."""
     if not splits.query or not splits.gallery:
         raise DataError(f"{splits.name}: the query or gallery split is empty; check the data root")
     bs, name = cfg.batch_size, splits.name
     query = extract(model, splits.query, size, bs, device, f"{name} query", num_workers)
     gallery = extract(model, splits.gallery, size, bs, device, f"{name} gallery", num_workers)
-    if examples_dir is not None:
-        save_rankings(splits, query, gallery, examples_dir)
-        save_masks(model, splits, size, device, examples_dir)
     # "test w/o vis" for every part method (P > 1), whatever its visibility: rows stay stable
     part_method = query.visibility.shape[1] > 1
     vis_options = (True, False) if cfg.without_vis and part_method else (True,)
-    rows = []
+    results = []
     for mode in cfg.modes:
         for vis in vis_options:
             result = evaluate(
@@ -99,5 +116,5 @@ def evaluate_splits(
                 "vis": vis,
             }
             metrics = result.to_dict() | ({"trials": cfg.trials} if mode == "single" else {})
-            rows.append({"context": context, "metrics": metrics, "cmc": result.cmc})
-    return rows
+            results.append(ProtocolResult(context, metrics, result.cmc))
+    return SetEvaluation(tuple(results), query, gallery)

@@ -1,29 +1,62 @@
-"""Stored examples for figures: ranking lists (paper Fig. 5) and predicted part masks (Figs. 3, 6).
+"""Figure data of a method: CMC curves, ranking lists (Fig. 5), predicted masks (Figs. 3, 6).
 
-Saved at evaluation time into the method's run folder, so ``figures`` never needs the model.
+The runner writes them into the method's run folder (``methods/<name>-seed<k>/``), so
+``figures`` never needs the model; ``write_example_figures`` draws them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
-from benchmark.atomic import write_json_atomic
+from benchmark.atomic import atomic_path, write_csv_atomic, write_json_atomic
+from benchmark.errors import DataError
 from benchmark.evaluation.distance import distance_matrix
 from benchmark.evaluation.features import FeatureBank
 from benchmark.training.data import ReIDImages, collate
 from datasets.base import Splits
 
+CMC_CSV = "cmc.csv"
 EXAMPLES_JSON = "examples.json"
 MASKS_NPZ = "masks.npz"
+# One row per protocol and rank: which curve (the result row's condition columns) and its value.
+CMC_COLUMNS = ("dataset", "query_set", "mode", "distance", "vis", "occlusion", "rank", "value")
 
 
 def pick_queries(n_queries: int, count: int) -> list[int]:
     """``count`` query indices spread evenly over the query set (deterministic)."""
     return sorted({int(i) for i in np.linspace(0, n_queries - 1, min(count, n_queries))})
+
+
+def cmc_rows(
+    context: Mapping[str, Any], cmc: np.ndarray, occlusion: float | None
+) -> list[dict[str, Any]]:
+    """Tidy ``CMC_COLUMNS`` rows of one protocol's curve (``cmc[k - 1]`` = Rank-k)."""
+    where = {c: context[c] for c in CMC_COLUMNS[:5]} | {"occlusion": occlusion}
+    return [where | {"rank": k, "value": float(v)} for k, v in enumerate(np.asarray(cmc), 1)]
+
+
+def save_cmc(rows: Sequence[Mapping[str, Any]], out_dir: Path) -> Path:
+    """Write CMC rows (see ``cmc_rows``) as ``out_dir/cmc.csv`` atomically."""
+    frame = pd.DataFrame(list(rows), columns=list(CMC_COLUMNS))
+    return write_csv_atomic(frame, Path(out_dir) / CMC_CSV)
+
+
+def load_cmc(method_dir: Path) -> pd.DataFrame:
+    """The CMC rows of one method folder, typed (bool vis, float occlusion, NaN = none)."""
+    path = Path(method_dir) / CMC_CSV
+    frame = pd.read_csv(path)
+    missing = [c for c in CMC_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path} lacks columns {', '.join(missing)}; rerun the evaluation")
+    frame["vis"] = frame["vis"].astype(str).str.lower() == "true"
+    return frame.astype({"occlusion": float, "rank": int, "value": float})
 
 
 def save_rankings(
@@ -68,9 +101,9 @@ def save_masks(model, splits: Splits, size: tuple[int, int], device, out_dir: Pa
     best, part = probs.max(dim=1)
     maps = torch.where(best > 0.5, part + 1, 0).to(torch.uint8).numpy()  # [n, h, w]
     paths = np.array([str(splits.query[i].path) for i in picks])
-    tmp = out_dir / (MASKS_NPZ + ".tmp.npz")
-    np.savez(tmp, maps=maps, paths=paths)
-    return tmp.replace(out_dir / MASKS_NPZ)
+    with atomic_path(Path(out_dir) / MASKS_NPZ) as tmp:
+        np.savez(tmp, maps=maps, paths=paths)
+    return Path(out_dir) / MASKS_NPZ
 
 
 def load_rankings(method_dir: Path) -> list[tuple]:
@@ -96,28 +129,43 @@ def load_masks(
 
 
 def method_dirs(root: Path) -> list[Path]:
-    """Every trained method's folder (``methods/<name>-seed<k>``) under ``root``."""
-    return sorted(p.parent for p in Path(root).rglob("methods/*/cmc.npz"))
+    """Every evaluated method's folder (``methods/<name>-seed<k>``) under ``root``."""
+    return sorted(p.parent for p in Path(root).rglob(f"methods/*/{CMC_CSV}"))
 
 
-def write_example_figures(
-    root: Path, out_dir: Path, size: tuple[int, int] = (128, 64)
-) -> list[Path]:
-    """CMC curves, ranking lists and part overlays from the examples stored under ``root``."""
+def input_size(method_dir: Path) -> tuple[int, int]:
+    """The (height, width) the method's run fed the model, from the run's ``config.json``."""
+    path = Path(method_dir).parent.parent / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        return int(data["height"]), int(data["width"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"cannot read the input size from {path} ({e}); is it a run folder?") from e
+
+
+def multi_shot_curves(method_dir: Path) -> dict[str, np.ndarray]:
+    """Data set -> the multi-gallery-shot CMC (with visibility, no occlusion) of a method."""
+    cmc = load_cmc(method_dir)
+    cmc = cmc[(cmc["mode"] == "multi") & cmc["vis"] & cmc["occlusion"].isna()]
+    return {
+        str(dataset): part.sort_values("rank")["value"].to_numpy()
+        for dataset, part in cmc.groupby("dataset")
+    }
+
+
+def write_example_figures(root: Path, out_dir: Path) -> list[Path]:
+    """CMC curves, ranking lists and part overlays from the figure data stored under ``root``."""
     from benchmark.reporting.figures import cmc_curves, part_overlays, ranking_lists
 
     written, curves = [], {}
     for mdir in method_dirs(root):
         name = mdir.name
-        stored = np.load(mdir / "cmc.npz")
-        for key in stored.files:
-            dataset, mode, vis = key.split("/")[:3]
-            if key.count("/") == 2 and mode == "multi" and vis == "vis=True":
-                curves.setdefault(dataset, {})[name] = stored[key]
+        for dataset, curve in multi_shot_curves(mdir).items():
+            curves.setdefault(dataset, {})[name] = curve
         if (mdir / EXAMPLES_JSON).exists():
             written.append(ranking_lists(load_rankings(mdir), out_dir / f"ranking_{name}.png"))
         if (mdir / MASKS_NPZ).exists():
-            images, maps = load_masks(mdir, size)
+            images, maps = load_masks(mdir, input_size(mdir))
             written.append(part_overlays(images, maps, out_dir / f"parts_{name}.png"))
     for dataset, per_method in sorted(curves.items()):
         title = f"CMC, {dataset} (multi-gallery-shot)"

@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from benchmark.atomic import atomic_path
 from benchmark.errors import DataError
-from benchmark.reporting.results import main_rows
+from benchmark.reporting.rows import main_rows
 from benchmark.reporting.tables import DATASET_NAMES, ROW_LABELS, RowKey, row_rank
 from datasets.parts import PART4_NAMES
 

@@ -8,8 +8,10 @@ Rules, by metric:
 - anything else (the "*_std" trial spreads): "info", shown but never failing.
 - a key in the reference but not in the current results: "missing" (fails); a key only in the
   current results: "new" (passes).
-Rows are joined on method, dataset, query_set, mode, distance, vis, seed, trial, metric, data
-(synthetic and real never compare) and any condition column such as occlusion; values are first
+Rows are joined on their key, ``benchmark.reporting.rows.KEY_COLUMNS``: every column that defines
+what was measured (method, dataset, query_set, mode, distance, vis, seed, trial, metric, data,
+labels, and a condition such as occlusion), so synthetic and real results, or a pseudo-label and a
+ground-truth-label run, never compare: they show up as "missing" and "new". Values are first
 averaged over runs.
 """
 
@@ -21,15 +23,10 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import ConfigError
-from benchmark.reporting.results import (
-    CONDITION_COLUMNS,
-    FRACTION_METRICS,
-    ROW_COLUMNS,
-    load_results,
-)
+from benchmark.reporting.rows import CONDITION_COLUMNS, FRACTION_METRICS, KEY_COLUMNS
+from benchmark.reporting.store import load_results
 from benchmark.reporting.tables import markdown_row
 
-JOIN_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("run", "value"))
 COUNT_METRICS = ("queries", "skipped", "trials")
 FAILING = ("regressed", "missing", "changed")
 _NONE = "-"  # stands for an absent condition value, so such keys still join
@@ -61,7 +58,7 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, tolerance: float) ->
     """Compare every metric of ``reference`` with ``current``.
 
     Args:
-        reference: result rows of the reference (see ``benchmark.reporting.results.ROW_COLUMNS``).
+        reference: result rows of the reference (see ``benchmark.reporting.rows.ROW_COLUMNS``).
         current: result rows to check.
         tolerance: the largest allowed drop of a rank/mAP fraction (0.02 = 2 points).
 
@@ -71,8 +68,11 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, tolerance: float) ->
     """
     if tolerance < 0:
         raise ConfigError(f"tolerance must be >= 0, got {tolerance}; pass e.g. 0.02 (2 points)")
-    conditions = [c for c in CONDITION_COLUMNS if c in reference.columns or c in current.columns]
-    keys = list(JOIN_COLUMNS) + conditions
+    keys = [
+        c
+        for c in KEY_COLUMNS
+        if c not in CONDITION_COLUMNS or c in reference.columns or c in current.columns
+    ]
     ref = _mean_over_runs(reference, keys).rename(columns={"value": "reference"})
     cur = _mean_over_runs(current, keys).rename(columns={"value": "current"})
     table = ref.merge(cur, on=keys, how="outer", sort=True)
@@ -117,8 +117,7 @@ def format_check(df: pd.DataFrame) -> str:
     diff = df[~df["status"].isin(["ok", "info"])]
     if diff.empty:
         return lines[0] + "\n"
-    header = ["status", "method", "dataset", "query_set", "mode", "distance", "vis", "seed"]
-    header += ["trial", "metric", "data"] + [c for c in CONDITION_COLUMNS if c in df.columns]
+    header = ["status"] + [c for c in KEY_COLUMNS if c in df.columns]
     lines += [markdown_row(header + ["reference", "current", "delta"])]
     lines += [markdown_row(["---"] * (len(header) + 3))]
     for row in diff.to_dict("records"):

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.atomic import write_text_atomic
 from benchmark.errors import UnknownNameError, UserError
-from benchmark.reporting.results import atomic_write_text, main_rows
+from benchmark.reporting.rows import main_rows
 
 FORMATS = ("md", "latex", "csv")
 DATASET_NAMES = {
@@ -426,7 +427,7 @@ def render(df: pd.DataFrame, table: str, fmt: str, trials: int | None = None) ->
     """Render one table of the paper from tidy result rows.
 
     Args:
-        df: result rows (see ``benchmark.reporting.results.ROW_COLUMNS``).
+        df: result rows (see ``benchmark.reporting.rows.ROW_COLUMNS``).
         table: "table2", "table3", "table4" or "all".
         fmt: "md", "latex" or "csv".
         trials: single-shot trial count (from the run config) for captions when the rows hold
@@ -465,4 +466,4 @@ def write_tables(df: pd.DataFrame, out_dir: Path, trials: int | None = None) -> 
     out_dir = Path(out_dir)
     names = {"md": "tables.md", "latex": "tables.tex", "csv": "tables.csv"}
     texts = {fmt: render_all(df, fmt, trials) for fmt in FORMATS}  # all built before any write
-    return [atomic_write_text(out_dir / names[fmt], text) for fmt, text in texts.items()]
+    return [write_text_atomic(text, out_dir / names[fmt]) for fmt, text in texts.items()]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.reporting.results import make_rows
+from benchmark.reporting.rows import make_rows
 
 QUERY_SETS = {
     "market1501": "query",
@@ -27,6 +27,7 @@ def rows(
     data: str = "synthetic",
     distance: str = "paper",
     query_set: str | None = None,
+    labels: str = "none",
     extra: dict[str, Any] | None = None,
     **metrics: float,
 ) -> list[dict[str, Any]]:
@@ -41,6 +42,7 @@ def rows(
         "vis": vis,
         "seed": seed,
         "data": data,
+        "labels": labels,
         **(extra or {}),
     }
     return make_rows(context, metrics)

@@ -7,7 +7,7 @@ import pytest
 
 from benchmark.errors import ConfigError
 from benchmark.reporting.regress import check, compare, format_check, passed
-from benchmark.reporting.results import ResultStore
+from benchmark.reporting.store import ResultStore
 from tests.benchmark.reporting.result_rows import frame, rows
 
 
@@ -90,3 +90,17 @@ def test_check_from_folders_and_format(tmp_path):
     assert ok and format_check(table).startswith("Regression check passed")
     with pytest.raises(ConfigError, match="tolerance"):
         compare(_reference(), _reference(), -1.0)
+
+
+def test_labels_are_part_of_the_key(tmp_path):
+    reference = _reference().assign(labels="gt")
+    ResultStore.create(tmp_path / "ref", name="a").append(reference.to_dict("records"))
+    ResultStore.create(tmp_path / "cur", name="b").append(
+        reference.assign(labels="ps").to_dict("records")
+    )
+    table, ok = check(tmp_path / "ref", tmp_path / "cur")
+    assert not ok, "a pseudo-label run is never compared with a ground-truth reference"
+    assert (table["status"] == "missing").sum() == len(reference), "every gt row is missing"
+    assert (table["status"] == "new").sum() == len(reference), "every ps row is new"
+    assert "| missing | hpnet | occluded_reid" in format_check(table)
+    assert " gt |" in format_check(table), "the labels column is shown"

@@ -1,0 +1,185 @@
+"""The ResultStore of a run folder (results.csv and results.json, atomic) and loading results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.atomic import write_csv_atomic, write_json_atomic
+from benchmark.errors import DataError, UserError
+from benchmark.reporting.rows import (
+    CONDITION_COLUMNS,
+    ROW_COLUMNS,
+    STR_COLUMNS,
+    normalise,
+    row_key,
+    rows_frame,
+    to_bool,
+)
+
+logger = logging.getLogger(__name__)
+
+RESULTS_CSV = "results.csv"
+RESULTS_JSON = "results.json"
+
+
+class ResultStore:
+    """Result rows of one run folder, rewritten atomically as CSV and JSON after each append.
+
+    Args:
+        run_dir: an existing run folder; use ``create`` or ``open`` rather than the constructor.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self._rows: dict[tuple, dict[str, Any]] = {}
+
+    @property
+    def run_id(self) -> str:
+        """The run id: the run folder's name."""
+        return self.run_dir.name
+
+    @classmethod
+    def create(cls, root: Path, name: str | None = None) -> ResultStore:
+        """Make a new run folder under ``root``; never reuses an existing one.
+
+        Args:
+            root: the folder holding run folders (created if needed).
+            name: the run folder's name; default: a timestamp plus a short random suffix.
+        """
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        if name is not None:
+            run_dir = root / name
+            if run_dir.exists():
+                raise UserError(
+                    f"run folder {run_dir} already exists; resume it with ResultStore.open "
+                    "(--resume) or pick another run name"
+                )
+            run_dir.mkdir()
+            return cls(run_dir)
+        while True:  # the random suffix makes a clash very unlikely; retry if it happens
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run_dir = root / f"{stamp}-{uuid.uuid4().hex[:6]}"
+            try:
+                run_dir.mkdir()
+            except FileExistsError:
+                continue
+            return cls(run_dir)
+
+    @classmethod
+    def open(cls, existing: Path) -> ResultStore:
+        """Open an existing run folder to resume appending; its rows are kept."""
+        run_dir = Path(existing)
+        if not run_dir.is_dir():
+            raise UserError(
+                f"run folder {run_dir} does not exist; create a run instead of resuming"
+            )
+        store = cls(run_dir)
+        json_path, csv_path = run_dir / RESULTS_JSON, run_dir / RESULTS_CSV
+        if json_path.is_file():
+            try:
+                rows = json.loads(json_path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as e:
+                raise DataError(
+                    f"{json_path} is not valid JSON ({e}); delete it to start over"
+                ) from e
+        elif csv_path.is_file():
+            rows = load_results(csv_path).to_dict("records")
+        else:
+            rows = []
+        for row in rows:  # a renamed or copied run folder takes its new name
+            norm = normalise({**row, "run": store.run_id})
+            store._rows[row_key(norm)] = norm
+        return store
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """All rows, in the order they were first appended."""
+        return [dict(r) for r in self._rows.values()]
+
+    def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Add rows (their ``run`` set to the run id) and rewrite the CSV and JSON files.
+
+        A row whose key (every column but ``value``) is already stored replaces it in place,
+        so a resumed run that re-appends the same results does not duplicate them.
+        """
+        for row in rows:
+            missing = [c for c in ROW_COLUMNS if c not in row and c != "run"]
+            if missing:
+                raise ValueError(
+                    f"result row lacks {', '.join(missing)}; build rows with make_rows"
+                )
+            norm = normalise({**row, "run": self.run_id})
+            self._rows[row_key(norm)] = norm
+        self._flush()
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        """Write ``obj`` as ``run_dir/name`` (config.json, env.json, timings.json) atomically."""
+        if Path(name).name != name or not name.endswith(".json"):
+            raise ValueError(f"{name!r} must be a plain file name ending in .json")
+        return write_json_atomic(obj, self.run_dir / name, indent=2, sort_keys=True)
+
+    def _flush(self) -> None:
+        rows = self.rows
+        write_json_atomic(rows, self.run_dir / RESULTS_JSON, indent=1)
+        write_csv_atomic(rows_frame(rows), self.run_dir / RESULTS_CSV)
+        logger.debug("wrote %d result rows to %s", len(rows), self.run_dir)
+
+
+def _result_files(path: Path) -> list[Path]:
+    if not path.exists():
+        raise DataError(f"results path {path} does not exist; pass a run folder or a results.csv")
+    if path.is_file():
+        return [path]
+    found = sorted(path.rglob(RESULTS_CSV))
+    if not found:  # a folder of tidy CSVs, such as results/reference/
+        found = sorted(p for p in path.glob("*.csv") if p.is_file())
+    if not found:
+        raise DataError(f"no {RESULTS_CSV} or tidy *.csv under {path}; pass a run folder")
+    return found
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DataError(f"{path} is not a readable results CSV ({e}); regenerate it") from e
+    missing = [c for c in ROW_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path} lacks result columns {', '.join(missing)}; is it a results.csv?")
+    return frame
+
+
+def load_results(path: Path) -> pd.DataFrame:
+    """Load results as one DataFrame.
+
+    Args:
+        path: a run folder, a results.csv, or a folder of run folders (searched recursively;
+            a folder with no results.csv is read as a folder of tidy ``*.csv`` files).
+
+    Returns:
+        All rows with ``ROW_COLUMNS`` first and typed columns (bool vis, int seed/trial).
+    """
+    frames = [f for f in (_read_csv(p) for p in _result_files(Path(path))) if not f.empty]
+    if not frames:
+        raise DataError(f"no result rows under {path}; run an evaluation first")
+    frame = pd.concat(frames, ignore_index=True)
+    frame["vis"] = frame["vis"].map(to_bool).astype(bool)
+    frame["seed"] = frame["seed"].astype(int)
+    frame["trial"] = frame["trial"].astype(int)
+    frame["value"] = frame["value"].astype(float)
+    for col in STR_COLUMNS:
+        frame[col] = frame[col].astype(str)
+    for col in CONDITION_COLUMNS:
+        if col in frame.columns:
+            frame[col] = frame[col].astype(float)
+    extras = [c for c in frame.columns if c not in ROW_COLUMNS]
+    return frame[list(ROW_COLUMNS) + extras]
