@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--root", type=Path, required=True)
     synth.add_argument("--occlusion", type=float, help="fraction of the body covered (0-1)")
     synth.add_argument("--seed", type=int, default=None)
+    synth.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a generator setting, e.g. train_ids=50 or occlusion=0.3",
+    )
     add_datasets_parser(sub)
     from benchmark.evaluation.score import add_score_parser
 
@@ -170,7 +178,8 @@ def cmd_list(args) -> int:
 
 
 def resolve_run_config(args):
-    from benchmark.config import apply_overrides, from_dict
+    """The fully resolved, checked RunConfig of ``run``'s arguments, before any work starts."""
+    from benchmark.config import apply_overrides, check_run_config, from_dict
     from benchmark.profiles import get_profile
     from methods.base import METHODS
 
@@ -180,7 +189,12 @@ def resolve_run_config(args):
             raise UserError(
                 f"{args.resume} is not a run folder (no config.json); pass the run folder"
             )
-        return from_dict(json.loads(cfg_path.read_text()))
+        try:
+            cfg = from_dict(json.loads(cfg_path.read_text()))
+        except json.JSONDecodeError as e:
+            raise UserError(f"{cfg_path} is not valid JSON ({e}); restore it or start anew") from e
+        check_run_config(cfg)
+        return cfg
     cfg = get_profile(args.profile)
     names = list(ALL_METHODS) if args.methods == ["all"] else args.methods
     for name in names:
@@ -191,7 +205,9 @@ def resolve_run_config(args):
     sets += [f"method.pretrained={json.dumps(args.pretrained)}"] if args.pretrained else []
     if args.occlusion_sweep:
         sets += [f"eval.occlusion_sweep={json.dumps(args.occlusion_sweep)}"]
-    return apply_overrides(cfg, sets + args.overrides)
+    cfg = apply_overrides(cfg, sets + args.overrides)
+    check_run_config(cfg)  # every section, eval included: a bad value fails before any work
+    return cfg
 
 
 def cmd_run(args) -> int:
@@ -212,12 +228,12 @@ def cmd_run(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from datasets.synthetic import generate, synth_config
+    from datasets.synthetic import generate
+    from datasets.synthetic.config import synth_profile
 
-    overrides = {
-        k: v for k, v in (("occlusion", args.occlusion), ("seed", args.seed)) if v is not None
-    }
-    wrote = generate(args.root, synth_config(args.profile, **overrides))
+    flags = {"occlusion": args.occlusion, "seed": args.seed}  # the flags win over --set
+    sets = args.overrides + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
+    wrote = generate(args.root, synth_profile(args.profile, sets))
     print(f"{'wrote' if wrote else 'up to date:'} synthetic data under {args.root}")
     return 0
 

@@ -1,13 +1,34 @@
-"""Frozen run configuration (data, training, evaluation), ``--set a.b=v`` overrides, JSON."""
+"""One strict run configuration: data, training, evaluation, method options; ``--set``; JSON.
+
+Every ``--set KEY=VALUE`` is checked against the field's type annotation and the range or
+choices declared in its metadata (``benchmark.settings``), and ``check_run_config`` checks a
+whole configuration (a profile, a resumed ``config.json``) before any data or training work.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import ConfigError
+from benchmark.settings import (
+    Scope,
+    check_fields,
+    check_value,
+    from_mapping,
+    replace_key,
+    split_assignment,
+    type_hints,
+)
+from datasets.base import DATASETS
+from datasets.partial_reid import QUERY_FOLDERS
+from datasets.synthetic.config import PROFILES as SYNTH_PROFILES
+from datasets.synthetic.config import SETS as SYNTH_SETS
+from datasets.synthetic.config import synth_config
+from methods.base import METHODS, MethodConfig, method_config
 
 TEST_SETS = (
     "market1501",
@@ -16,38 +37,65 @@ TEST_SETS = (
     "partial_ilids_2018",
     "partial_ilids_2019",
 )
+METHOD_KEY = "method."  # prefix of the method options: method.share_conv5=true
+RUN = Scope(example="train.epochs=5", extra_keys=("method.<option>",))
+
+
+def _distances() -> list[str]:
+    from benchmark.evaluation.distance import DISTANCES  # lazy: evaluation imports this module
+
+    return DISTANCES.names()
+
+
+def _modes() -> list[str]:
+    from benchmark.evaluation.protocols import MODES  # lazy: evaluation imports this module
+
+    return MODES.names()
 
 
 @dataclass(frozen=True)
 class DataConfig:
     root: str | None = None  # None: the synthetic default under data/synthetic-<synth_profile>
-    synth_profile: str = "cpu"  # which synthetic size to generate when root is None
-    occlusion: float | None = None  # synthetic occlusion strength; None = the profile's value
-    height: int = 128  # input size; Market-1501's native 128x64 keeps every part on the map
-    width: int = 64
-    labels: str = "auto"  # part labels: "ps" (pseudo labels), "gt" (synthetic oracle) or "auto":
-    # ps when the _ps_label tree exists (the paper's pipeline), else gt on synthetic data
+    # which synthetic size to generate when root is None
+    synth_profile: str = field(default="cpu", metadata={"choices": SYNTH_PROFILES.names})
+    # synthetic occlusion strength (a fraction of the body); None = the profile's value
+    occlusion: float | None = field(default=None, metadata={"min": 0.0, "max": 1.0})
+    # input size; Market-1501's native 128x64 keeps every part on the map
+    height: int = field(default=128, metadata={"gt": 0})
+    width: int = field(default=64, metadata={"gt": 0})
+    # part labels: "ps" (pseudo labels), "gt" (synthetic oracle) or "auto": ps when the _ps_label
+    # tree exists (the paper's pipeline), else gt on synthetic data
+    labels: str = field(default="auto", metadata={"choices": ("auto", "ps", "gt")})
     flip: bool = True  # paper 4.1: random flipping (image and part labels together)
     photometric: bool = False  # official code: random blur/brightness/contrast/saturation/gamma
-    blackout: float = 0.0  # official code: p of blacking out 1-2 random parts (0.5 there)
-    coco_min_aspect: float = 1.8  # official code: only upright boxes (h/w > 1.8) are stretched
-    num_workers: int = 0  # small images decode faster than worker processes start
+    # official code: p of blacking out 1-2 random parts (0.5 there); a probability
+    blackout: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})
+    # official code: only upright boxes (h/w > 1.8) are stretched
+    coco_min_aspect: float = field(default=1.8, metadata={"min": 0.0})
+    # small images decode faster than worker processes start
+    num_workers: int = field(default=0, metadata={"min": 0})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 300  # paper 4.1
-    iters_per_epoch: int | None = None  # None: images // batch size (one pass on average)
-    ids_per_batch: int = 16  # paper 4.1: 16 identities x 4 images
-    images_per_id: int = 4
-    coco_batch: int = 32  # paper 4.1: 32 COCO images per step
-    lr: float = 0.01  # paper 4.1: backbone rate; new layers x MethodConfig.new_layer_lr_mult
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    decay_epochs: tuple[int, ...] = (240,)  # paper 4.1: x0.1 after epoch 240 of 300
-    gamma: float = 0.1
-    warmup_epochs: int = 0  # linear lr warm-up; helps small from-scratch models start
-    parsing_warmup_epochs: int = 0  # official code: 10 epochs of parsing losses only
+    epochs: int = field(default=300, metadata={"min": 1})  # paper 4.1
+    # None: images // batch size (one pass on average)
+    iters_per_epoch: int | None = field(default=None, metadata={"min": 1})
+    # paper 4.1: 16 identities (P) x 4 images (K); batch-hard triplets need K >= 2 (a positive)
+    ids_per_batch: int = field(default=16, metadata={"min": 1})
+    images_per_id: int = field(default=4, metadata={"min": 2})
+    coco_batch: int = field(default=32, metadata={"min": 1})  # paper 4.1: 32 COCO images per step
+    # paper 4.1: backbone rate; new layers x MethodConfig.new_layer_lr_mult
+    lr: float = field(default=0.01, metadata={"gt": 0.0})
+    momentum: float = field(default=0.9, metadata={"min": 0.0, "lt": 1.0})  # SGD diverges at 1
+    weight_decay: float = field(default=5e-4, metadata={"min": 0.0})
+    # paper 4.1: x0.1 after epoch 240 of 300
+    decay_epochs: tuple[int, ...] = field(default=(240,), metadata={"min": 1})
+    gamma: float = field(default=0.1, metadata={"gt": 0.0})
+    # linear lr warm-up; helps small from-scratch models start
+    warmup_epochs: int = field(default=0, metadata={"min": 0})
+    # official code: 10 epochs of parsing losses only
+    parsing_warmup_epochs: int = field(default=0, metadata={"min": 0})
     alternate_id_triplet: bool = False  # official code: ID and triplet losses on alternate steps
     amp: bool = False  # mixed precision (CUDA only)
     channels_last: bool = False  # memory format for convolutions on GPUs
@@ -55,26 +103,39 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    datasets: tuple[str, ...] = TEST_SETS
-    modes: tuple[str, ...] = ("multi", "single")
-    trials: int = 10  # single-gallery-shot trials (official HPNet code: 100)
-    distance: str = "paper"  # eq. (1); "official" is the authors' code's distance
+    datasets: tuple[str, ...] = field(default=TEST_SETS, metadata={"choices": DATASETS.names})
+    modes: tuple[str, ...] = field(default=("multi", "single"), metadata={"choices": _modes})
+    # single-gallery-shot trials (official HPNet code: 100)
+    trials: int = field(default=10, metadata={"min": 1})
+    # eq. (1); "official" is the authors' code's distance
+    distance: str = field(default="paper", metadata={"choices": _distances})
     without_vis: bool = True  # also score part methods with every visibility forced to 1
-    partial_reid_query: str = "partial_body_images"  # or "occluded_body_images" (official code)
-    batch_size: int = 128
-    seed: int = 0  # seed of the single-shot trials
-    occlusion_sweep: tuple[float, ...] = ()  # synthetic occlusion strengths for robustness curves
-    sweep_datasets: tuple[str, ...] = ("occluded_reid", "partial_reid")
+    # "partial_body_images" (cropped; most codebases) or "occluded_body_images" (official code)
+    partial_reid_query: str = field(
+        default="partial_body_images", metadata={"choices": QUERY_FOLDERS}
+    )
+    batch_size: int = field(default=128, metadata={"min": 1})
+    seed: int = field(default=0, metadata={"min": 0})  # seed of the single-shot trials
+    # synthetic occlusion strengths for robustness curves (fractions of the body)
+    occlusion_sweep: tuple[float, ...] = field(default=(), metadata={"min": 0.0, "max": 1.0})
+    # the occluded sets the generator redraws at each strength
+    sweep_datasets: tuple[str, ...] = field(
+        default=("occluded_reid", "partial_reid"), metadata={"choices": SYNTH_SETS}
+    )
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    profile: str
-    methods: tuple[str, ...] = ("hpnet", "baseline")
-    seeds: tuple[int, ...] = (0,)
+    profile: str = field(metadata={"fixed": "choose a profile with --profile"})
+    methods: tuple[str, ...] = field(
+        default=("hpnet", "baseline"), metadata={"choices": METHODS.names, "min_items": 1}
+    )
+    # training seeds (numpy and torch take seeds >= 0)
+    seeds: tuple[int, ...] = field(default=(0,), metadata={"min": 0, "min_items": 1})
+    # options for every selected method that has the field (profile-wide; others ignore them)
     method: dict[str, Any] = field(
-        default_factory=dict
-    )  # overrides for every method that has the field
+        default_factory=dict, metadata={"fixed": "set one option as method.KEY=VALUE"}
+    )
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
@@ -83,58 +144,89 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def from_dict(d: dict[str, Any]) -> RunConfig:
-    """Rebuild a RunConfig from ``to_dict()`` output (lists become tuples)."""
-    sub = {"data": DataConfig, "train": TrainConfig, "eval": EvalConfig}
-    kwargs = {k: _typed(sub[k], v) if k in sub else _tuple(v) for k, v in d.items()}
-    return RunConfig(**kwargs)
+def from_dict(d: Any) -> RunConfig:
+    """Rebuild a RunConfig from ``to_dict()`` output read back from JSON (lists become tuples).
+
+    Raises:
+        ConfigError: an unknown or missing key (values are checked by ``check_run_config``).
+    """
+    return from_mapping(RunConfig, d, RUN)
 
 
-def _tuple(v: Any) -> Any:
-    return tuple(v) if isinstance(v, list) else v
+def apply_overrides(cfg: RunConfig, assignments: Iterable[str]) -> RunConfig:
+    """Apply ``KEY=VALUE`` strings, each checked against its field's type, range and choices.
 
+    ``method.X`` keys are applied after the others, against the final ``methods``: X must be an
+    option of at least one selected method (those without it ignore it) and its value must fit
+    that option's type.
 
-def _typed(cls: type, d: dict[str, Any]) -> Any:
-    return cls(**{k: _tuple(v) for k, v in d.items()})
-
-
-def apply_overrides(cfg: RunConfig, assignments: list[str]) -> RunConfig:
-    """Apply ``section.key=value`` strings (value parsed as JSON, else a string)."""
-    for item in assignments:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set needs section.key=value, got {item!r}")
-        cfg = _set(cfg, key.strip(), _parse(raw.strip()))
+    Raises:
+        ConfigError: a malformed assignment, an unknown key or a bad value (one line).
+    """
+    pairs = [split_assignment(item, RUN) for item in assignments]
+    for key, value in pairs:
+        if not key.startswith(METHOD_KEY):
+            cfg = replace_key(cfg, key, value, RUN)
+    options = [(k.removeprefix(METHOD_KEY), v) for k, v in pairs if k.startswith(METHOD_KEY)]
+    configs = _method_configs(cfg.methods) if options else {}
+    for name, value in options:
+        _require_option(name, configs)
+        value = _check_option(name, value, configs)
+        cfg = dataclasses.replace(cfg, method={**cfg.method, name: value})
     return cfg
 
 
-def _parse(raw: str) -> Any:
+def check_run_config(cfg: RunConfig) -> None:
+    """Check every setting of ``cfg`` before any work: types, ranges, registered names.
+
+    Method options are checked against every selected method that has them; an option that no
+    selected method has is a profile-wide setting those methods ignore (user keys are checked
+    for that in ``apply_overrides``). The synthetic generator's settings are checked too.
+
+    Raises:
+        ConfigError: the first bad setting (one line).
+    """
+    check_fields(cfg, RUN)
+    configs = _method_configs(cfg.methods)
+    for name, value in cfg.method.items():
+        _check_option(name, value, configs)
+    if cfg.data.root is None:
+        _check_synthetic(cfg)
+
+
+def _check_synthetic(cfg: RunConfig) -> None:
+    """The generator's own limits on ``data.occlusion`` and ``eval.occlusion_sweep``."""
+    profile, occlusion = cfg.data.synth_profile, cfg.data.occlusion
     try:
-        return _tuple(json.loads(raw))
-    except json.JSONDecodeError:
-        return raw
+        synth_config(profile, **({} if occlusion is None else {"occlusion": occlusion}))
+        for strength in cfg.eval.occlusion_sweep:
+            synth_config(profile, occlusion=strength, sets=cfg.eval.sweep_datasets)
+    except ConfigError as e:
+        raise ConfigError(f"data.occlusion or eval.occlusion_sweep: {e}") from e
 
 
-def _set(cfg: RunConfig, key: str, value: Any) -> RunConfig:
-    section, _, name = key.partition(".")
-    if section == "method" and name:
-        return dataclasses.replace(cfg, method={**cfg.method, name: value})
-    if not name:
-        if section not in {"methods", "seeds"}:
-            raise ConfigError(f"unknown setting {key!r}; use data.X, train.X, eval.X or method.X")
-        return dataclasses.replace(cfg, **{section: _tuple(value)})
-    sub = getattr(cfg, section, None)
-    if section not in {"data", "train", "eval"} or name not in {
-        f.name for f in dataclasses.fields(sub)
-    }:
-        valid = [
-            f"{s}.{f.name}"
-            for s in ("data", "train", "eval")
-            for f in dataclasses.fields(getattr(cfg, s))
-        ]
-        raise ConfigError(
-            f"unknown setting {key!r}; valid settings: {', '.join(valid)}, method.<field>"
-        )
-    if isinstance(getattr(sub, name), tuple) and not isinstance(value, tuple):
-        value = (value,)
-    return dataclasses.replace(cfg, **{section: dataclasses.replace(sub, **{name: value})})
+def _method_configs(methods: Iterable[str]) -> dict[str, MethodConfig]:
+    return {name: method_config(name) for name in methods}
+
+
+def _require_option(name: str, configs: dict[str, MethodConfig]) -> None:
+    """A ``method.X`` key given by the user must be an option of some selected method."""
+    valid = sorted({f.name for c in configs.values() for f in dataclasses.fields(c)})
+    if name in valid:
+        return
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise ConfigError(
+        f"unknown setting {METHOD_KEY + name!r}: no selected method "
+        f"({', '.join(configs)}) has it{hint}; their options: {', '.join(valid)}"
+    )
+
+
+def _check_option(name: str, value: Any, configs: dict[str, MethodConfig]) -> Any:
+    """``value`` checked against option ``name`` of every selected method that has it."""
+    for cfg in configs.values():
+        spec = {f.name: f for f in dataclasses.fields(cfg)}.get(name)
+        if spec is not None:
+            hint = type_hints(type(cfg))[name]
+            value = check_value(value, hint, spec.metadata, METHOD_KEY + name)
+    return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from benchmark.config import DataConfig, EvalConfig, RunConfig, TrainConfig
-from benchmark.errors import UnknownNameError
+from benchmark.registry import Registry
 
 # smoke: tiny data and model, about a minute on 2 CPU cores (tests and CI).
 SMOKE = RunConfig(
@@ -71,11 +71,11 @@ OFFICIAL = replace(
     ),
 )
 
-PROFILES = {p.profile: p for p in (SMOKE, CPU, PAPER, OFFICIAL)}
+PROFILES: Registry[RunConfig] = Registry("profile")
+for _profile in (SMOKE, CPU, PAPER, OFFICIAL):
+    PROFILES.register(_profile.profile, _profile)
 
 
 def get_profile(name: str) -> RunConfig:
-    """The RunConfig of profile ``name``."""
-    if name not in PROFILES:
-        raise UnknownNameError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
-    return PROFILES[name]
+    """The RunConfig of profile ``name``; an unknown name is a one-line UnknownNameError."""
+    return PROFILES.get(name)

@@ -132,7 +132,11 @@ def method_config(name: str, **overrides: Any) -> MethodConfig:
 
 
 def applicable_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The entries of ``options`` that method ``name``'s config has (profile-wide settings)."""
+    """The entries of ``options`` that method ``name``'s config has (profile-wide settings).
+
+    The others are meant for other methods of the run: ``benchmark.config`` has already refused
+    a user's ``method.X`` that no selected method has, and type-checked every value.
+    """
     fields = {f.name for f in dataclasses.fields(METHODS.get(name)[1])}
     return {k: v for k, v in options.items() if k in fields}
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.errors import ConfigError, UnknownNameError
+from benchmark.errors import ConfigError
+from benchmark.registry import Registry
+from benchmark.settings import Scope, apply_assignments, check_fields, from_mapping
+from datasets.coco_densepose import SPLIT_FILES
+
+SCOPE = Scope(kind="parse", noun="setting", example="iters=500")
 
 
 @dataclass(frozen=True)
 class ParseConfig:
     """Everything that determines a parser training run (recorded in config.json).
 
-    The defaults are the ``cpu`` profile.
+    The defaults are the ``cpu`` profile. Every field is checked on construction (type, range:
+    ``benchmark.settings``); ``parse train --set KEY=VALUE`` sets any of them.
 
     Attributes:
         backbone: encoder name of ``methods.backbone`` (narrow ResNets for the cpu profile).
@@ -37,32 +42,33 @@ class ParseConfig:
     backbone: str = "resnet18_quarter"  # 4x fewer FLOPs than half width; ample for 8 classes
     pretrained: str | None = None
     attention: bool = True
-    height: int = 128
+    height: int = 128  # at least 32x16, checked below (the encoder's stride is 16)
     width: int = 64
-    batch_size: int = 32
-    iters: int = 1200
-    chunk: int = 100
-    lr: float = 2e-3  # AdamW from scratch; SGD at 0.01 needs far more steps here
-    weight_decay: float = 1e-4
-    warmup: int = 50  # steps; keeps the first updates of a from-scratch BN net stable
+    batch_size: int = field(default=32, metadata={"min": 1})
+    iters: int = field(default=1200, metadata={"min": 1})
+    chunk: int = field(default=100, metadata={"min": 1})
+    # AdamW from scratch; SGD at 0.01 needs far more steps here
+    lr: float = field(default=2e-3, metadata={"gt": 0.0})
+    weight_decay: float = field(default=1e-4, metadata={"min": 0.0})
+    # steps; keeps the first updates of a from-scratch BN net stable
+    warmup: int = field(default=50, metadata={"min": 0})
     flip: bool = True
     photometric: bool = True
-    zoom_out: float = 0.5  # ReID boxes show margins around the person; tight COCO boxes do not
-    seed: int = 0
-    coco_splits: tuple[str, ...] = ("train",)
+    # ReID boxes show margins around the person; tight COCO boxes do not
+    zoom_out: float = field(default=0.5, metadata={"min": 0.0})
+    seed: int = field(default=0, metadata={"min": 0})  # numpy seeds must be >= 0
+    # the DensePose annotation files the loader knows
+    coco_splits: tuple[str, ...] = field(
+        default=("train",), metadata={"choices": tuple(SPLIT_FILES), "min_items": 1}
+    )
     cache: bool = True
-    workers: int = 1  # one worker: augmentation off the training thread, single-threaded ops
+    # one worker: augmentation off the training thread, single-threaded ops
+    workers: int = field(default=1, metadata={"min": 0})
 
     def __post_init__(self) -> None:
+        check_fields(self, SCOPE)
         if self.height < 32 or self.width < 16:
             raise ConfigError("parse height/width must be at least 32x16 (stride-16 encoder)")
-        for name in ("batch_size", "iters", "chunk"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"parse {name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0 or min(self.weight_decay, self.warmup, self.workers, self.zoom_out) < 0:
-            raise ConfigError(
-                "parse lr must be > 0 and weight_decay, warmup, workers, zoom_out >= 0"
-            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of the fields."""
@@ -72,22 +78,15 @@ class ParseConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ParseConfig:
-        """Inverse of ``to_dict``; unknown keys are a ConfigError."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(d) - fields)
-        if bad:
-            raise ConfigError(
-                f"unknown parse setting(s) {', '.join(bad)}; valid: {', '.join(sorted(fields))}"
-            )
-        d = dict(d)
-        if "coco_splits" in d:
-            d["coco_splits"] = tuple(d["coco_splits"])
-        return cls(**d)
+        """Inverse of ``to_dict``; an unknown key or a bad value is a one-line ConfigError."""
+        return from_mapping(cls, d, SCOPE)
 
 
 # smoke: seconds (tests, CI); cpu: a few minutes on 2 cores; paper: ResNet-50 on real COCO (GPU).
-PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": dict(
+PROFILES: Registry[ParseConfig] = Registry("parse profile")
+PROFILES.register(
+    "smoke",
+    ParseConfig(
         workers=0,
         photometric=False,
         backbone="resnet18_quarter",
@@ -98,8 +97,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         chunk=20,
         warmup=5,
     ),
-    "cpu": {},
-    "paper": dict(
+)
+PROFILES.register("cpu", ParseConfig())
+PROFILES.register(
+    "paper",
+    ParseConfig(
         backbone="resnet50",
         height=256,
         width=128,
@@ -111,48 +113,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         cache=False,
         workers=8,
     ),
-}
-
-_TYPES = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}
+)
 
 
-def parse_profile(profile: str, overrides: list[str] | tuple[str, ...] = ()) -> ParseConfig:
-    """The ParseConfig of ``profile`` with ``key=value`` overrides (values in JSON or bare strings).
+def parse_profile(profile: str, overrides: Iterable[str] = ()) -> ParseConfig:
+    """The ParseConfig of ``profile`` with ``KEY=VALUE`` overrides (values in JSON or bare text).
 
     Raises:
         UnknownNameError: unknown profile.
-        ConfigError: unknown key or a value of the wrong type.
+        ConfigError: a malformed assignment, unknown key or bad value (one line).
     """
-    if profile not in PROFILES:
-        close = difflib.get_close_matches(profile, PROFILES, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise UnknownNameError(
-            f"unknown parse profile {profile!r}{hint}; valid: {', '.join(PROFILES)}"
-        )
-    values = dict(PROFILES[profile])
-    defaults = ParseConfig()
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError(f"override {item!r} is not KEY=VALUE; e.g. --set iters=500")
-        values[key.strip()] = _coerce(key.strip(), raw, defaults)
-    return ParseConfig.from_dict(values)
-
-
-def _coerce(key: str, raw: str, defaults: ParseConfig) -> Any:
-    """Read ``raw`` as JSON (falling back to a string) and check it against the field's type."""
-    if not hasattr(defaults, key):
-        return raw  # from_dict names the unknown key
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    default = getattr(defaults, key)
-    if isinstance(default, tuple):
-        return tuple(value) if isinstance(value, list) else (value,)
-    if default is None:
-        return None if value is None else str(value)
-    kinds = _TYPES[type(default)]
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        raise ConfigError(f"parse setting {key} must be {type(default).__name__}, got {raw!r}")
-    return type(default)(value)
+    return apply_assignments(PROFILES.get(profile), overrides, SCOPE)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.errors import ConfigError, UnknownNameError
+from benchmark.errors import ConfigError
+from benchmark.registry import Registry
+from benchmark.settings import Scope, apply_assignments, check_fields, replace_fields
 
 SETS = (
     "market1501",
@@ -19,15 +21,17 @@ SETS = (
     "occluded_reid",
     "coco_densepose",
 )
-_TYPES = {"int": int, "float": (int, float), "tuple[str, ...]": tuple}
 GENERATOR_VERSION = 1  # bump when the drawing changes, so cached trees are regenerated
+SCOPE = Scope(kind="synthetic", noun="option", example="train_ids=50")
+MAX_PIDS = 9998  # Market-1501 names hold 4-digit pids; 0000 and -1 are distractor and junk
 
 
 @dataclass(frozen=True, kw_only=True)
 class SynthConfig:
     """Everything that determines the synthetic tree (its hash names the cache).
 
-    The defaults are the ``cpu`` profile.
+    The defaults are the ``cpu`` profile. Every field is checked on construction (type, range:
+    ``benchmark.settings``); ``--set KEY=VALUE`` of ``synth`` sets any of them.
 
     Attributes:
         seed: the one seed everything is drawn from.
@@ -43,52 +47,33 @@ class SynthConfig:
         sets: which data sets to write.
     """
 
-    seed: int = 0
-    height: int = 128
+    seed: int = field(default=0, metadata={"min": 0})  # numpy seeds must be >= 0
+    height: int = 128  # at least 32x16, checked below (a figure needs pixels per part)
     width: int = 64
-    train_ids: int = 250
-    train_images_per_id: int = 10
-    test_ids: int = 150
-    query_per_id: int = 2
-    gallery_per_id: int = 8
-    distractors: int = 100
-    junk: int = 50
-    cameras: int = 6
-    occlusion: float = 0.4
-    scale_occluded_sets: float = 1.0
-    coco_images: int = 600
-    sets: tuple[str, ...] = SETS
+    train_ids: int = field(default=250, metadata={"min": 1})
+    # identities need images in two cameras (a positive pair)
+    train_images_per_id: int = field(default=10, metadata={"min": 2})
+    test_ids: int = field(default=150, metadata={"min": 1})
+    query_per_id: int = field(default=2, metadata={"min": 1})
+    gallery_per_id: int = field(default=8, metadata={"min": 2})
+    distractors: int = field(default=100, metadata={"min": 0})
+    junk: int = field(default=50, metadata={"min": 0})
+    cameras: int = field(default=6, metadata={"min": 2, "max": 9})  # one digit in file names
+    # above 0.85 (+-0.15 per image) whole people vanish behind occluders
+    occlusion: float = field(default=0.4, metadata={"min": 0.0, "max": 0.85})
+    # more than 4x the real sets only costs time; 0 would write empty sets
+    scale_occluded_sets: float = field(default=1.0, metadata={"gt": 0.0, "max": 4.0})
+    coco_images: int = field(default=600, metadata={"min": 1})
+    sets: tuple[str, ...] = field(default=SETS, metadata={"choices": SETS, "min_items": 1})
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value, kind = getattr(self, f.name), _TYPES[str(f.type)]
-            if isinstance(value, bool) or not isinstance(value, kind):
-                raise ConfigError(f"synthetic {f.name} must be {f.type}, got {value!r}")
-        positive = ("height", "width", "train_ids", "test_ids", "query_per_id", "coco_images")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"synthetic {name} must be >= 1, got {getattr(self, name)}")
-        for name in ("distractors", "junk"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"synthetic {name} must be >= 0, got {getattr(self, name)}")
+        check_fields(self, SCOPE)
         if self.height < 32 or self.width < 16:
             raise ConfigError("synthetic images must be at least 32x16 pixels; raise height/width")
-        if self.train_images_per_id < 2 or self.gallery_per_id < 2:
+        if self.train_ids + self.test_ids > MAX_PIDS:
             raise ConfigError(
-                "synthetic train_images_per_id and gallery_per_id must be >= 2 "
-                "(identities need images in two cameras)"
+                f"synthetic train_ids + test_ids must be <= {MAX_PIDS} (4-digit pids)"
             )
-        if not 2 <= self.cameras <= 9:
-            raise ConfigError(f"synthetic cameras must be in 2..9, got {self.cameras}")
-        if self.train_ids + self.test_ids > 9998:
-            raise ConfigError("synthetic train_ids + test_ids must be <= 9998 (4-digit pids)")
-        if not 0.0 <= self.occlusion <= 0.85:
-            raise ConfigError(f"synthetic occlusion must be in [0, 0.85], got {self.occlusion}")
-        if not 0.0 < self.scale_occluded_sets <= 4.0:
-            raise ConfigError("synthetic scale_occluded_sets must be in (0, 4]")
-        unknown = [s for s in self.sets if s not in SETS]
-        if unknown or not self.sets:
-            raise ConfigError(f"unknown synthetic sets {unknown}; choose from {', '.join(SETS)}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of the fields."""
@@ -103,8 +88,10 @@ class SynthConfig:
 
 
 # smoke: seconds to generate (tests, CI); cpu (the defaults): the default benchmark.
-PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": dict(
+PROFILES: Registry[SynthConfig] = Registry("synthetic profile")
+PROFILES.register(
+    "smoke",
+    SynthConfig(
         train_ids=16,
         train_images_per_id=8,
         test_ids=12,
@@ -115,8 +102,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         scale_occluded_sets=0.1,
         coco_images=40,
     ),
-    "cpu": {},
-}
+)
+PROFILES.register("cpu", SynthConfig())
 
 
 def synth_config(profile: str, **overrides: Any) -> SynthConfig:
@@ -124,21 +111,16 @@ def synth_config(profile: str, **overrides: Any) -> SynthConfig:
 
     Raises:
         UnknownNameError: unknown profile.
-        ConfigError: unknown or invalid field.
+        ConfigError: unknown field or a value of the wrong type or range (one line).
     """
-    if profile not in PROFILES:
-        close = difflib.get_close_matches(profile, PROFILES, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise UnknownNameError(
-            f"unknown synthetic profile {profile!r}{hint}; valid profiles: {', '.join(PROFILES)}"
-        )
-    fields = {f.name for f in dataclasses.fields(SynthConfig)}
-    bad = sorted(set(overrides) - fields)
-    if bad:
-        raise ConfigError(
-            f"unknown synthetic option(s) {', '.join(bad)}; "
-            f"valid options: {', '.join(sorted(fields))}"
-        )
-    if "sets" in overrides:
-        overrides["sets"] = tuple(overrides["sets"])
-    return SynthConfig(**{**PROFILES[profile], **overrides})
+    return replace_fields(PROFILES.get(profile), overrides, SCOPE)
+
+
+def synth_profile(profile: str, assignments: Iterable[str] = ()) -> SynthConfig:
+    """The SynthConfig of a named profile with ``KEY=VALUE`` overrides (``synth --set``).
+
+    Raises:
+        UnknownNameError: unknown profile.
+        ConfigError: a malformed assignment, unknown field or bad value (one line).
+    """
+    return apply_assignments(PROFILES.get(profile), assignments, SCOPE)
