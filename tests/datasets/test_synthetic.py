@@ -213,7 +213,7 @@ def test_profiles_and_config_errors():
         synth_config("smoke", n_ids=3)
     with pytest.raises(ConfigError, match="occlusion"):
         synth_config("smoke", occlusion=1.5)
-    with pytest.raises(ConfigError, match="must be int"):
+    with pytest.raises(ConfigError, match="must be an integer"):
         synth_config("smoke", train_ids="10")
     assert synth_config("smoke").digest() != synth_config("smoke", seed=1).digest()
 

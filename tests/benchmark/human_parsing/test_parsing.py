@@ -103,7 +103,7 @@ def test_profile_overrides_are_typed():
     [
         ("cpux", [], UnknownNameError, "did you mean cpu"),
         ("cpu", ["itres=5"], ConfigError, "unknown parse setting"),
-        ("cpu", ["iters=five"], ConfigError, "must be int"),
+        ("cpu", ["iters=five"], ConfigError, "must be an integer"),
         ("cpu", ["iters"], ConfigError, "KEY=VALUE"),
         ("cpu", ["height=8"], ConfigError, "at least 32x16"),
     ],
