@@ -14,8 +14,28 @@ from benchmark.errors import UserError
 
 log = logging.getLogger(__name__)
 
-# Table 4's rows (test w/o vis is an evaluation option of hpnet) plus the PCB comparison.
-ALL_METHODS = ("baseline", "pcb", "hpnet_share_conv5", "hpnet_wo_triplet", "hpnet_wo_coco", "hpnet")
+# The smoke profile is the CI regression gate: its numbers must not depend on the CPU family.
+PORTABLE_PROFILES = ("smoke",)
+# Environment read by the libraries: generic ATen kernels, SSE4.1 oneDNN, MKL's compatible path.
+PORTABLE_NUMERICS = {
+    "ATEN_CPU_CAPABILITY": "default",
+    "ONEDNN_MAX_CPU_ISA": "SSE41",
+    "MKL_CBWR": "COMPATIBLE",
+}
+
+
+def pin_portable_numerics() -> None:
+    """Use kernels that give the same numbers on any x86-64 CPU (before the first torch op).
+
+    Generic ATen kernels, SSE4.1 oneDNN kernels, MKL's compatible code path and two threads:
+    AVX2 vs AVX-512 kernels alone moved a third of the smoke metrics by up to 29 points.
+    """
+    import os
+
+    import torch
+
+    os.environ.update(PORTABLE_NUMERICS)
+    torch.set_num_threads(2)
 
 
 def import_registries(plugins: list[str] | None = None) -> None:
@@ -165,14 +185,19 @@ def cmd_parse(args) -> int:
 
 def cmd_list(args) -> int:
     from benchmark.profiles import PROFILES
-    from datasets.base import DATASETS
-    from methods.base import METHODS
+    from datasets.base import DATASETS, dataset_info
+    from methods.base import METHODS, method_row
 
-    for title, reg in (("methods", METHODS), ("datasets", DATASETS)):
-        print(f"{title}:")
-        for name in reg.names():
-            base = reg.meta(name).get("base")
-            print(f"  {name}" + (f"  (variant of {base})" if base and base != name else ""))
+    width = max(map(len, [*METHODS, *DATASETS]))
+    print("methods:")
+    for name in METHODS:
+        base = METHODS.meta(name)["base"]
+        variant = f"  (variant of {base})" if base != name else ""
+        print(f"  {name:<{width}}  {method_row(name).label}{variant}")
+    print("datasets:")
+    for name in DATASETS:
+        info = dataset_info(name)
+        print(f"  {name:<{width}}  {info.display}  ({', '.join(info.roles)})")
     print("profiles:\n  " + "\n  ".join(PROFILES))
     return 0
 
@@ -181,7 +206,7 @@ def resolve_run_config(args):
     """The fully resolved, checked RunConfig of ``run``'s arguments, before any work starts."""
     from benchmark.config import apply_overrides, check_run_config, from_dict
     from benchmark.profiles import get_profile
-    from methods.base import METHODS
+    from methods.base import METHODS, all_methods
 
     if args.resume:
         cfg_path = args.resume / "config.json"
@@ -196,7 +221,7 @@ def resolve_run_config(args):
         check_run_config(cfg)
         return cfg
     cfg = get_profile(args.profile)
-    names = list(ALL_METHODS) if args.methods == ["all"] else args.methods
+    names = all_methods() if args.methods == ["all"] else args.methods
     for name in names:
         METHODS.get(name)  # one-line error for an unknown name, before any work
     sets = [f"methods={json.dumps(names)}"]
@@ -215,6 +240,8 @@ def cmd_run(args) -> int:
     from benchmark.runner import run_benchmark
 
     cfg = resolve_run_config(args)
+    if cfg.profile in PORTABLE_PROFILES:
+        pin_portable_numerics()
     start = time.perf_counter()
     run_dir, df = run_benchmark(cfg, args.out, args.resume, args.device)
     print(render_all(df, "md"))

@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from benchmark.errors import ConfigError
 from benchmark.registry import Registry
 
+if TYPE_CHECKING:
+    from datasets.layout import DatasetLayout
+
 SPLITS = ("train", "query", "gallery")
+# What the suite uses a data set for: ReID training, query/gallery testing, part-parser training.
+ROLES = ("train", "test", "parsing")
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,34 @@ class ExpectedCounts:
     gallery: tuple[int, int] | None = None
 
 
+@dataclass(frozen=True)
+class DatasetInfo:
+    """How reports name and place a data set, and what the suite uses it for.
+
+    Attributes:
+        display: the release's name, e.g. "Partial-iLIDS'18".
+        roles: some of ``ROLES``; ``datasets check`` reports a train or parsing set's train
+            split and a test set's query and gallery.
+        order: place among data sets in tables and reports, lower first; None places it after
+            the built-ins, by name.
+        test_label: its column label in result tables and figures; None: ``display``.
+        expected: the real release's counts.
+        layout: where it lies under a data root; None: ``datasets check`` loads it to find out.
+    """
+
+    display: str
+    roles: tuple[str, ...] = ("test",)
+    order: int | None = None
+    test_label: str | None = None
+    expected: ExpectedCounts = ExpectedCounts()
+    layout: DatasetLayout | None = None
+
+    @property
+    def label(self) -> str:
+        """The label of its results (test columns, figure titles)."""
+        return self.test_label or self.display
+
+
 Loader = Callable[..., Splits]
 
 DATASETS: Registry[Loader] = Registry(
@@ -82,10 +116,45 @@ DATASETS: Registry[Loader] = Registry(
 
 
 def register_dataset(
-    name: str, expected: ExpectedCounts | None = None
+    name: str,
+    expected: ExpectedCounts | None = None,
+    *,
+    display: str | None = None,
+    roles: tuple[str, ...] = ("test",),
+    order: int | None = None,
+    test_label: str | None = None,
+    layout: DatasetLayout | None = None,
 ) -> Callable[[Loader], Loader]:
-    """Register ``loader(root: Path, **options) -> Splits`` under ``name``."""
-    return DATASETS.decorator(name, expected=expected or ExpectedCounts())
+    """Register ``loader(root: Path, strict: bool = True, **options) -> Splits`` under ``name``.
+
+    ``strict=False`` (used by ``datasets check``) collects problems in ``Splits.problems``
+    instead of raising. The other arguments are ``DatasetInfo``'s; display defaults to ``name``.
+    """
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown or not roles:
+        raise ConfigError(
+            f"dataset {name!r}: roles must be some of {', '.join(ROLES)}, got {roles!r}"
+        )
+    info = DatasetInfo(
+        display or name, tuple(roles), order, test_label, expected or ExpectedCounts(), layout
+    )
+    return DATASETS.decorator(name, expected=info.expected, info=info)
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """Data set ``name``'s registered info; an unregistered name shows as itself, after the rest."""
+    return DATASETS.meta(name)["info"] if name in DATASETS else DatasetInfo(display=name)
+
+
+def dataset_rank(name: str) -> tuple[bool, int, str]:
+    """Sort key of data sets: registered order, then the unordered ones by name."""
+    order = dataset_info(name).order
+    return (order is None, order or 0, name)
+
+
+def datasets_with_role(role: str) -> list[str]:
+    """Registered data sets with ``role`` ("train", "test" or "parsing"), in table order."""
+    return sorted((n for n in DATASETS if role in dataset_info(n).roles), key=dataset_rank)
 
 
 def load_dataset(name: str, root: Path, **options: Any) -> Splits:

@@ -8,7 +8,8 @@
                    "problems": [str, ...],          # one line each, saying what to do
                    "labels": {...}}}                # market1501 only, when a label tree exists
 
-Split keys are train/query/gallery as the data set has them. Conventions:
+Data sets are the registered ones (``--plugin`` ones too), by role; split keys follow the role
+(train or parsing: ``train``; test: ``query`` and ``gallery``). Conventions:
 
 - ids count distinct pids other than 0 (a Market-1501 distractor is not an identity); images
   count every image after junk (pid -1) is dropped, distractors included.
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,42 +35,39 @@ from tqdm import tqdm
 
 from benchmark.atomic import atomic_path
 from benchmark.errors import ConfigError, DataError
-from datasets import coco_densepose, market1501, occluded_reid, partial_ilids, partial_reid
-from datasets.base import DATASETS, Splits, load_dataset
-from datasets.layout import DatasetLayout, find_dir
+from datasets import coco_densepose, market1501, partial_reid
+from datasets.base import ROLES, SPLITS, Splits, dataset_info, datasets_with_role, load_dataset
+from datasets.check_labels import READ_ERRORS, check_labels, header_size, load_leniently
+from datasets.layout import find_dir
 
 logger = logging.getLogger(__name__)
 
 NON_SPLIT_KEYS = ("problems", "labels")
 EXTRA_QUERY_KEY = "query_occluded_body_images"
-_READ_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
-@dataclass(frozen=True)
-class CheckedDataset:
-    """A built-in data set that ``check_root`` looks for: where, and which splits to report."""
-
-    name: str
-    layout: DatasetLayout
-    splits: tuple[str, ...]
+# The splits ``datasets check`` reports for each role.
+ROLE_SPLITS = {"train": ("train",), "test": ("query", "gallery"), "parsing": ("train",)}
 
 
-CHECKED = (
-    CheckedDataset(market1501.NAME, market1501.LAYOUT, ("train", "query", "gallery")),
-    CheckedDataset(partial_reid.NAME, partial_reid.LAYOUT, ("query", "gallery")),
-    CheckedDataset(partial_ilids.NAME_2018, partial_ilids.LAYOUT_2018, ("query", "gallery")),
-    CheckedDataset(partial_ilids.NAME_2019, partial_ilids.LAYOUT_2019, ("query", "gallery")),
-    CheckedDataset(occluded_reid.NAME, occluded_reid.LAYOUT, ("query", "gallery")),
-    CheckedDataset(coco_densepose.NAME, coco_densepose.LAYOUT, ("train",)),
-)
+def checked_datasets() -> list[str]:
+    """Every registered data set, by role (train, test, parsing), then in table order."""
+    return list(dict.fromkeys(name for role in ROLES for name in datasets_with_role(role)))
 
 
-def _load(name: str, root: Path, **options: Any) -> Splits:
-    """Load leniently: problems are collected, a fatal one becomes the only problem."""
-    try:
-        return load_dataset(name, root, strict=False, **options)
-    except DataError as e:
-        return Splits(name=name, problems=(str(e),))
+def _report_splits(name: str) -> tuple[str, ...]:
+    """The splits reported for ``name``: those of its roles, in train/query/gallery order."""
+    wanted = {split for role in dataset_info(name).roles for split in ROLE_SPLITS[role]}
+    return tuple(split for split in SPLITS if split in wanted)
+
+
+def _present(name: str, root: Path) -> bool:
+    """Whether ``name`` lies under ``root``: its layout's folder, else any sample it loads."""
+    layout = dataset_info(name).layout
+    if layout is not None:
+        return layout.find(root) is not None
+    splits = load_leniently(name, root)
+    return any(getattr(splits, split) for split in SPLITS)
 
 
 def _count(items: Sequence[Any], expected: tuple[int, int] | None) -> dict[str, int | None]:
@@ -107,7 +104,7 @@ def _unreadable(name: str, split: str, paths: Iterable[Path]) -> list[str]:
         try:
             with Image.open(path) as image:
                 image.load()
-        except _READ_ERRORS as e:
+        except READ_ERRORS as e:
             bad.append(f"{path} ({type(e).__name__})")
     if not bad:
         return []
@@ -140,98 +137,25 @@ def _check_splits(
     return result, problems
 
 
-def _header_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from the file header, None when unreadable."""
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except _READ_ERRORS:
-        return None
-
-
-def _is_part_map(path: Path) -> bool:
-    """Whether a label PNG decodes to a single-channel map of values 0-7."""
-    try:
-        with Image.open(path) as label:
-            return label.mode in ("L", "P") and int(np.asarray(label).max()) <= 7
-    except _READ_ERRORS:
-        return False
-
-
-def _label_problems(samples: Sequence[Any], verify_images: bool) -> tuple[int, list[Path]]:
-    """Count labels whose size differs from their (readable) image; list bad 0-7 maps.
-
-    Sizes come from headers (always checked); values are decoded only when ``verify_images``.
-    """
-    wrong_size, bad_values = 0, []
-    for sample in samples:
-        if sample.label_path is None:
-            continue
-        label_size = _header_size(sample.label_path)
-        image_size = _header_size(sample.path)  # an unreadable image is reported on its own
-        if label_size is None or (verify_images and not _is_part_map(sample.label_path)):
-            bad_values.append(sample.label_path)
-        elif image_size is not None and image_size != label_size:
-            wrong_size += 1
-    return wrong_size, bad_values
-
-
-def _check_labels(
-    root: Path, verify_images: bool, known: Sequence[str]
-) -> tuple[dict[str, Any], list[str]]:
-    """Coverage of each Market-1501 part-label tree beside the image tree; ``known`` problems
-    (those of the unlabeled load) are not repeated."""
-    market_dir = market1501.LAYOUT.find(root)
-    coverage: dict[str, Any] = {}
-    problems: list[str] = []
-    for kind in market1501.LABEL_SUFFIXES:
-        if market_dir is None or market1501.find_label_dir(market_dir, kind) is None:
-            continue
-        splits = _load(market1501.NAME, root, labels=kind)
-        problems += [line for line in splits.problems if line not in known]
-        coverage[kind] = {}
-        for split in ("train", "query", "gallery"):
-            samples = getattr(splits, split)
-            labeled = sum(s.label_path is not None for s in samples)
-            wrong_size, bad = _label_problems(samples, verify_images)
-            coverage[kind][split] = {
-                "images": len(samples),
-                "labeled": labeled,
-                "missing": len(samples) - labeled,
-                "wrong_size": wrong_size,
-            }
-            if wrong_size:
-                problems.append(
-                    f"{market1501.NAME} {kind} labels {split}: {wrong_size} PNG(s) differ in size "
-                    "from their image; regenerate them at the image size"
-                )
-            if bad:
-                problems.append(
-                    f"{market1501.NAME} {kind} labels {split}: {len(bad)} PNG(s) are unreadable "
-                    f"or not single-channel 0-7 maps (first: {bad[0]}); regenerate them"
-                )
-    return coverage, problems
-
-
-def _check_dataset(entry: CheckedDataset, root: Path, verify_images: bool) -> dict[str, Any]:
+def _check_dataset(name: str, root: Path, verify_images: bool) -> dict[str, Any]:
     """The report entry of one data set found under ``root``."""
-    expected = DATASETS.meta(entry.name)["expected"]
-    splits = _load(entry.name, root)
+    expected = dataset_info(name).expected
+    splits = load_leniently(name, root)
     result, problems = _check_splits(
-        entry.name, {s: s for s in entry.splits}, splits, expected, verify_images
+        name, {s: s for s in _report_splits(name)}, splits, expected, verify_images
     )
     problems = list(splits.problems) + problems
-    if entry.name == partial_reid.NAME:
-        base = entry.layout.find(root)
+    if name == partial_reid.NAME:
+        base = partial_reid.LAYOUT.find(root)
         if base is not None and find_dir(base, "occluded_body_images") is not None:
-            extra = _load(entry.name, root, query_folder="occluded_body_images")
+            extra = load_leniently(name, root, query_folder="occluded_body_images")
             more, extra_problems = _check_splits(
-                entry.name, {EXTRA_QUERY_KEY: "query"}, extra, expected, verify_images
+                name, {EXTRA_QUERY_KEY: "query"}, extra, expected, verify_images
             )
             result.update(more)
             problems += list(extra.problems) + extra_problems
-    if entry.name == market1501.NAME:
-        labels, label_problems = _check_labels(root, verify_images, splits.problems)
+    if name == market1501.NAME:
+        labels, label_problems = check_labels(root, verify_images, splits.problems)
         if labels:
             result["labels"] = labels
         problems += label_problems
@@ -240,7 +164,7 @@ def _check_dataset(entry: CheckedDataset, root: Path, verify_images: bool) -> di
 
 
 def check_root(root: Path, verify_images: bool = True) -> dict[str, Any]:
-    """Report every built-in data set found under ``root`` against the real releases' counts.
+    """Report every registered data set found under ``root`` against its release's counts.
 
     Args:
         root: the data root.
@@ -256,9 +180,9 @@ def check_root(root: Path, verify_images: bool = True) -> dict[str, Any]:
             f"data root {root} does not exist; pass --root DIR naming an existing folder"
         )
     return {
-        entry.name: _check_dataset(entry, root, verify_images)
-        for entry in CHECKED
-        if entry.layout.find(root) is not None
+        name: _check_dataset(name, root, verify_images)
+        for name in checked_datasets()
+        if _present(name, root)
     }
 
 
@@ -269,7 +193,8 @@ def _cell(value: int | None) -> str:
 def format_report(report: dict[str, Any]) -> str:
     """A human-readable table of ``check_root``'s report: data sets x splits, then problems."""
     if not report:
-        folders = ", ".join(entry.layout.candidates[0] for entry in CHECKED)
+        layouts = [dataset_info(name).layout for name in checked_datasets()]
+        folders = ", ".join(layout.candidates[0] for layout in layouts if layout is not None)
         return f"No data set found under the root (looked for: {folders})."
     rows, notes = [], []
     for name, entry in report.items():
@@ -279,12 +204,14 @@ def format_report(report: dict[str, Any]) -> str:
             found = (counts["ids"], counts["images"])
             wanted = (counts["expected_ids"], counts["expected_images"])
             status = "-" if wanted[1] is None else ("ok" if found == wanted else "differs")
-            rows.append([name, split, *(_cell(v) for v in (*found, *wanted)), status])
+            cells = (_cell(v) for v in (*found, *wanted))
+            rows.append([dataset_info(name).display, name, split, *cells, status])
         for kind, per_split in entry.get("labels", {}).items():
             cover = ", ".join(f"{s} {c['labeled']:,}/{c['images']:,}" for s, c in per_split.items())
             notes.append(f"{name} {kind} labels: {cover}")
         notes += [f"problem: {line}" for line in entry["problems"]]
-    headers = ["dataset", "split", "ids", "images", "expected ids", "expected images", "status"]
+    headers = ["data set", "name", "split", "ids", "images", "expected ids", "expected images"]
+    headers.append("status")
     table = tabulate(rows, headers=headers, tablefmt="github")
     return "\n".join([table, *notes]) if notes else table + "\nNo problems found."
 
@@ -319,7 +246,7 @@ def export_labels(
     sizes: dict[Path, tuple[int, int]] = {}
     for instance in tqdm(instances, desc="export-labels", unit="person", disable=None):
         if instance.image_path not in sizes:
-            size = _header_size(instance.image_path)
+            size = header_size(instance.image_path)
             if size is None:
                 raise DataError(f"cannot read image {instance.image_path}; re-extract it")
             sizes[instance.image_path] = size

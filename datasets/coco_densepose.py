@@ -205,7 +205,14 @@ def _split_instances(coco_dir: Path, path: Path, log: ProblemLog) -> tuple[list,
     return instances, skipped
 
 
-@register_dataset(NAME, expected=ExpectedCounts())
+@register_dataset(
+    NAME,
+    expected=ExpectedCounts(),
+    display="DensePose-COCO",
+    roles=("parsing",),
+    order=5,
+    layout=LAYOUT,
+)
 def load_coco_densepose(
     root: Path, splits: Sequence[str] = ("train",), strict: bool = True
 ) -> Splits:

@@ -105,6 +105,11 @@ def _attach_labels(
 @register_dataset(
     NAME,
     expected=ExpectedCounts(train=(751, 12936), query=(750, 3368), gallery=(750, 15913)),
+    display="Market-1501",
+    roles=("train", "test"),  # trains every method; its query/gallery is the holistic test
+    order=0,
+    test_label="Market-1501 (holistic)",
+    layout=LAYOUT,
 )
 def load_market1501(root: Path, labels: str | None = None, strict: bool = True) -> Splits:
     """Parse Market-1501 under ``root``.

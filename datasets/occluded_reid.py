@@ -24,7 +24,14 @@ QUERY_FOLDER = "occluded_body_images"
 GALLERY_FOLDER = "whole_body_images"
 
 
-@register_dataset(NAME, expected=ExpectedCounts(query=(200, 1000), gallery=(200, 1000)))
+@register_dataset(
+    NAME,
+    expected=ExpectedCounts(query=(200, 1000), gallery=(200, 1000)),
+    display="Occluded-REID",
+    roles=("test",),
+    order=4,
+    layout=LAYOUT,
+)
 def load_occluded_reid(root: Path, strict: bool = True) -> Splits:
     """Parse Occluded-REID under ``root``; queries are camera 0, the gallery camera 1.
 

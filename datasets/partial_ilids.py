@@ -65,7 +65,14 @@ def _load(
     return Splits(name=layout.dataset, query=parts[0], gallery=parts[1], problems=tuple(log.lines))
 
 
-@register_dataset(NAME_2018, expected=ExpectedCounts(query=(119, 119), gallery=(119, 119)))
+@register_dataset(
+    NAME_2018,
+    expected=ExpectedCounts(query=(119, 119), gallery=(119, 119)),
+    display="Partial-iLIDS'18",
+    roles=("test",),
+    order=2,
+    layout=LAYOUT_2018,
+)
 def load_partial_ilids_2018(root: Path, strict: bool = True) -> Splits:
     """Parse Partial-iLIDS 2018 (``Partial_iLIDS/{Probe,Gallery}/<pid>.jpg``) under ``root``.
 
@@ -76,7 +83,14 @@ def load_partial_ilids_2018(root: Path, strict: bool = True) -> Splits:
     return _load(LAYOUT_2018, root, parse_name_2018, "PID (e.g. 12.jpg)", strict)
 
 
-@register_dataset(NAME_2019, expected=ExpectedCounts(query=(107, 238), gallery=(109, 238)))
+@register_dataset(
+    NAME_2019,
+    expected=ExpectedCounts(query=(107, 238), gallery=(109, 238)),
+    display="Partial-iLIDS'19",
+    roles=("test",),
+    order=3,
+    layout=LAYOUT_2019,
+)
 def load_partial_ilids_2019(root: Path, strict: bool = True) -> Splits:
     """Parse Partial-iLIDS 2019 (``PartialILIDS/{Probe,Gallery}/``, pid = first 4 characters).
 

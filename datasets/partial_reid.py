@@ -47,7 +47,14 @@ def scan_split(
     )
 
 
-@register_dataset(NAME, expected=ExpectedCounts(query=(60, 300), gallery=(60, 300)))
+@register_dataset(
+    NAME,
+    expected=ExpectedCounts(query=(60, 300), gallery=(60, 300)),
+    display="Partial-REID",
+    roles=("test",),
+    order=1,
+    layout=LAYOUT,
+)
 def load_partial_reid(
     root: Path, query_folder: str = "partial_body_images", strict: bool = True
 ) -> Splits:

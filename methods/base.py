@@ -1,4 +1,4 @@
-"""Method contract: Output, Batch, MethodConfig, Method and the METHODS registry."""
+"""Method contract: Output, Batch, MethodConfig, Method and the METHODS registry (with display)."""
 
 from __future__ import annotations
 
@@ -94,25 +94,115 @@ class Method(nn.Module):
         ]
 
 
+@dataclass(frozen=True)
+class RowDisplay:
+    """How tables and figures show one row of a method (with or without visibility).
+
+    Attributes:
+        label: Markdown and figure label, e.g. "HPNet, share Conv5".
+        latex: LaTeX label; None shows ``label`` with LaTeX special characters escaped.
+        table: the paper table whose main rows it is part of ("table4"), or None.
+        order: place among the rows, lower first (the paper's Table 4 order); None places it
+            after the built-ins, by name.
+    """
+
+    label: str
+    latex: str | None = None
+    table: str | None = None
+    order: int | None = None
+
+    def without_vis(self) -> RowDisplay:
+        """The default "test w/o vis" row: the same label marked, right below this row."""
+        suffix = ", test w/o vis"
+        latex = None if self.latex is None else self.latex + suffix
+        return RowDisplay(self.label + suffix, latex, None, self.order)
+
+
 METHODS: Registry[tuple[type[Method], MethodConfig]] = Registry(
     "method", plugin_hint="a third-party method must be imported with --plugin MODULE"
 )
 
 
-def register_method(name: str, cfg: MethodConfig) -> Callable[[type[Method]], type[Method]]:
-    """Register a Method class with its default config under ``name``."""
+def _display_meta(
+    name: str,
+    label: str | None,
+    latex: str | None,
+    table: str | None,
+    order: int | None,
+    in_all: bool,
+    wo_vis: RowDisplay | None,
+) -> dict[str, Any]:
+    row = RowDisplay(label or name, latex, table, order)
+    return {"row": row, "wo_vis": wo_vis or row.without_vis(), "in_all": in_all}
+
+
+def register_method(
+    name: str,
+    cfg: MethodConfig,
+    *,
+    label: str | None = None,
+    latex: str | None = None,
+    table: str | None = None,
+    order: int | None = None,
+    in_all: bool = False,
+    wo_vis: RowDisplay | None = None,
+) -> Callable[[type[Method]], type[Method]]:
+    """Register a Method class with its default config and display metadata under ``name``.
+
+    Args:
+        name: registry key.
+        cfg: the default config.
+        label, latex, table, order: how its row shows (see ``RowDisplay``); label defaults to
+            ``name``.
+        in_all: whether ``run --methods all`` trains it.
+        wo_vis: its "test w/o vis" row; default: ``label`` marked, right below its own row.
+    """
+    meta = _display_meta(name, label, latex, table, order, in_all, wo_vis)
 
     def wrap(cls: type[Method]) -> type[Method]:
-        METHODS.register(name, (cls, cfg), base=name)
+        METHODS.register(name, (cls, cfg), base=name, **meta)
         return cls
 
     return wrap
 
 
-def register_variant(name: str, base: str, **overrides: Any) -> None:
-    """Register ``name`` as ``base`` with some config fields replaced (a value, not a class)."""
+def register_variant(
+    name: str,
+    base: str,
+    *,
+    label: str | None = None,
+    latex: str | None = None,
+    table: str | None = None,
+    order: int | None = None,
+    in_all: bool = False,
+    wo_vis: RowDisplay | None = None,
+    **overrides: Any,
+) -> None:
+    """Register ``name`` as ``base`` with some config fields replaced (a value, not a class).
+
+    The display arguments are those of ``register_method``; the rest are config overrides.
+    """
     cls, cfg = METHODS.get(base)
-    METHODS.register(name, (cls, _replace(cfg, name, overrides)), base=base)
+    meta = _display_meta(name, label, latex, table, order, in_all, wo_vis)
+    METHODS.register(name, (cls, _replace(cfg, name, overrides)), base=base, **meta)
+
+
+def method_row(name: str, vis: bool = True) -> RowDisplay:
+    """How method ``name``'s row shows; an unregistered name shows as itself, after the rest."""
+    if name in METHODS:
+        return METHODS.meta(name)["row" if vis else "wo_vis"]
+    row = RowDisplay(name)
+    return row if vis else row.without_vis()
+
+
+def all_methods() -> list[str]:
+    """The methods ``run --methods all`` trains (registered with ``in_all``), in row order."""
+    chosen = [name for name in METHODS if METHODS.meta(name)["in_all"]]
+    return sorted(chosen, key=lambda name: _place(METHODS.meta(name)["row"].order))
+
+
+def _place(order: int | None) -> tuple[bool, int]:
+    return (order is None, order or 0)
 
 
 def _replace(cfg: MethodConfig, name: str, overrides: dict[str, Any]) -> MethodConfig:

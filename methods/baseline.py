@@ -20,7 +20,9 @@ class BaselineConfig(MethodConfig):
     margin: float = 0.3  # eq. (3) M
 
 
-@register_method("baseline", BaselineConfig())
+@register_method(
+    "baseline", BaselineConfig(), label="Baseline", table="table4", order=0, in_all=True
+)
 class Baseline(Method):
     """P = 1 part: the whole image, visibility 1."""
 

@@ -8,7 +8,15 @@ import torch
 from torch import Tensor, nn
 
 from methods.backbone import build_backbone
-from methods.base import Batch, Method, MethodConfig, Output, register_method, register_variant
+from methods.base import (
+    Batch,
+    Method,
+    MethodConfig,
+    Output,
+    RowDisplay,
+    register_method,
+    register_variant,
+)
 from methods.heads import BNNeck, ParsingHead, masked_max_pool
 from methods.losses import focal_parsing_loss, id_loss, part_targets, part_triplet_loss
 
@@ -31,7 +39,15 @@ class HPNetConfig(MethodConfig):
     needs_coco: bool = True
 
 
-@register_method("hpnet", HPNetConfig())
+@register_method(
+    "hpnet",
+    HPNetConfig(),
+    label="HPNet",
+    table="table4",
+    order=60,
+    in_all=True,
+    wo_vis=RowDisplay("HPNet, test w/o vis", table="table4", order=20),  # paper: below Baseline
+)
 class HPNet(Method):
     """Conv1-4 shared; per part a Conv5 branch, a parsing head, masked GMP, BN and classifier."""
 
@@ -93,6 +109,34 @@ class HPNet(Method):
         return {"coco_parsing": self.cfg.coco_weight * self.parsing_loss(out, part_labels)}
 
 
-register_variant("hpnet_share_conv5", base="hpnet", share_conv5=True)
-register_variant("hpnet_wo_triplet", base="hpnet", triplet_weight=0.0)
-register_variant("hpnet_wo_coco", base="hpnet", coco_weight=0.0, needs_coco=False)
+# Table 4's ablation rows, in the paper's order between "test w/o vis" (20) and HPNet (60).
+register_variant(
+    "hpnet_share_conv5",
+    base="hpnet",
+    label="HPNet, share Conv5",
+    table="table4",
+    order=30,
+    in_all=True,
+    share_conv5=True,
+)
+register_variant(
+    "hpnet_wo_triplet",
+    base="hpnet",
+    label="HPNet, λtri = 0",
+    latex=r"HPNet, $\lambda_{tri}=0$",
+    table="table4",
+    order=40,
+    in_all=True,
+    triplet_weight=0.0,
+)
+register_variant(
+    "hpnet_wo_coco",
+    base="hpnet",
+    label="HPNet, λcocoseg = 0",
+    latex=r"HPNet, $\lambda_{cocoseg}=0$",
+    table="table4",
+    order=50,
+    in_all=True,
+    coco_weight=0.0,
+    needs_coco=False,
+)

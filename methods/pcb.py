@@ -36,7 +36,7 @@ class StripeClassifier(nn.Module):
         return self.classifier(self.reduce(g))  # [N, C]
 
 
-@register_method("pcb", PCBConfig())
+@register_method("pcb", PCBConfig(), label="PCB", order=10, in_all=True)
 class PCB(Method):
     """P = 6 stripes, visibility 1; test features are the pooled stripe vectors g (PCB)."""
 

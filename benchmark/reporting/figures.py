@@ -15,8 +15,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from benchmark.atomic import atomic_path
 from benchmark.errors import DataError
+from benchmark.reporting.labels import dataset_label, row_label, row_order
 from benchmark.reporting.rows import main_rows
-from benchmark.reporting.tables import DATASET_NAMES, ROW_LABELS, RowKey, row_rank
 from datasets.parts import PART4_NAMES
 
 # RGB of HPNet's 4 parts (1 head, 2 torso+arms, 3 upper legs, 4 lower legs+feet).
@@ -46,8 +46,7 @@ def _save(fig: Figure, out: Path) -> Path:
 
 
 def _label(method: str, vis: bool) -> str:
-    known = ROW_LABELS.get((method, vis))
-    return known[0] if known else (method if vis else f"{method}, test w/o vis")
+    return row_label(method, bool(vis))
 
 
 def _one_protocol(df: pd.DataFrame) -> pd.DataFrame:
@@ -65,10 +64,7 @@ def _per_seed(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     per_seed = rows.groupby(keys + ["seed"], dropna=False)["value"].mean().reset_index()
     stats = per_seed.groupby(keys, dropna=False)["value"].agg(["mean", "std"]).reset_index()
     stats[["mean", "std"]] = stats[["mean", "std"]].fillna({"std": 0.0}) * 100.0
-    order = [
-        row_rank(RowKey(m, bool(v), "paper"))
-        for m, v in zip(stats["method"], stats["vis"], strict=True)
-    ]
+    order = [row_order(m, bool(v)) for m, v in zip(stats["method"], stats["vis"], strict=True)]
     return stats.iloc[sorted(range(len(stats)), key=order.__getitem__)].reset_index(drop=True)
 
 
@@ -104,7 +100,7 @@ def bar_chart(df: pd.DataFrame, dataset: str, out: Path) -> Path:
         ax.set_xticks(x, labels, rotation=20, ha="right")
         ax.set_ylabel("%")
         ax.set_ylim(0, 100)
-        ax.set_title(f"{DATASET_NAMES.get(dataset, dataset)}, multi-gallery-shot")
+        ax.set_title(f"{dataset_label(dataset)}, multi-gallery-shot")
         ax.legend()
     return _save(fig, out)
 
@@ -188,16 +184,6 @@ def ranking_lists(rows: Sequence[RankingRow | tuple], out: Path) -> Path:
     return _save(fig, out)
 
 
-def ranking_list(
-    query_path: Path, gallery_paths: Sequence[Path], correct: Sequence[bool], out: Path
-) -> Path:
-    """One query and its top-k gallery images with green (right) / red (wrong) frames."""
-    return ranking_lists(
-        [RankingRow(Path(query_path), tuple(map(Path, gallery_paths)), tuple(map(bool, correct)))],
-        out,
-    )
-
-
 def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """Blend the 4-part colours of ``mask`` ([H, W], codes 0..4) over ``image`` ([H, W, 3])."""
     if image.ndim != 3 or image.shape[2] != 3 or mask.shape != image.shape[:2]:
@@ -245,9 +231,7 @@ def robustness_curve(df: pd.DataFrame, out: Path) -> Path:
             part = stats[stats["metric"] == metric]
             for (method, vis, dataset), line in part.groupby(["method", "vis", "dataset"]):
                 line = line.sort_values("occlusion")
-                label = _label(method, vis) + (
-                    f" ({DATASET_NAMES.get(dataset, dataset)})" if several else ""
-                )
+                label = _label(method, vis) + (f" ({dataset_label(dataset)})" if several else "")
                 ax.errorbar(
                     line["occlusion"],
                     line["mean"],
@@ -289,7 +273,7 @@ def write_figures(df: pd.DataFrame, out_dir: Path) -> list[Path]:
         written.append(bar_chart(df, dataset, out_dir / f"bars_{dataset}.png"))
         curves = _cmc_points(df, dataset)
         if curves:
-            title = f"CMC, {DATASET_NAMES.get(dataset, dataset)}, multi-gallery-shot"
+            title = f"CMC, {dataset_label(dataset)}, multi-gallery-shot"
             written.append(cmc_curves(curves, out_dir / f"cmc_{dataset}.png", title))
     if "occlusion" in df.columns and df["occlusion"].notna().any():
         written.append(robustness_curve(df, out_dir / "robustness.png"))

@@ -25,7 +25,7 @@ import pandas as pd
 from benchmark.errors import ConfigError
 from benchmark.reporting.rows import CONDITION_COLUMNS, FRACTION_METRICS, KEY_COLUMNS
 from benchmark.reporting.store import load_results
-from benchmark.reporting.tables import markdown_row
+from benchmark.reporting.table_render import markdown_row
 
 COUNT_METRICS = ("queries", "skipped", "trials")
 FAILING = ("regressed", "missing", "changed")

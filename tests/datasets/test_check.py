@@ -11,7 +11,14 @@ from PIL import Image
 
 from benchmark.errors import ConfigError, DataError
 from datasets import load_dataset
-from datasets.check import EXTRA_QUERY_KEY, check_root, export_labels, format_report
+from datasets.base import register_dataset
+from datasets.check import (
+    EXTRA_QUERY_KEY,
+    check_root,
+    checked_datasets,
+    export_labels,
+    format_report,
+)
 from datasets.coco_densepose import instance_part_map
 from tests.datasets.real_trees import (
     make_all,
@@ -57,6 +64,19 @@ def test_check_root_json_shape_and_counts(tmp_path):
     assert market["gallery"]["expected_images"] == 15913
     assert set(_split_entries(report["occluded_reid"])) == {"query", "gallery"}
     assert report["partial_ilids_2019"]["gallery"]["expected_ids"] == 109
+
+
+def test_registered_data_sets_checked_by_role_in_table_order():
+    assert checked_datasets() == [
+        "market1501",  # train (and holistic test)
+        "partial_reid",
+        "partial_ilids_2018",
+        "partial_ilids_2019",
+        "occluded_reid",
+        "coco_densepose",  # parsing
+    ], checked_datasets()
+    with pytest.raises(ConfigError, match="roles must be some of train, test, parsing"):
+        register_dataset("bad_roles", roles=("eval",))
 
 
 def test_counts_that_differ_are_reported_and_matching_ones_are_not(tmp_path):
@@ -157,6 +177,8 @@ def test_format_report_lists_splits_status_and_problems(tmp_path):
     make_market(tmp_path, labels="ps")
     text = format_report(check_root(tmp_path))
     assert "partial_ilids_2018" in text and "| ok" in text, text
+    assert "| Partial-iLIDS'18 " in text and "| Market-1501 " in text, "registered display names"
+    assert text.index("Market-1501") < text.index("Partial-iLIDS'18"), "train set first, by role"
     assert "12,936" in text and "differs" in text, text
     assert "market1501 ps labels: train 3/3" in text, text
     assert "problem: market1501 train: found 2 ids" in text, text

@@ -1,18 +1,21 @@
-"""Tests of the figures: each is written as a non-empty PNG; bad inputs fail clearly."""
+"""Tests of the figures: what each one plots (labels, order, values); bad inputs fail clearly."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from matplotlib.container import BarContainer, ErrorbarContainer
+from matplotlib.figure import Figure
 from PIL import Image
 
 from benchmark.errors import DataError
 from benchmark.reporting.figures import (
+    RIGHT,
+    WRONG,
     bar_chart,
     cmc_curves,
     overlay,
     part_overlays,
-    ranking_list,
     ranking_lists,
     robustness_curve,
     write_figures,
@@ -22,12 +25,36 @@ from tests.benchmark.reporting.result_rows import frame, rows
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.fixture
+def plotted(monkeypatch) -> list[Figure]:
+    """The figures saved during a test, in order (a spy on ``Figure.savefig``)."""
+    figures: list[Figure] = []
+    savefig = Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        figures.append(self)
+        return savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    return figures
+
+
 def _assert_png(path):
-    assert path.is_file() and path.stat().st_size > 1000, f"{path} is missing or tiny"
-    assert path.read_bytes()[:8] == PNG_MAGIC, f"{path} is not a PNG"
-    with Image.open(path) as img:
-        assert img.width > 50 and img.height > 50, f"{path} is {img.size}"
+    assert path.is_file() and path.read_bytes()[:8] == PNG_MAGIC, f"{path} is not a PNG"
     assert not list(path.parent.glob("*.tmp*")), "no temporary file is left behind"
+
+
+def _ticks(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_xticklabels()]
+
+
+def _legend(legend) -> list[str]:
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def _bar_heights(ax) -> list[list[float]]:
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    return [[round(p.get_height(), 6) for p in c.patches] for c in bars]
 
 
 def _results():
@@ -71,27 +98,51 @@ def _images(tmp_path, n):
     return paths
 
 
-def test_bar_chart_and_cmc(tmp_path):
+def test_bar_chart_plots_registered_labels_in_row_order(tmp_path, plotted):
     _assert_png(bar_chart(_results(), "occluded_reid", tmp_path / "bars.png"))
-    curves = {"HPNet": np.linspace(0.5, 1.0, 20), "Baseline": np.array([[1, 0.4], [5, 0.7]])}
-    _assert_png(cmc_curves(curves, tmp_path / "cmc.png", "CMC"))
+    (ax,) = plotted[0].axes
+    assert _ticks(ax) == ["Baseline", "HPNet"], f"labels in the tables' order: {_ticks(ax)}"
+    assert _legend(ax.get_legend()) == ["Rank-1", "mAP"], _legend(ax.get_legend())
+    assert _bar_heights(ax) == [[60.5, 80.5], [50.0, 70.0]], "mean over seeds, in %"
+    assert ax.get_title() == "Occluded-REID, multi-gallery-shot", ax.get_title()
     with pytest.raises(DataError, match="partial_reid"):
         bar_chart(_results(), "partial_reid", tmp_path / "none.png")
 
 
-def test_ranking_lists_of_tiny_images(tmp_path):
+def test_cmc_curves_plot_full_and_sparse_curves(tmp_path, plotted):
+    curves = {"HPNet": np.linspace(0.5, 1.0, 20), "Baseline": np.array([[1, 0.4], [5, 0.7]])}
+    _assert_png(cmc_curves(curves, tmp_path / "cmc.png", "CMC"))
+    (ax,) = plotted[0].axes
+    assert _legend(ax.get_legend()) == ["HPNet", "Baseline"]
+    full, sparse = ax.get_lines()
+    np.testing.assert_allclose(full.get_xdata(), np.arange(1, 21))
+    np.testing.assert_allclose(full.get_ydata(), np.linspace(50.0, 100.0, 20))
+    np.testing.assert_allclose(sparse.get_xydata(), [[1, 40.0], [5, 70.0]])
+
+
+def _frame_colour(ax) -> tuple[int, ...]:
+    (image,) = ax.get_images()
+    return tuple(int(v) for v in np.asarray(image.get_array())[0, 0])
+
+
+def test_ranking_lists_of_tiny_images(tmp_path, plotted):
     paths = _images(tmp_path, 11)
     correct = [i % 2 == 0 for i in range(10)]
-    _assert_png(ranking_list(paths[0], paths[1:], correct, tmp_path / "out" / "one.png"))
     many = [(paths[0], paths[1:], correct), (paths[1], paths[2:7], [True] * 5)]
     _assert_png(ranking_lists(many, tmp_path / "out" / "many.png"))
+    axes = plotted[0].axes
+    assert len(axes) == 2 * 11, "a row per query: the query and up to 10 gallery images"
+    assert [ax.get_title() for ax in axes[:11]] == ["query"] + [str(k) for k in range(1, 11)]
+    frames = [_frame_colour(ax) for ax in axes[1:11]]
+    assert frames == [RIGHT if ok else WRONG for ok in correct], "green right, red wrong"
+    assert [len(ax.get_images()) for ax in axes[11:]] == [1] * 6 + [0] * 5, "short row"
     with pytest.raises(DataError, match="cannot read image"):
-        ranking_list(tmp_path / "missing.jpg", paths[1:3], [True, False], tmp_path / "x.png")
+        ranking_lists([(tmp_path / "missing.jpg", paths[1:3], [True, False])], tmp_path / "x.png")
     with pytest.raises(ValueError, match="correct flags"):
-        ranking_list(paths[0], paths[1:3], [True], tmp_path / "x.png")
+        ranking_lists([(paths[0], paths[1:3], [True])], tmp_path / "x.png")
 
 
-def test_part_overlays_colours_parts_only(tmp_path):
+def test_part_overlays_colours_parts_only(tmp_path, plotted):
     image = np.full((48, 24, 3), 100, dtype=np.uint8)
     mask = np.zeros((48, 24), dtype=np.int64)
     mask[:12], mask[12:24], mask[24:36], mask[36:] = 1, 2, 3, 4
@@ -100,17 +151,33 @@ def test_part_overlays_colours_parts_only(tmp_path):
     assert (blended[:, :4] == 100).all(), "background pixels keep the image"
     assert not (blended[:12, 4:] == 100).all(), "head pixels are coloured"
     _assert_png(part_overlays([image, image], [mask, mask], tmp_path / "parts.png"))
+    fig = plotted[0]
+    shown = [np.asarray(ax.get_images()[0].get_array()) for ax in fig.axes]
+    assert len(shown) == 2 and all((a == blended).all() for a in shown), "the blended images"
+    parts = ["head", "torso arms", "upper legs", "lower legs feet"]
+    assert _legend(fig.legends[0]) == parts, _legend(fig.legends[0])
     with pytest.raises(ValueError, match="codes"):
         overlay(image, mask + 4)
     with pytest.raises(ValueError, match="must be"):
         overlay(image, mask[:10])
 
 
-def test_robustness_curve_and_write_figures(tmp_path):
-    df = _results()
-    _assert_png(robustness_curve(df, tmp_path / "rob.png"))
-    written = write_figures(df, tmp_path / "figs")
-    names = sorted(p.name for p in written)
+def test_robustness_curve_plots_each_method_over_occlusion(tmp_path, plotted):
+    _assert_png(robustness_curve(_results(), tmp_path / "rob.png"))
+    rank1, m_ap = plotted[0].axes
+    assert _legend(rank1.get_legend()) == ["Baseline", "HPNet"], _legend(rank1.get_legend())
+    lines = {
+        c.get_label(): c.lines[0] for c in rank1.containers if isinstance(c, ErrorbarContainer)
+    }
+    np.testing.assert_allclose(lines["HPNet"].get_xydata(), [[0.0, 80], [0.3, 65], [0.6, 50]])
+    assert rank1.get_ylabel() == "Rank-1 (%)" and m_ap.get_ylabel() == "mAP (%)"
+    with pytest.raises(DataError, match="occlusion"):
+        robustness_curve(_results().drop(columns="occlusion"), tmp_path / "none.png")
+
+
+def test_write_figures_plots_what_the_data_supports(tmp_path, plotted):
+    written = write_figures(_results(), tmp_path / "figs")
+    names = [p.name for p in written]
     assert names == [
         "bars_market1501.png",
         "bars_occluded_reid.png",
@@ -119,5 +186,10 @@ def test_robustness_curve_and_write_figures(tmp_path):
     ], f"figures the data supports: {names}"
     for path in written:
         _assert_png(path)
-    with pytest.raises(DataError, match="occlusion"):
-        robustness_curve(df.drop(columns="occlusion"), tmp_path / "none.png")
+    figures = dict(zip(names, plotted, strict=True))
+    market = figures["bars_market1501.png"].axes[0]
+    assert _ticks(market) == ["HPNet"] and "Market-1501 (holistic)" in market.get_title()
+    cmc = figures["cmc_occluded_reid.png"].axes[0]
+    assert _legend(cmc.get_legend()) == ["Baseline", "HPNet"], _legend(cmc.get_legend())
+    hpnet = cmc.get_lines()[1]
+    np.testing.assert_allclose(hpnet.get_xydata(), [[1, 80.5], [3, 90], [5, 92], [10, 95]])

@@ -10,8 +10,15 @@ import pandas as pd
 import pytest
 
 from benchmark.errors import UnknownNameError, UserError
-from benchmark.reporting.tables import render, render_all, write_tables
+from benchmark.reporting.table_build import SPECS, build
+from benchmark.reporting.table_render import render_tables
+from benchmark.reporting.tables import render_all, write_tables
 from tests.benchmark.reporting.result_rows import frame, rows
+
+
+def render(df: pd.DataFrame, table: str, fmt: str, trials: int | None = None) -> str:
+    """One table of the paper (``SPECS`` name) rendered from result rows."""
+    return render_tables(build(df, SPECS[table], trials), fmt)
 
 
 def _md_table(text: str) -> list[list[str]]:
@@ -169,10 +176,10 @@ def test_real_and_synthetic_get_separate_tables():
         rows("hpnet", "market1501", rank1=0.9, mAP=0.8),
         rows("hpnet", "market1501", data="real", rank1=0.95, mAP=0.85),
     )
-    text = render(df, "all", "md")
+    text = render(df, "all_multi", "md")
     assert text.count("| Method") == 2, "one table per kind of data"
     assert text.index("(real)") < text.index("(synthetic)"), "real data first"
-    assert "Market-1501 R1" in text
+    assert "Market-1501 (holistic) R1" in text, "the registered test label of market1501"
 
 
 def test_latex_escapes_special_characters():
@@ -180,27 +187,56 @@ def test_latex_escapes_special_characters():
         rows(r"my_net&50%#1\x~", "market1501", rank1=0.9, mAP=0.8),
         rows("hpnet", "market1501", rank1=0.8, mAP=0.7),
     )
-    tex = render(df, "all", "latex")
+    tex = render(df, "all_multi", "latex")
     assert r"my\_net\&50\%\#1\textbackslash{}x\textasciitilde{}" in tex, (
         "special characters escaped"
     )
 
 
-def test_unknown_names_and_absent_data():
+def test_unknown_format_and_absent_data():
     df = _ablation_frame()
-    with pytest.raises(UnknownNameError, match="table5"):
-        render(df, "table5", "md")
     with pytest.raises(UnknownNameError, match="html"):
-        render(df, "table4", "html")
-    with pytest.raises(UserError, match="single-gallery-shot"):
-        render(df, "table2", "md")
+        render_all(df, "html")
+    assert build(df, SPECS["table2"]) == [], "no single-gallery-shot rows: no table2"
+    with pytest.raises(UserError, match="no results to tabulate"):
+        render_all(df[df["mode"] == "single"], "md")
+
+
+def test_variant_without_vis_row_has_its_label_below_its_row():
+    df = frame(
+        rows("hpnet", "occluded_reid", rank1=0.87, mAP=0.77, rank5=0.9, rank10=0.95),
+        rows("hpnet_wo_coco", "occluded_reid", rank1=0.82, mAP=0.7, rank5=0.9, rank10=0.95),
+        rows("hpnet_wo_coco", "occluded_reid", vis=False, rank1=0.6, mAP=0.5),
+        rows("baseline", "occluded_reid", rank1=0.6, mAP=0.5, rank5=0.8, rank10=0.9),
+    )
+    labels = [row[0] for row in _md_table(render(df, "table3", "md"))[1:]]
+    assert labels == [
+        "Baseline",
+        "HPNet, λcocoseg = 0",
+        "HPNet, λcocoseg = 0, test w/o vis",
+        "HPNet",
+    ], f"registered labels, w/o vis right below its row: {labels}"
+    table4 = render(df, "table4", "latex")
+    extra = table4[table4.rindex(r"\midrule") :]
+    assert r"HPNet, $\lambda_{cocoseg}=0$, test w/o vis" in extra, "not a Table 4 row: below"
+
+
+def test_unregistered_method_shows_its_name_after_the_builtins():
+    df = frame(
+        rows("aaa_net", "occluded_reid", rank1=0.9, mAP=0.8),
+        rows("hpnet", "occluded_reid", rank1=0.87, mAP=0.77),
+        rows("aaa_net", "occluded_reid", vis=False, rank1=0.5, mAP=0.4),
+        rows("pcb", "occluded_reid", rank1=0.6, mAP=0.5),
+    )
+    labels = [row[0] for row in _md_table(render(df, "table3", "md"))[1:]]
+    assert labels == ["PCB", "HPNet", "aaa_net", "aaa_net, test w/o vis"], labels
 
 
 def test_write_tables_writes_three_files(tmp_path):
     df = pd.concat([_ablation_frame(), _single_frame()], ignore_index=True)
     paths = write_tables(df, tmp_path)
     assert sorted(p.name for p in paths) == ["tables.csv", "tables.md", "tables.tex"]
-    assert all(p.stat().st_size > 0 for p in paths) and not list(tmp_path.glob("*.tmp"))
+    assert all(p.stat().st_size > 0 for p in paths) and not list(tmp_path.glob("*.tmp*"))
     csv = pd.read_csv(tmp_path / "tables.csv")
     assert set(csv["table"]) == {"table2", "table3", "table4", "all_multi", "all_single"}
 
