@@ -156,18 +156,21 @@ def multi_shot_curves(method_dir: Path) -> dict[str, np.ndarray]:
 def write_example_figures(root: Path, out_dir: Path) -> list[Path]:
     """CMC curves, ranking lists and part overlays from the figure data stored under ``root``."""
     from benchmark.reporting.figures import cmc_curves, part_overlays, ranking_lists
+    from benchmark.reporting.labels import dataset_label, row_label
 
     written, curves = [], {}
     for mdir in method_dirs(root):
-        name = mdir.name
+        name = mdir.name  # "<method>-seed<seed>", as run_benchmark names the method folders
+        method, _, seed = name.rpartition("-seed")
+        label = f"{row_label(method, True)}, seed {seed}"
         for dataset, curve in multi_shot_curves(mdir).items():
-            curves.setdefault(dataset, {})[name] = curve
+            curves.setdefault(dataset, {})[label] = curve
         if (mdir / EXAMPLES_JSON).exists():
             written.append(ranking_lists(load_rankings(mdir), out_dir / f"ranking_{name}.png"))
         if (mdir / MASKS_NPZ).exists():
             images, maps = load_masks(mdir, input_size(mdir))
             written.append(part_overlays(images, maps, out_dir / f"parts_{name}.png"))
     for dataset, per_method in sorted(curves.items()):
-        title = f"CMC, {dataset} (multi-gallery-shot)"
+        title = f"CMC, {dataset_label(dataset)} (multi-gallery-shot)"
         written.append(cmc_curves(per_method, out_dir / f"cmc_curve_{dataset}.png", title))
     return written
