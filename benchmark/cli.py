@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import logging
@@ -206,6 +207,7 @@ def resolve_run_config(args):
     """The fully resolved, checked RunConfig of ``run``'s arguments, before any work starts."""
     from benchmark.config import apply_overrides, check_run_config, from_dict
     from benchmark.profiles import get_profile
+    from datasets.base import datasets_with_role
     from methods.base import METHODS, all_methods
 
     if args.resume:
@@ -231,6 +233,9 @@ def resolve_run_config(args):
     if args.occlusion_sweep:
         sets += [f"eval.occlusion_sweep={json.dumps(args.occlusion_sweep)}"]
     cfg = apply_overrides(cfg, sets + args.overrides)
+    if not cfg.eval.datasets:  # the default: every registered test set, plug-ins included
+        tests = datasets_with_role("test")
+        cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, datasets=tuple(tests)))
     check_run_config(cfg)  # every section, eval included: a bad value fails before any work
     return cfg
 

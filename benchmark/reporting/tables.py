@@ -22,7 +22,7 @@ def render_all(df: pd.DataFrame, fmt: str, trials: int | None = None) -> str:
     """Render every table the data supports, in the paper's order, then "all results".
 
     Args:
-        df: result rows (see ``benchmark.reporting.results.ROW_COLUMNS``).
+        df: result rows (see ``benchmark.reporting.rows.ROW_COLUMNS``).
         fmt: "md", "latex" or "csv".
         trials: single-shot trial count (from the run config) for captions when the rows hold
             no "trials" metric.
