@@ -10,9 +10,11 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from benchmark.errors import storage_error
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,20 +29,29 @@ def temp_path(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path, durable: bool = True) -> Iterator[Path]:
     """Yield a temp path to write; on success it replaces ``path``, on any error it is removed.
 
     Example: ``with atomic_path(out) as tmp: fig.savefig(tmp)``. The parent folder is created.
+    ``durable=False`` skips the fsync (bulk files such as a generated data tree, whose
+    completeness a marker file records): still never half a file under the final name.
+    A disk-full, quota, read-only or permission error becomes a one-line ``StorageError``
+    naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
-        _fsync(tmp)
+        if durable:
+            _fsync(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as e:
+        with suppress(FileNotFoundError, NotADirectoryError):
+            tmp.unlink()
+        storage = storage_error(e, path) if isinstance(e, OSError) else None
+        if storage is not None:
+            raise storage from e
         raise
 
 

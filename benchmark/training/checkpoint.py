@@ -14,9 +14,13 @@ from benchmark.errors import UserError
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` through ``atomic_path``, so a crash never leaves half a file."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    """``torch.save`` through ``atomic_path``, so a crash never leaves half a file.
+
+    It writes to an open file: saving to a path turns a full disk into torch's RuntimeError,
+    a file object keeps the OSError (errno) that ``atomic_path`` reports as one line.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
 
 
 def rng_state() -> dict[str, Any]:
@@ -56,17 +60,24 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: Path, model, optimizer=None, scheduler=None) -> dict[str, Any]:
-    """Restore a checkpoint (``weights_only=True``); returns it (epoch, extra, ...)."""
+    """Restore a checkpoint (``weights_only=True``); returns it (epoch, extra, ...).
+
+    Raises:
+        UserError: one line for a corrupt, truncated, foreign or refused file (never torch's
+            own text, which advises the unsafe ``weights_only=False``).
+    """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
+        if optimizer is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
     except Exception as e:  # noqa: BLE001 - any failure here is a bad file for the user
         raise UserError(
-            f"cannot load checkpoint {path}: {e}; delete it to train from scratch"
+            f"cannot load checkpoint {path} ({type(e).__name__}): it is corrupt, truncated, or "
+            "not a checkpoint of this run, and it is never unpickled unsafely; delete it to "
+            "train that method from scratch"
         ) from e
-    if optimizer is not None:
-        optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    set_rng_state(state["rng"])
     return state

@@ -141,7 +141,7 @@ def _claim(root: Path, cfg: SynthConfig) -> None:
             f"{root / present[0]} exists but was not written by the synthetic "
             "generator; use an empty folder (or one it wrote) as the synthetic root"
         )
-    (root / IN_PROGRESS).write_text(cfg.digest(), encoding="utf-8")
+    write_text_atomic(cfg.digest(), root / IN_PROGRESS)
     (root / MARKER).unlink(missing_ok=True)
     (root / META).unlink(missing_ok=True)
     for d in present:

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from benchmark.atomic import write_text_atomic
+from benchmark.atomic import atomic_path, write_text_atomic
 
 DP_SIZE = 256  # dp_masks are 256x256 inside the person box (DensePose-COCO)
 JPEG_QUALITY = 90
@@ -35,16 +35,20 @@ def label_relpath(image_relpath: str) -> str:
 
 
 def save_image(path: Path, rgb: np.ndarray) -> None:
-    """Save an [H, W, 3] uint8 image as JPEG (deterministic bytes for the same pixels)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rgb, "RGB").save(path, format="JPEG", quality=JPEG_QUALITY)
+    """Save an [H, W, 3] uint8 image as JPEG (deterministic bytes for the same pixels).
+
+    Atomic without fsync: the generator's in-progress marker already covers a crash, and
+    thousands of fsyncs would dominate the generation time.
+    """
+    with atomic_path(path, durable=False) as tmp:
+        Image.fromarray(rgb, "RGB").save(tmp, format="JPEG", quality=JPEG_QUALITY)
 
 
 def save_label(path: Path, label: np.ndarray) -> None:
     """Save an [H, W] uint8 part label map as a single-channel ("L") PNG."""
     assert label.dtype == np.uint8 and label.ndim == 2, "labels are 2-D uint8 maps"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(label, "L").save(path, format="PNG")
+    with atomic_path(path, durable=False) as tmp:  # as save_image
+        Image.fromarray(label, "L").save(tmp, format="PNG")
 
 
 def encode_rle(mask: np.ndarray) -> dict[str, Any]:

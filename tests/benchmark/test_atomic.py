@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,7 @@ from benchmark.atomic import (
     write_json_atomic,
     write_text_atomic,
 )
+from benchmark.errors import StorageError
 
 
 def test_helpers_write_their_content(tmp_path):
@@ -68,3 +71,28 @@ def test_failing_replace_keeps_old_file(tmp_path, monkeypatch):
         write_json_atomic({"v": 2}, target)
     assert json.loads(target.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+@pytest.mark.parametrize(
+    ("code", "what"),
+    [
+        (errno.ENOSPC, "disk full"),
+        (errno.EDQUOT, "disk quota exceeded"),
+        (errno.EROFS, "read-only file system"),
+        (errno.EACCES, "permission denied"),
+    ],
+)
+def test_file_system_refusal_is_one_line_naming_the_target(tmp_path, code, what):
+    target = tmp_path / "run" / "cmc.csv"
+    with pytest.raises(StorageError) as info, atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise OSError(code, os.strerror(code))
+    message = str(info.value)
+    assert message.startswith(f"{what} writing {target} (") and "\n" not in message, message
+    assert list(tmp_path.rglob("*")) == [tmp_path / "run"], "no target and no temp file"
+
+
+def test_other_errors_pass_through_unchanged(tmp_path):
+    with pytest.raises(OSError) as info, atomic_path(tmp_path / "x.json"):
+        raise OSError(errno.EIO, "I/O error")
+    assert not isinstance(info.value, StorageError) and info.value.errno == errno.EIO
