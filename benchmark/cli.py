@@ -15,6 +15,8 @@ from benchmark.errors import UserError
 
 log = logging.getLogger(__name__)
 
+NEED_DEFAULT = "default"  # datasets check --need default: every set a default run reads
+
 # The smoke profile is the CI regression gate: its numbers must not depend on the CPU family.
 PORTABLE_PROFILES = ("smoke",)
 # Environment read by the libraries: generic ATen kernels, SSE4.1 oneDNN, MKL's compatible path.
@@ -133,10 +135,28 @@ def add_run_parser(sub) -> None:
 def add_datasets_parser(sub) -> None:
     ds = sub.add_parser("datasets", help="inspect data sets under a root")
     dsub = ds.add_subparsers(dest="datasets_command", required=True)
-    check = dsub.add_parser("check", help="report what was found against the expected counts")
+    check = dsub.add_parser(
+        "check",
+        help="report what was found against the expected counts",
+        description="Report every data set found under the root against its release's counts, "
+        "decoding every image and DensePose mask. Exit status: 0 usable; 1 a needed data set "
+        "is missing or a checked one has problems (unreadable images or annotations, missing "
+        "folders, bad labels; counts that differ from the full release are shown but do not "
+        "fail); 2 unusable input (no such root, an unknown name).",
+    )
     check.add_argument("--root", type=Path, required=True)
     check.add_argument("--json", action="store_true", help="print one JSON object")
-    check.add_argument("--no-verify", action="store_true", help="do not decode every image")
+    check.add_argument(
+        "--no-verify", action="store_true", help="do not decode every image (masks still are)"
+    )
+    check.add_argument(
+        "--need",
+        nargs="+",
+        metavar="NAME",
+        help="data sets the command to come needs: fail when one is missing or broken (others "
+        f"are reported only); '{NEED_DEFAULT}' = those of a default run (train, test and "
+        "parsing sets); without --need every data set found must be usable",
+    )
     export = dsub.add_parser("export-labels", help="write the 7-part label PNG of each instance")
     export.add_argument("dataset", choices=["coco_densepose"])
     export.add_argument("--root", type=Path, required=True)
@@ -150,7 +170,14 @@ def add_report_parsers(sub) -> None:
     figures = sub.add_parser("figures", help="figures from stored results")
     figures.add_argument("dir", type=Path)
     figures.add_argument("--out", type=Path, help="output folder (default: DIR/figures)")
-    check = sub.add_parser("check", help="compare results with reference results")
+    check = sub.add_parser(
+        "check",
+        help="compare results with reference results",
+        description="Compare results with reference results (see benchmark.reporting.regress). "
+        "Exit status: 0 passed; 1 a metric regressed, is missing or a count changed; 2 unusable "
+        "input (a missing, unreadable or malformed file, or no result row in common), so CI can "
+        "tell a regression from a broken setup.",
+    )
     check.add_argument("--reference", type=Path, required=True)
     check.add_argument("--current", type=Path, required=True)
     check.add_argument("--tolerance", type=float, default=0.02)
@@ -274,12 +301,34 @@ def cmd_datasets(args) -> int:
     from datasets import check as datacheck
 
     if args.datasets_command == "check":
+        need = needed_datasets(args.need)
         report = datacheck.check_root(args.root, verify_images=not args.no_verify)
         print(json.dumps(report, indent=2) if args.json else datacheck.format_report(report))
+        failed = datacheck.failures(report, args.root, need)
+        if failed:
+            print(f"datasets check FAILED: {'; '.join(failed)}", file=sys.stderr)
+            return 1
         return 0
     n = datacheck.export_labels(args.root, args.out, args.dataset)
     print(f"wrote {n} label PNGs to {args.out}")
     return 0
+
+
+def needed_datasets(names: list[str] | None) -> list[str] | None:
+    """``--need``'s data sets (``default``: a default run's), each checked to be registered."""
+    from datasets.base import DATASETS
+    from datasets.check import checked_datasets
+
+    if names is None:
+        return None
+    wanted = []
+    for name in names:
+        if name == NEED_DEFAULT:
+            wanted += checked_datasets()  # every registered train, test and parsing set
+        else:
+            DATASETS.get(name)  # one-line error listing the registered names
+            wanted.append(name)
+    return list(dict.fromkeys(wanted))
 
 
 def cmd_tables(args) -> int:
@@ -302,9 +351,14 @@ def cmd_figures(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from benchmark.reporting.regress import check, format_check
+    from benchmark.reporting.regress import check, format_check, shared_rows
 
     table, ok = check(args.reference, args.current, args.tolerance)
+    if not shared_rows(table):
+        raise UserError(
+            f"{args.reference} and {args.current} share no result row (other methods, data, "
+            "labels or protocol); compare results of the same benchmark"
+        )
     print(format_check(table))
     print(
         "check passed" if ok else "check FAILED: a metric regressed or is missing", file=sys.stderr

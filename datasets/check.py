@@ -16,7 +16,11 @@ Data sets are the registered ones (``--plugin`` ones too), by role; split keys f
 - partial_reid: ``query`` is the default ``partial_body_images``; when ``occluded_body_images``
   exists too it is reported as the extra split key ``query_occluded_body_images``.
 - coco_densepose: only ``train`` (the train annotation file); images = person instances with
-  ``dp_masks``, ids = distinct COCO images holding them; no expected counts.
+  ``dp_masks``, ids = distinct COCO images holding them; no expected counts. Every RLE mask is
+  decoded; the first that does not is named by annotation id and image.
+
+``failures`` turns a report into the reasons ``datasets check`` fails: a needed data set that
+is missing, or one with problems other than counts that differ from the full release.
 - market1501 ``labels``: ``{"ps"|"gt": {"<split>": {"images", "labeled", "missing",
   "wrong_size"}}}`` for each of ``Market-1501-v15.09.15_{ps,gt}_label`` that exists.
 """
@@ -137,6 +141,22 @@ def _check_splits(
     return result, problems
 
 
+def _undecodable_masks(instances: Sequence[Any]) -> list[str]:
+    """Decode the 14 RLE masks of every DensePose person; one line naming the first bad one."""
+    bad = []
+    for instance in tqdm(instances, desc="dp_masks", disable=None, leave=False):
+        try:
+            coco_densepose.decode_dp_masks(instance.dp_masks)
+        except DataError as e:
+            bad.append(f"annotation {instance.ann_id} of image {instance.image_path.name}: {e}")
+    if not bad:
+        return []
+    return [
+        f"{coco_densepose.NAME}: {len(bad)} annotation(s) have dp_masks that do not decode "
+        f"(first: {bad[0]}); fix or remove them"
+    ]
+
+
 def _check_dataset(name: str, root: Path, verify_images: bool) -> dict[str, Any]:
     """The report entry of one data set found under ``root``."""
     expected = dataset_info(name).expected
@@ -154,6 +174,8 @@ def _check_dataset(name: str, root: Path, verify_images: bool) -> dict[str, Any]
             )
             result.update(more)
             problems += list(extra.problems) + extra_problems
+    if name == coco_densepose.NAME:
+        problems += _undecodable_masks(splits.train)
     if name == market1501.NAME:
         labels, label_problems = check_labels(root, verify_images, splits.problems)
         if labels:
@@ -184,6 +206,41 @@ def check_root(root: Path, verify_images: bool = True) -> dict[str, Any]:
         for name in checked_datasets()
         if _present(name, root)
     }
+
+
+def _failing(name: str, entry: dict[str, Any]) -> list[str]:
+    """The problems of one report entry that make the data set unusable.
+
+    A count that differs from the full release is reported but does not fail: a subset or
+    the synthetic copy is fine.
+    """
+    splits = {key: value for key, value in entry.items() if key not in NON_SPLIT_KEYS}
+    counts = {line for key, value in splits.items() for line in _count_problem(name, key, value)}
+    return [line for line in entry["problems"] if line not in counts]
+
+
+def failures(report: dict[str, Any], root: Path, need: Sequence[str] | None = None) -> list[str]:
+    """Why ``datasets check`` fails: one line per needed data set that is missing or broken.
+
+    Args:
+        report: ``check_root``'s report.
+        root: the data root it checked (named in the lines).
+        need: the data sets the chosen command needs; None: every data set found.
+
+    Returns:
+        The lines (empty when the check passes).
+    """
+    lines = []
+    for name in report if need is None else need:
+        if name not in report:
+            layout = dataset_info(name).layout
+            where = f" (looked for {', '.join(layout.candidates)})" if layout else ""
+            lines.append(f"{name} is missing under {root}{where}")
+            continue
+        broken = _failing(name, report[name])
+        if broken:
+            lines.append(f"{name} has {len(broken)} problem(s), first: {broken[0]}")
+    return lines
 
 
 def _cell(value: int | None) -> str:

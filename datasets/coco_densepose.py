@@ -69,6 +69,49 @@ def clip_box(box: PixelBox, image_size: tuple[int, int]) -> PixelBox:
     return PixelBox(left, top, right, bottom)
 
 
+def rle_counts(counts: str) -> list[int]:
+    """The run lengths of a compressed COCO RLE string (pycocotools' ``rleFrString``).
+
+    Each number is 6-bit characters from "0" (LEB128-like, 5 bits per character, 0x20 = more,
+    0x10 in the last = negative); from the third number on, each is stored as a difference
+    from the number two places before it.
+    """
+    runs: list[int] = []
+    pos = 0
+    while pos < len(counts):
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= len(counts):
+                raise DataError("its RLE string ends inside a number")
+            char = ord(counts[pos]) - 48
+            if not 0 <= char < 64:
+                raise DataError(f"its RLE string holds {counts[pos]!r}, not an RLE character")
+            value |= (char & 0x1F) << shift
+            more, pos, shift = bool(char & 0x20), pos + 1, shift + 5
+            if not more and char & 0x10:
+                value |= -1 << shift
+        runs.append(value + (runs[-2] if len(runs) > 2 else 0))
+    return runs
+
+
+def _check_rle(rle: Any) -> None:
+    """Refuse an RLE whose size is not 256x256 or whose runs do not tile it exactly.
+
+    pycocotools decodes such a string without complaint into garbage (it does not bound the
+    runs), so the runs are checked before it sees them.
+    """
+    if not isinstance(rle, dict) or list(rle.get("size", ())) != [DP_SIZE, DP_SIZE]:
+        raise DataError("it is not an RLE of size [256, 256]")
+    counts = rle.get("counts")
+    if isinstance(counts, bytes):
+        counts = counts.decode("ascii", errors="replace")
+    if not isinstance(counts, str):
+        raise DataError("its 'counts' is not a compressed RLE string")
+    runs = rle_counts(counts)
+    if any(run < 0 for run in runs) or sum(runs) != DP_SIZE * DP_SIZE:
+        raise DataError(f"its runs cover {sum(runs)} pixels, not {DP_SIZE * DP_SIZE}")
+
+
 def decode_dp_masks(dp_masks: Sequence[Any]) -> np.ndarray:
     """Decode the 14 DensePose RLE masks into one [256, 256] uint8 map of part numbers 1-14.
 
@@ -81,10 +124,11 @@ def decode_dp_masks(dp_masks: Sequence[Any]) -> np.ndarray:
         if not rle:
             continue
         try:
+            _check_rle(rle)
             with warnings.catch_warnings():  # pycocotools' own numpy-2 copy= deprecation notice
                 warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
                 mask = mask_utils.decode(rle)
-        except (TypeError, ValueError, KeyError) as e:
+        except (DataError, TypeError, ValueError, KeyError) as e:
             raise DataError(f"dp_masks part {part} is not a valid RLE mask ({e})") from e
         if mask.shape[:2] != (DP_SIZE, DP_SIZE):
             raise DataError(f"dp_masks part {part} is {mask.shape[:2]}, expected 256x256")

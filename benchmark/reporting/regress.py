@@ -84,6 +84,11 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, tolerance: float) ->
     return table.reset_index(drop=True)
 
 
+def shared_rows(table: pd.DataFrame) -> int:
+    """How many rows of a ``compare`` table exist in both the reference and the current results."""
+    return int((table["reference"].notna() & table["current"].notna()).sum())
+
+
 def passed(table: pd.DataFrame) -> bool:
     """True when no row of a ``compare`` table is regressed, missing or changed."""
     return not table["status"].isin(FAILING).any()

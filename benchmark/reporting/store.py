@@ -95,9 +95,16 @@ class ResultStore:
             rows = load_results(csv_path).to_dict("records")
         else:
             rows = []
-        for row in rows:  # a renamed or copied run folder takes its new name
-            norm = normalise({**row, "run": store.run_id})
-            store._rows[row_key(norm)] = norm
+        try:
+            for row in rows:  # a renamed or copied run folder takes its new name
+                norm = normalise({**row, "run": store.run_id})
+                store._rows[row_key(norm)] = norm
+        except (TypeError, ValueError, KeyError) as e:
+            where = json_path if json_path.is_file() else csv_path
+            raise DataError(
+                f"{where} holds a malformed result row ({type(e).__name__}: {e}); restore it, or "
+                "delete it if the run's other results file (results.csv, results.json) is intact"
+            ) from e
         return store
 
     @property
@@ -120,6 +127,20 @@ class ResultStore:
             norm = normalise({**row, "run": self.run_id})
             self._rows[row_key(norm)] = norm
         self._flush()
+
+    def replace(self, method: str, seed: int, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Drop every stored row of ``method`` with ``seed``, then ``append`` ``rows``.
+
+        A re-evaluation (new ``eval.*`` settings on resume) replaces its earlier rows entirely,
+        so no row measured under the old settings stays beside the new ones.
+        """
+        kept = {
+            key: row
+            for key, row in self._rows.items()
+            if not (row["method"] == method and row["seed"] == int(seed))
+        }
+        self._rows = kept
+        self.append(rows)
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Write ``obj`` as ``run_dir/name`` (config.json, env.json, timings.json) atomically."""
@@ -155,6 +176,58 @@ def _read_csv(path: Path) -> pd.DataFrame:
     missing = [c for c in ROW_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{path} lacks result columns {', '.join(missing)}; is it a results.csv?")
+    return _typed(frame, path)
+
+
+def _bad_cell(frame: pd.DataFrame, col: str, ok: pd.Series, path: Path, kind: str) -> DataError:
+    """A one-line error naming the first cell of ``col`` that is not ``kind``."""
+    first = ok[~ok].index[0]
+    line = int(first) + 2  # the header is line 1
+    value = str(frame.at[first, col])  # as the file has it, not a numpy repr
+    return DataError(
+        f"{path} line {line}: {col} must be {kind}, got {value!r}; fix the cell or regenerate it"
+    )
+
+
+def _numbers(frame: pd.DataFrame, col: str, path: Path, integer: bool) -> pd.Series:
+    """``col`` as numbers (NaN allowed for floats), or a DataError naming the bad cell."""
+    values = pd.to_numeric(frame[col], errors="coerce")
+    ok = values.notna() | frame[col].isna()
+    if integer:
+        ok = values.notna() & (values % 1 == 0)
+    if not ok.all():
+        raise _bad_cell(frame, col, ok, path, "an integer" if integer else "a number")
+    return values.astype(int) if integer else values.astype(float)
+
+
+def _flags(frame: pd.DataFrame, col: str, path: Path) -> pd.Series:
+    """``col`` as bools (True/False, 1/0, yes/no), or a DataError naming the bad cell."""
+
+    def parse(value):
+        try:
+            return None if pd.isna(value) else to_bool(value)
+        except ValueError:
+            return None
+
+    values = frame[col].map(parse)
+    ok = values.notna()
+    if not ok.all():
+        raise _bad_cell(frame, col, ok, path, "True or False")
+    return values.astype(bool)
+
+
+def _typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Rows with typed columns (bool vis, int seed/trial, float value and conditions)."""
+    frame = frame.copy()
+    frame["vis"] = _flags(frame, "vis", path)
+    for col in ("seed", "trial"):
+        frame[col] = _numbers(frame, col, path, integer=True)
+    frame["value"] = _numbers(frame, "value", path, integer=False)
+    for col in STR_COLUMNS:
+        frame[col] = frame[col].astype(str)
+    for col in CONDITION_COLUMNS:
+        if col in frame.columns:
+            frame[col] = _numbers(frame, col, path, integer=False)
     return frame
 
 
@@ -167,19 +240,14 @@ def load_results(path: Path) -> pd.DataFrame:
 
     Returns:
         All rows with ``ROW_COLUMNS`` first and typed columns (bool vis, int seed/trial).
+
+    Raises:
+        DataError: a missing or unreadable file, or a cell of the wrong type (one line naming
+            the file, line and column).
     """
     frames = [f for f in (_read_csv(p) for p in _result_files(Path(path))) if not f.empty]
     if not frames:
         raise DataError(f"no result rows under {path}; run an evaluation first")
     frame = pd.concat(frames, ignore_index=True)
-    frame["vis"] = frame["vis"].map(to_bool).astype(bool)
-    frame["seed"] = frame["seed"].astype(int)
-    frame["trial"] = frame["trial"].astype(int)
-    frame["value"] = frame["value"].astype(float)
-    for col in STR_COLUMNS:
-        frame[col] = frame[col].astype(str)
-    for col in CONDITION_COLUMNS:
-        if col in frame.columns:
-            frame[col] = frame[col].astype(float)
     extras = [c for c in frame.columns if c not in ROW_COLUMNS]
     return frame[list(ROW_COLUMNS) + extras]

@@ -10,13 +10,14 @@ import pytest
 from PIL import Image
 
 from benchmark.errors import ConfigError, DataError
-from datasets import load_dataset
+from datasets import coco_densepose, load_dataset
 from datasets.base import register_dataset
 from datasets.check import (
     EXTRA_QUERY_KEY,
     check_root,
     checked_datasets,
     export_labels,
+    failures,
     format_report,
 )
 from datasets.coco_densepose import instance_part_map
@@ -25,6 +26,7 @@ from tests.datasets.real_trees import (
     make_coco,
     make_ilids_2018,
     make_market,
+    rle,
     write_image,
     write_label,
 )
@@ -198,3 +200,59 @@ def test_export_labels_writes_box_sized_part_maps(tmp_path):
     assert written.shape == (128, 32), "the clipped box size"
     with pytest.raises(ConfigError, match="coco_densepose"):
         export_labels(tmp_path, out, dataset="market1501")
+
+
+def _corrupt_masks(coco, changes: dict[tuple[int, int], object]) -> None:
+    """Replace dp_masks[part] of annotation index ``i`` for each ``(i, part)``."""
+    ann_file = coco / "annotations" / "densepose_coco_2014_train.json"
+    data = json.loads(ann_file.read_text())
+    for (i, part), mask in changes.items():
+        data["annotations"][i]["dp_masks"][part] = mask
+    ann_file.write_text(json.dumps(data))
+
+
+def test_every_dp_mask_is_decoded_and_the_first_bad_annotation_named(tmp_path):
+    coco = make_coco(tmp_path)
+    small = rle(np.ones((16, 16), np.uint8)) | {"size": [256, 256]}  # runs tile 256 pixels
+    _corrupt_masks(coco, {(1, 13): {"size": [256, 256], "counts": "zzzz"}, (0, 0): small})
+    (line,) = check_root(tmp_path)["coco_densepose"]["problems"]
+    assert line.startswith("coco_densepose: 2 annotation(s) have dp_masks that do not decode"), line
+    assert "annotation 11 of image COCO_train2014_000000000001.jpg" in line, line
+    assert "part 1 is not a valid RLE mask (its runs cover 256 pixels, not 65536)" in line, line
+    with pytest.raises(DataError, match="part 14 .*not an RLE character"):
+        coco_densepose.decode_dp_masks(load_dataset("coco_densepose", tmp_path).train[1].dp_masks)
+
+
+def test_failures_ignore_count_differences_and_name_missing_sets(tmp_path):
+    make_all(tmp_path)
+    (tmp_path / "Occluded_REID").rename(tmp_path / "elsewhere")
+    report = check_root(tmp_path)
+    assert failures(report, tmp_path) == [], "a subset of the release is usable"
+    (line,) = failures(report, tmp_path, ["market1501", "occluded_reid"])
+    assert line.startswith(f"occluded_reid is missing under {tmp_path} (looked for Occluded_REID")
+    write_image(tmp_path / "Market-1501-v15.09.15" / "query" / "IMG_0001.jpg")
+    (line,) = failures(check_root(tmp_path), tmp_path, ["market1501"])
+    assert line.startswith("market1501 has 1 problem(s), first:") and "IMG_0001.jpg" in line
+
+
+def test_datasets_check_exit_status(tmp_path, capsys):
+    from benchmark.__main__ import main
+
+    make_all(tmp_path)
+    check = ["datasets", "check", "--root", str(tmp_path), "--no-verify"]
+    assert main([*check, "--need", "default"]) == 0, capsys.readouterr().err
+    (tmp_path / "Occluded_REID").rename(tmp_path / "elsewhere")
+    assert main(check) == 0, "nothing found is broken"
+    capsys.readouterr()
+    assert main([*check, "--need", "market1501", "occluded_reid"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("datasets check FAILED: occluded_reid is missing"), (
+        err
+    )
+    assert f"under {tmp_path} (looked for Occluded_REID, " in err[0], err
+    _corrupt_masks(tmp_path / "coco", {(0, 0): {"size": [256, 256], "counts": "0"}})
+    assert main(check) == 1, "plain check: a found data set with problems fails"
+    assert "coco_densepose has 1 problem(s)" in capsys.readouterr().err
+    assert main([*check, "--need", "nosuch"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "nosuch" in err[0], err

@@ -104,3 +104,47 @@ def test_labels_are_part_of_the_key(tmp_path):
     assert (table["status"] == "new").sum() == len(reference), "every ps row is new"
     assert "| missing | hpnet | occluded_reid" in format_check(table)
     assert " gt |" in format_check(table), "the labels column is shown"
+
+
+def _cli(argv: list[str], capsys) -> tuple[int, str, list[str]]:
+    from benchmark.__main__ import main
+
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.strip().splitlines()
+
+
+def test_check_exits_1_for_a_regression_and_2_for_unusable_input(tmp_path, capsys):
+    ResultStore.create(tmp_path / "ref", name="a").append(_reference().to_dict("records"))
+    ResultStore.create(tmp_path / "cur", name="b").append(
+        _lowered(_reference(), "rank1", 0.1).to_dict("records")
+    )
+    ResultStore.create(tmp_path / "real", name="c").append(
+        _reference().assign(data="real").to_dict("records")
+    )
+    (tmp_path / "garbled.csv").write_text("not,a,results\nfile\n\n")
+    check = ["check", "--reference", str(tmp_path / "ref"), "--current"]
+    assert _cli([*check, str(tmp_path / "ref")], capsys)[0] == 0
+    code, out, err = _cli([*check, str(tmp_path / "cur")], capsys)
+    assert (
+        code == 1
+        and "regressed" in out
+        and err == ["check FAILED: a metric regressed or is missing"]
+    )
+    for current, message in (
+        (tmp_path / "missing", "does not exist"),
+        (tmp_path / "garbled.csv", "lacks result columns"),
+        (tmp_path / "real", "share no result row"),
+    ):
+        code, _, err = _cli([*check, str(current)], capsys)
+        assert code == 2, f"{current.name}: exit {code}, {err}"
+        assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+
+
+def test_check_help_states_the_exit_codes(capsys):
+    from benchmark.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["check", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "0 passed; 1 a metric regressed" in text and "2 unusable input" in text, text
