@@ -15,6 +15,8 @@ from benchmark.errors import UserError
 
 log = logging.getLogger(__name__)
 
+DEFAULT_PROFILE = "cpu"
+DEFAULT_OUT = Path("results/runs")
 NEED_DEFAULT = "default"  # datasets check --need default: every set a default run reads
 
 # The smoke profile is the CI regression gate: its numbers must not depend on the CPU family.
@@ -103,17 +105,27 @@ def add_run_parser(sub) -> None:
     run.add_argument(
         "--methods",
         nargs="+",
-        default=["hpnet", "baseline"],
-        help="method names, or 'all' for the paper's ablation and comparison",
+        help="method names, or 'all' for the paper's ablation and comparison (default: "
+        "hpnet baseline); with --resume: the run's methods plus any to add",
     )
-    run.add_argument("--profile", default="cpu", help="smoke, cpu (default), paper or official")
-    run.add_argument(
-        "--out", type=Path, default=Path("results/runs"), help="folder for run folders"
-    )
+    run.add_argument("--profile", help="smoke, cpu (default), paper or official")
+    run.add_argument("--out", type=Path, help=f"folder for run folders (default: {DEFAULT_OUT})")
     run.add_argument("--root", type=Path, help="data root with real data sets (default: synthetic)")
-    run.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: 0)")
+    run.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        help="training seeds (default: 0); with --resume: the run's seeds plus any to add",
+    )
     run.add_argument("--pretrained", help="local ResNet state dict to start the backbone from")
-    run.add_argument("--resume", type=Path, help="continue an interrupted run folder")
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN",
+        help="continue run folder RUN; it may add methods or seeds, lower train.lr (unfinished "
+        "jobs) or change eval.* (finished jobs are re-evaluated from their checkpoints), and "
+        "records each change in RUN/resume_log.json; any other change is refused",
+    )
     run.add_argument(
         "--occlusion-sweep",
         type=float,
@@ -231,29 +243,27 @@ def cmd_list(args) -> int:
 
 
 def resolve_run_config(args):
-    """The fully resolved, checked RunConfig of ``run``'s arguments, before any work starts."""
-    from benchmark.config import apply_overrides, check_run_config, from_dict
+    """The fully resolved, checked RunConfig of ``run``'s arguments, before any work starts.
+
+    With ``--resume`` the run's config.json is the base; the flags and ``--set`` may change it
+    only as ``benchmark.run_folder`` allows (a one-line refusal otherwise, never ignored).
+    """
+    from benchmark.config import apply_overrides, check_run_config
     from benchmark.profiles import get_profile
+    from benchmark.run_folder import check_resume, read_run_config
     from datasets.base import datasets_with_role
     from methods.base import METHODS, all_methods
 
     if args.resume:
-        cfg_path = args.resume / "config.json"
-        if not cfg_path.exists():
-            raise UserError(
-                f"{args.resume} is not a run folder (no config.json); pass the run folder"
-            )
-        try:
-            cfg = from_dict(json.loads(cfg_path.read_text()))
-        except json.JSONDecodeError as e:
-            raise UserError(f"{cfg_path} is not valid JSON ({e}); restore it or start anew") from e
-        check_run_config(cfg)
-        return cfg
-    cfg = get_profile(args.profile)
+        base = read_run_config(args.resume)
+        refuse_resume_flags(args, base)
+    else:
+        base = get_profile(args.profile or DEFAULT_PROFILE)
+    cfg = base
     names = all_methods() if args.methods == ["all"] else args.methods
-    for name in names:
+    for name in names or []:
         METHODS.get(name)  # one-line error for an unknown name, before any work
-    sets = [f"methods={json.dumps(names)}"]
+    sets = [f"methods={json.dumps(names)}"] if names else []
     sets += [f"seeds={json.dumps(args.seeds)}"] if args.seeds else []
     sets += [f"data.root={json.dumps(str(args.root))}"] if args.root else []
     sets += [f"method.pretrained={json.dumps(args.pretrained)}"] if args.pretrained else []
@@ -264,7 +274,18 @@ def resolve_run_config(args):
         tests = datasets_with_role("test")
         cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, datasets=tuple(tests)))
     check_run_config(cfg)  # every section, eval included: a bad value fails before any work
-    return cfg
+    return check_resume(args.resume, base, cfg) if args.resume else cfg
+
+
+def refuse_resume_flags(args, base) -> None:
+    """Flags a resumed run cannot follow: one line each, never ignored."""
+    if args.out is not None:
+        raise UserError(f"--out does not apply to --resume (the run stays in {args.resume})")
+    if args.profile not in (None, base.profile):
+        raise UserError(
+            f"run --resume cannot change the profile ({base.profile} -> {args.profile}): it "
+            "defines results the run has; drop --profile or start a new run"
+        )
 
 
 def cmd_run(args) -> int:
@@ -275,7 +296,7 @@ def cmd_run(args) -> int:
     if cfg.profile in PORTABLE_PROFILES:
         pin_portable_numerics()
     start = time.perf_counter()
-    run_dir, df = run_benchmark(cfg, args.out, args.resume, args.device)
+    run_dir, df = run_benchmark(cfg, args.out or DEFAULT_OUT, args.resume, args.device)
     print(render_all(df, "md"))
     sets = df["dataset"].nunique()
     print(

@@ -99,7 +99,10 @@ class EvalConfig:
     # empty: every data set registered with the "test" role, in table order (a --plugin test
     # set joins by itself); the CLI writes the resolved names into config.json
     datasets: tuple[str, ...] = field(default=(), metadata={"choices": DATASETS.names})
-    modes: tuple[str, ...] = field(default=("multi", "single"), metadata={"choices": _modes})
+    # at least one: no mode would train every method for nothing and then fail to tabulate
+    modes: tuple[str, ...] = field(
+        default=("multi", "single"), metadata={"choices": _modes, "min_items": 1}
+    )
     # single-gallery-shot trials (official HPNet code: 100)
     trials: int = field(default=10, metadata={"min": 1})
     # eq. (1); "official" is the authors' code's distance

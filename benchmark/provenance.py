@@ -11,12 +11,32 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmark.errors import UserError
+
 
 def pick_device(name: str | None = None) -> torch.device:
-    """``name`` if given, else CUDA when available, else the CPU."""
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``name`` if given and usable here, else CUDA when available, else the CPU.
+
+    Raises:
+        UserError: an unknown device string, or one this machine does not have (one line).
+    """
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as e:
+        raise UserError(
+            f"unknown device {name!r}; pass cpu, cuda or cuda:N (or leave --device out)"
+        ) from e
+    available = {"cpu": 1, "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0}
+    count = available.get(device.type)
+    if count is None:
+        raise UserError(f"device {name!r} is not supported here; pass cpu, cuda or cuda:N")
+    if count == 0:
+        raise UserError(f"device {name!r}: this machine has no CUDA device; pass --device cpu")
+    if device.index is not None and device.index >= count:
+        raise UserError(f"device {name!r}: this machine has {count} CUDA device(s); pick one")
+    return device
 
 
 def seed_everything(seed: int) -> None:

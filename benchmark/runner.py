@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -20,6 +21,15 @@ from benchmark.provenance import env_info, pick_device, seed_everything
 from benchmark.reporting.figure_data import cmc_rows, save_cmc, save_masks, save_rankings
 from benchmark.reporting.rows import make_rows
 from benchmark.reporting.store import ResultStore
+from benchmark.run_folder import (
+    DONE,
+    check_out_dir,
+    create_run,
+    job_dir,
+    job_state,
+    mark_done,
+    record_resume,
+)
 from benchmark.training.data import (
     CocoParts,
     PKSampler,
@@ -36,6 +46,7 @@ from methods.base import applicable_options, build_method, method_config
 log = logging.getLogger(__name__)
 
 EXAMPLES_SET = "occluded_reid"  # the paper's Figs. 5 and 6 show Occluded-REID
+TIMINGS = "timings.json"
 
 
 @dataclass(frozen=True)
@@ -159,13 +170,27 @@ def run_method(
     seed_everything(seed)
     model = build_method(method, len(labels_of), **applicable_options(method, cfg.method))
     run_dir.mkdir(parents=True, exist_ok=True)
+    trained = (run_dir / DONE).exists()  # a re-evaluation: fit only loads the final checkpoint
     t0 = time.perf_counter()
     fit(model, make_streams(cfg, data, model, labels, seed), cfg.train, run_dir, device)
     t1 = time.perf_counter()
     rows = evaluate_method(cfg, data, model, method, seed, run_dir, device)
     timing = {"train_s": t1 - t0, "eval_s": time.perf_counter() - t1}
-    write_json_atomic(timing, run_dir / "timings.json")
+    write_json_atomic(_timings(run_dir, timing, keep_train=trained), run_dir / TIMINGS)
     return rows
+
+
+def _timings(run_dir: Path, timing: dict, keep_train: bool) -> dict:
+    """``timing``, keeping the training time already recorded when only evaluation reran."""
+    if not keep_train:
+        return timing
+    try:
+        before = json.loads((run_dir / TIMINGS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return timing
+    if isinstance(before, dict) and "train_s" in before:
+        return timing | {"train_s": before["train_s"]}
+    return timing
 
 
 def evaluate_method(
@@ -197,15 +222,25 @@ def evaluate_method(
 
 
 def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device: str | None = None):
-    """Run every method x seed of ``cfg``; returns (run folder, results DataFrame)."""
+    """Run every method x seed of ``cfg``; returns (run folder, results DataFrame).
+
+    Everything is checked before any work: the device, the output folder (or the stored results
+    of a resumed run), then the data. Only then is the run folder made (removed again if its
+    first files cannot be written) or the resume recorded (see ``benchmark.run_folder``).
+    """
     dev = pick_device(device)
+    store = ResultStore.open(resume) if resume else None  # a malformed stored row fails here
+    if store is None:
+        check_out_dir(out)
     data = prepare_data(cfg)  # before the run folder exists, so bad data leaves nothing behind
-    store = ResultStore.open(resume) if resume else ResultStore.create(out)
+    env = env_info() | {"device": str(dev)}
+    if store is None:
+        store = create_run(out, cfg, env)
+    else:
+        record_resume(store.run_dir, cfg, env)  # env.json keeps the run's first environment
     log.info(
         "run folder %s (continue an interrupted run with --resume %s)", store.run_dir, store.run_dir
     )
-    store.write_json("config.json", cfg.to_dict())
-    store.write_json("env.json", env_info() | {"device": str(dev)})
     log.info(
         "data: %s (%s), %d training images, part labels: %s",
         data.root,
@@ -213,13 +248,21 @@ def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device:
         len(data.train.train),
         data.labels,
     )
+    run_jobs(cfg, data, store, dev)
+    return store.run_dir, pd.read_csv(store.run_dir / "results.csv")
+
+
+def run_jobs(cfg: RunConfig, data: RunData, store: ResultStore, device) -> None:
+    """Train and evaluate each method x seed not yet done; re-evaluate those whose eval changed."""
     for seed in cfg.seeds:
         for method in cfg.methods:
-            sub = store.run_dir / "methods" / f"{method}-seed{seed}"
-            if (sub / "done.json").exists():
+            sub = job_dir(store.run_dir, method, seed)
+            state = job_state(sub, cfg)
+            if state == "done":
                 log.info("%s seed %d already finished; skipping", method, seed)
                 continue
-            rows = run_method(cfg, data, method, seed, sub, dev)
-            store.append([{"run": store.run_dir.name, **r} for r in rows])
-            write_json_atomic({"rows": len(rows)}, sub / "done.json")
-    return store.run_dir, pd.read_csv(store.run_dir / "results.csv")
+            if state == "reevaluate":
+                log.info("%s seed %d: re-evaluating its final checkpoint", method, seed)
+            rows = run_method(cfg, data, method, seed, sub, device)
+            store.replace(method, seed, [{"run": store.run_dir.name, **r} for r in rows])
+            mark_done(sub, len(rows), cfg)

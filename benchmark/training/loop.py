@@ -64,6 +64,21 @@ def build_optimizer(model: Method, cfg: TrainConfig, iters_per_epoch: int):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
+def use_rates(opt, sched, base_lrs: list[float]) -> None:
+    """Make ``base_lrs`` the schedule's base rates after a checkpoint restored older ones.
+
+    The rate in effect becomes base x the schedule's factor at the restored step; nothing
+    changes when the rates are those of the checkpoint (a plain resume).
+    """
+    if list(sched.base_lrs) == base_lrs:
+        return
+    log.info("learning rates %s -> %s (changed on resume)", sched.base_lrs, base_lrs)
+    sched.base_lrs = list(base_lrs)
+    for group, base, factor in zip(opt.param_groups, base_lrs, sched.lr_lambdas, strict=True):
+        group["initial_lr"] = base
+        group["lr"] = base * factor(sched.last_epoch)
+
+
 def fit(
     model: Method, streams: Streams, cfg: TrainConfig, run_dir: Path, device: torch.device
 ) -> pd.DataFrame:
@@ -80,7 +95,9 @@ def fit(
     ckpt, log_path = run_dir / "checkpoint.pt", run_dir / "train_log.csv"
     start, rows = 0, []
     if ckpt.exists():
+        configured = list(sched.base_lrs)
         start = load_checkpoint(ckpt, model, opt, sched)["epoch"]
+        use_rates(opt, sched, configured)  # a resume may lower train.lr (e.g. after a NaN)
         rows = pd.read_csv(log_path).to_dict("records")[:start] if log_path.exists() else []
         log.info("resuming %s from epoch %d", run_dir.name, start)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp and device.type == "cuda")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import sys
 import types
+from pathlib import Path
 
 import pytest
+import torch
 
 from benchmark.__main__ import main as entry_point
 from benchmark.cli import build_parser, import_registries, main, resolve_run_config
@@ -76,8 +80,9 @@ def test_resume_reads_and_checks_config_json(tmp_path) -> None:
 
     import_registries()
     args = build_parser().parse_args(["run", "--resume", str(tmp_path)])
-    (tmp_path / "config.json").write_text(json.dumps(get_profile("smoke").to_dict()))
-    assert resolve_run_config(args) == get_profile("smoke"), "config.json round trip"
+    smoke = resolve_run_config(build_parser().parse_args(["run", "--profile", "smoke"]))
+    (tmp_path / "config.json").write_text(json.dumps(smoke.to_dict()))
+    assert resolve_run_config(args) == smoke, "config.json round trip"
     bad = {**get_profile("smoke").to_dict(), "seeds": [-1]}
     (tmp_path / "config.json").write_text(json.dumps(bad))
     with pytest.raises(UserError, match="seeds must be >= 0, got -1"):
@@ -86,3 +91,161 @@ def test_resume_reads_and_checks_config_json(tmp_path) -> None:
     with pytest.raises(UserError, match="config.json is not valid JSON") as info:
         resolve_run_config(args)
     assert "\n" not in str(info.value)
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, list[str]]:
+    """Exit code and stderr lines of the CLI entry point."""
+    code = entry_point(argv)
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def one_line_error(code: int, lines: list[str], message: str) -> None:
+    assert code == 2, f"exit {code}: {lines}"
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "train.epochs=0"], "train.epochs must be >= 1, got 0"),
+        (["--set", "train.lr=-1"], "train.lr must be > 0, got -1"),
+        (["--set", "data.height=0"], "data.height must be > 0, got 0"),
+        (["--set", "eval.modes=[]"], "eval.modes needs at least 1 item(s)"),
+        (["--device", "foo"], "unknown device 'foo'"),
+        (["--device", "cuda:7"], "device 'cuda:7'"),
+    ],
+)
+def test_ranges_and_devices_fail_before_any_work(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_cli(["run", "--profile", "smoke", "--out", "runs", *args], capsys)
+    one_line_error(code, lines, message)
+    assert list(tmp_path.iterdir()) == [], "no run folder and no data before the check"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_cli(["run", "--profile", "smoke", "--device", "cuda"], capsys)
+    one_line_error(code, lines, "this machine has no CUDA device; pass --device cpu")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_pointing_at_a_file_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("taken").write_text("a file")
+    for out in ("taken", "taken/runs"):
+        code, lines = run_cli(["run", "--profile", "smoke", "--out", out], capsys)
+        one_line_error(code, lines, "taken is a file, not a folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"], "no data, no run folder"
+
+
+def no_data(cfg):
+    raise AssertionError("the data must not be prepared: the run should have stopped before")
+
+
+def test_disk_full_is_one_line_naming_the_path_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from benchmark import runner
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runner, "prepare_data", lambda cfg: None)  # the data are not under test
+    monkeypatch.setattr(os, "fsync", full)
+    code, lines = run_cli(["run", "--profile", "cpu", "--out", "runs"], capsys)
+    one_line_error(code, lines, "disk full writing runs/")
+    assert "config.json" in lines[0], lines
+    assert list(tmp_path.iterdir()) == [], "no run folder, no --out folder, no *.tmp* file"
+
+
+def test_file_system_refusal_outside_the_writer_is_one_line(monkeypatch, capsys):
+    from benchmark import cli
+
+    def read_only(args):
+        raise OSError(errno.EROFS, "Read-only file system", "/mnt/ro/figures")
+
+    monkeypatch.setattr(cli, "cmd_list", read_only)
+    code, lines = run_cli(["list"], capsys)
+    one_line_error(code, lines, "read-only file system writing /mnt/ro/figures")
+
+
+@pytest.fixture
+def finished_run(tmp_path) -> Path:
+    """A run folder (smoke config, hpnet and baseline) whose hpnet seed 0 job is done."""
+    import_registries()
+    cfg = resolve_run_config(build_parser().parse_args(["run", "--profile", "smoke"]))
+    run = tmp_path / "runs" / "r1"
+    (run / "methods" / "hpnet-seed0").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps(cfg.to_dict()))
+    (run / "env.json").write_text('{"device": "cpu"}')
+    (run / "methods" / "hpnet-seed0" / "done.json").write_text('{"rows": 1}')
+    return run
+
+
+def folder_state(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "data.height=64"], "cannot change data.height (128 -> 64)"),
+        (["--set", "train.lr=0.1"], "train.lr may only be lowered on resume"),
+        (["--methods", "baseline"], "cannot drop methods hpnet from the run"),
+        (["--root", "elsewhere"], "cannot change data.root (None -> elsewhere)"),
+        (["--profile", "cpu"], "cannot change the profile (smoke -> cpu)"),
+        (["--out", "runs2"], "--out does not apply to --resume"),
+    ],
+)
+def test_resume_refuses_in_one_line_and_changes_nothing(
+    finished_run, monkeypatch, capsys, args, message
+):
+    from benchmark import runner
+
+    monkeypatch.setattr(runner, "prepare_data", no_data)
+    before = folder_state(finished_run)
+    code, lines = run_cli(["run", "--resume", str(finished_run), *args], capsys)
+    one_line_error(code, lines, message)
+    assert folder_state(finished_run) == before, "a refused resume leaves the run as it was"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("config.json", "[]", "config.json is damaged: config must be a JSON object"),
+        ("config.json", '{"profile": "smoke", "sedes": [0]}', "unknown setting 'sedes'"),
+        ("results.json", '[{"method": "hpnet", "value": "abc"}]', "holds a malformed result row"),
+        ("results.json", "[{", "results.json is not valid JSON"),
+    ],
+)
+def test_damaged_run_files_stop_a_resume_before_any_work(
+    finished_run, monkeypatch, capsys, name, content, message
+):
+    from benchmark import runner
+
+    monkeypatch.setattr(runner, "prepare_data", no_data)
+    (finished_run / name).write_text(content)
+    code, lines = run_cli(["run", "--resume", str(finished_run)], capsys)
+    one_line_error(code, lines, message)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("value", "abc", "line 3: value must be a number, got 'abc'"),
+        ("vis", "maybe", "line 2: vis must be True or False, got 'maybe'"),
+        ("seed", "1.5", "line 2: seed must be an integer, got '1.5'"),
+    ],
+)
+def test_malformed_results_cell_is_one_line(tmp_path, capsys, column, value, message):
+    from tests.benchmark.reporting.result_rows import frame, rows
+
+    df = frame(rows("hpnet", "occluded_reid", rank1=0.8, mAP=0.7)).astype({column: object})
+    df.loc[1 if column == "value" else 0, column] = value
+    df.to_csv(tmp_path / "results.csv", index=False)
+    for argv in (
+        ["tables", str(tmp_path)],
+        ["check", "--reference", str(tmp_path), "--current", str(tmp_path)],
+    ):
+        code, lines = run_cli(argv, capsys)
+        one_line_error(code, lines, message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -158,3 +159,36 @@ def test_occlusion_sweep_rows_and_robustness_curve(tmp_path) -> None:
     }
     figs = cli("figures", str(run_dir), cwd=tmp_path)
     assert figs.returncode == 0 and (run_dir / "figures" / "robustness.png").exists(), figs.stderr
+
+
+def test_resume_adds_a_method_and_reevaluates_under_new_eval_settings(smoke_run, tmp_path):
+    work, _ = smoke_run
+    (original,) = (work / "runs").iterdir()
+    run = tmp_path / "resumed"
+    shutil.copytree(original, run)
+    env = (run / "env.json").read_bytes()
+    timing = json.loads((run / "methods" / "hpnet-seed0" / "timings.json").read_text())
+    sets = ("--set", "eval.modes=multi", "--set", 'eval.datasets=["occluded_reid"]')
+    proc = cli(
+        "run", "--resume", str(run), "--methods", "hpnet", "baseline", "pcb", *sets, cwd=work
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "re-evaluating its final checkpoint" in proc.stderr, "finished jobs are re-evaluated"
+    df = pd.read_csv(run / "results.csv")
+    assert set(df["method"]) == {"hpnet", "baseline", "pcb"}, "the added method ran"
+    assert set(df["mode"]) == {"multi"} and set(df["dataset"]) == {"occluded_reid"}, "old rows go"
+    key = ["method", "dataset", "query_set", "mode", "distance", "vis", "seed", "metric"]
+    before = pd.read_csv(original / "results.csv").drop(columns="run")
+    again = before.merge(df.drop(columns="run"), on=key, suffixes=("", "_again"))
+    assert len(again) == (df["method"] != "pcb").sum(), "every re-evaluated row has its original"
+    pd.testing.assert_series_equal(again["value"], again["value_again"], check_names=False)
+    *earlier, record = json.loads((run / "resume_log.json").read_text())
+    assert all(r["changes"] == {} for r in earlier), "a plain resume records no change"
+    assert set(record["changes"]) == {"methods", "eval.datasets", "eval.modes"}, record
+    assert record["changes"]["eval.modes"] == {"old": ["multi", "single"], "new": ["multi"]}
+    assert record["finished"] == ["baseline-seed0", "hpnet-seed0"] and record["env"]["torch"]
+    assert (run / "env.json").read_bytes() == env, "env.json keeps the original environment"
+    assert json.loads((run / "config.json").read_text())["methods"] == ["hpnet", "baseline", "pcb"]
+    kept = json.loads((run / "methods" / "hpnet-seed0" / "timings.json").read_text())["train_s"]
+    assert kept == timing["train_s"], "a re-evaluation keeps the recorded training time"
+    assert not list(run.rglob("*.tmp*")), "no temp file left"

@@ -10,7 +10,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from benchmark.config import TrainConfig
-from benchmark.errors import NonFiniteError
+from benchmark.errors import NonFiniteError, UserError
 from benchmark.training.data import PKSampler, ReIDImages, collate
 from benchmark.training.loop import Streams, fit
 from benchmark.training.transforms import PairedTransform
@@ -98,3 +98,33 @@ def test_official_recipe_term_schedule() -> None:
     assert dropped_terms(official, 2, 0) == {"id"} and dropped_terms(official, 2, 1) == {"triplet"}
     assert dropped_terms(TrainConfig(), 0, 0) == frozenset(), "the paper's recipe drops nothing"
     assert dropped_terms(official, 0, 1, parsing=False) == {"triplet"}, "no warm-up without parsing"
+
+
+def test_resume_with_a_lower_rate_uses_it_from_the_checkpoint(samples, tmp_path) -> None:
+    train(samples, tmp_path, 1)
+    torch.manual_seed(0)
+    model = build_method("baseline", 4, backbone="resnet18_quarter")
+    lower = TrainConfig(**{**CFG.__dict__, "lr": 0.004})
+    log = fit(model, streams(samples), lower, tmp_path, torch.device("cpu"))
+    assert log["lr"].tolist() == pytest.approx([0.01, 0.0004]), "epoch 2: 0.004 x decay 0.1"
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    rates = [g["initial_lr"] for g in state["optimizer"]["param_groups"]]
+    expected = [g["lr"] for g in model.param_groups(0.004)]
+    assert rates == pytest.approx(expected), "every parameter group scaled, new layers too"
+    assert state["scheduler"]["base_lrs"] == pytest.approx(expected)
+
+
+def test_refused_checkpoint_is_one_line_without_unsafe_advice(samples, tmp_path) -> None:
+    import argparse
+
+    # a class the safe loader will not unpickle (a malicious file would name os.system)
+    torch.save({"model": argparse.Namespace(x=1)}, tmp_path / "checkpoint.pt")
+    model = build_method("baseline", 4, backbone="resnet18_quarter")
+    for content in (None, b"PK\x03\x04 truncated"):
+        if content is not None:
+            (tmp_path / "checkpoint.pt").write_bytes(content)
+        with pytest.raises(UserError) as info:
+            fit(model, streams(samples), CFG, tmp_path, torch.device("cpu"))
+        message = str(info.value)
+        assert "\n" not in message and "cannot load checkpoint" in message, message
+        assert "weights_only" not in message, "never advise the unsafe loader"
