@@ -90,8 +90,10 @@ class TrainConfig:
     # official code: 10 epochs of parsing losses only
     parsing_warmup_epochs: int = field(default=0, metadata={"min": 0})
     alternate_id_triplet: bool = False  # official code: ID and triplet losses on alternate steps
-    amp: bool = False  # mixed precision (CUDA only)
-    channels_last: bool = False  # memory format for convolutions on GPUs
+    # mixed precision: float16 on CUDA, bfloat16 on CPUs with native bf16, else float32
+    # (benchmark.training.precision); the precision used is recorded in every result row
+    amp: bool = False
+    channels_last: bool = False  # memory format for convolutions (faster on GPUs and CPUs)
 
 
 @dataclass(frozen=True)

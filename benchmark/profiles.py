@@ -46,6 +46,10 @@ CPU = RunConfig(
         decay_epochs=(6,),
         warmup_epochs=1,
         parsing_warmup_epochs=2,
+        # measured: channels_last makes an HPNet step 15% faster on 2 AVX2 cores; amp is
+        # bfloat16 on CPUs with native bf16 and float32 elsewhere (recorded in every row)
+        amp=True,
+        channels_last=True,
     ),
     eval=EvalConfig(trials=10),
 )

@@ -39,6 +39,7 @@ from benchmark.training.data import (
     upright_instances,
 )
 from benchmark.training.loop import Streams, fit
+from benchmark.training.precision import resolve_precision
 from benchmark.training.transforms import PairedTransform
 from datasets.base import Splits, load_dataset
 from methods.base import applicable_options, build_method, method_config
@@ -203,7 +204,9 @@ def evaluate_method(
     """
     size = (cfg.data.height, cfg.data.width)
     labels = data.labels if model.cfg.needs_part_labels else "none"
+    precision = resolve_precision(cfg.train.amp, device)
     base = {"method": method, "seed": seed, "data": data.kind, "labels": labels}
+    base |= {"precision": precision}
     sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot
     rows, curves = [], []
     for occ, tests in [(None, data.tests), *data.sweep.items()]:
@@ -233,7 +236,7 @@ def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device:
     if store is None:
         check_out_dir(out)
     data = prepare_data(cfg)  # before the run folder exists, so bad data leaves nothing behind
-    env = env_info() | {"device": str(dev)}
+    env = env_info() | {"device": str(dev), "precision": resolve_precision(cfg.train.amp, dev)}
     if store is None:
         store = create_run(out, cfg, env)
     else:

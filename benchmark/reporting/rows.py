@@ -28,6 +28,9 @@ ROW_COLUMNS = (
 # Optional columns that mark a row as measured under a special condition (robustness curves);
 # such rows stay out of the paper tables.
 CONDITION_COLUMNS = ("occlusion",)
+# Optional columns that describe how a row was measured without changing what it measures:
+# ``precision`` is the training precision train.amp resolved to ("fp32", "bf16", "fp16").
+DESCRIPTIVE_COLUMNS = ("precision",)
 # The identity of a row: every column that defines what was measured (all but run and value),
 # so rows under different conditions (gt vs ps labels, occlusion) never replace or match each other.
 KEY_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("run", "value")) + CONDITION_COLUMNS

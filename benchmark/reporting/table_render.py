@@ -59,12 +59,17 @@ def _protocol(table: Table) -> list[str]:
     )
     distances = sorted({r.distance for r in table.all_rows})
     data = f"synthetic ({SYNTHETIC_NOTE})" if table.data == "synthetic" else table.data
-    return [
+    lines = [
         f"{spec.title}. {shot}; {metrics} in %.",
         f"Query folder: {queries}.",
         f"Distance: {'; '.join(DISTANCES.get(d, d) for d in distances)}.",
         f"Data: {data}.",
     ]
+    if "precision" in table.frame.columns:  # results before the column existed lack it
+        found = sorted(table.frame["precision"].dropna().astype(str).unique())
+        if found:
+            lines.append(f"Training precision: {', '.join(found)}.")
+    return lines
 
 
 def _caption(table: Table, latex: bool) -> str:

@@ -17,6 +17,7 @@ from benchmark.atomic import write_csv_atomic
 from benchmark.config import TrainConfig
 from benchmark.errors import NonFiniteError
 from benchmark.training.checkpoint import load_checkpoint, save_checkpoint
+from benchmark.training.precision import autocast, grad_scaler, resolve_precision
 from methods.base import Batch, Method
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,12 @@ def fit(
         use_rates(opt, sched, configured)  # a resume may lower train.lr (e.g. after a NaN)
         rows = pd.read_csv(log_path).to_dict("records")[:start] if log_path.exists() else []
         log.info("resuming %s from epoch %d", run_dir.name, start)
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp and device.type == "cuda")
+    precision = resolve_precision(cfg.amp, device)
+    scaler = grad_scaler(precision, device)
     for epoch in range(start, cfg.epochs):
         streams.set_epoch(epoch)
         lr = opt.param_groups[0]["lr"]
-        terms = train_one_epoch(model, streams, opt, sched, scaler, cfg, device, epoch)
+        terms = train_one_epoch(model, streams, opt, sched, scaler, cfg, device, epoch, precision)
         rows.append({"epoch": epoch + 1, "lr": lr, **terms})
         save_checkpoint(ckpt, model, opt, sched, epoch + 1)
         write_csv_atomic(pd.DataFrame(rows), log_path)
@@ -112,7 +114,8 @@ def fit(
 
 
 def train_one_epoch(
-    model, streams: Streams, opt, sched, scaler, cfg: TrainConfig, device, epoch: int
+    model, streams: Streams, opt, sched, scaler, cfg: TrainConfig, device, epoch: int,
+    precision: str = "fp32",
 ) -> dict:
     """One epoch; returns the mean of every named loss term (weighted, as summed)."""
     model.train()
@@ -131,7 +134,7 @@ def train_one_epoch(
             visible.append(out.visibility.detach().float().mean(0).cpu())
             return {k: v for k, v in model.loss(out, batch).items() if k not in drop}
 
-        terms = forward_backward(model, batch.images, cfg, scaler, device, reid_loss)
+        terms = forward_backward(model, batch.images, cfg, scaler, device, reid_loss, precision)
         if coco_iter is not None:  # eq. (10): the COCO batch after the ReID batch, grads summed
             coco = next(coco_iter)
             images, parts = coco["images"].to(device), coco["parts"].to(device)
@@ -139,7 +142,7 @@ def train_one_epoch(
             def coco_loss(out, parts=parts):
                 return model.coco_loss(out, parts)
 
-            terms |= forward_backward(model, images, cfg, scaler, device, coco_loss)
+            terms |= forward_backward(model, images, cfg, scaler, device, coco_loss, precision)
         check_finite(terms, epoch, step)
         scaler.step(opt)
         scaler.update()
@@ -157,11 +160,16 @@ def train_one_epoch(
     )
 
 
-def forward_backward(model, images, cfg: TrainConfig, scaler, device, loss_fn) -> dict[str, float]:
-    """Forward ``images``, back-propagate the sum of ``loss_fn``'s terms; returns them as floats."""
+def forward_backward(
+    model, images, cfg: TrainConfig, scaler, device, loss_fn, precision: str = "fp32"
+) -> dict[str, float]:
+    """Forward ``images``, back-propagate the sum of ``loss_fn``'s terms; returns them as floats.
+
+    Forward and losses run under ``precision``'s autocast (which keeps losses in float32).
+    """
     if cfg.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device.type, enabled=cfg.amp and device.type == "cuda"):
+    with autocast(precision, device):
         terms = loss_fn(model(images))
     if terms:
         scaler.scale(sum(terms.values())).backward()
