@@ -85,8 +85,8 @@ def fit(
 ) -> pd.DataFrame:
     """Train ``model`` for ``cfg.epochs``, resuming from ``run_dir/checkpoint.pt`` if present.
 
-    Writes ``checkpoint.pt`` after every epoch and ``train_log.csv`` (one row per epoch with
-    every loss term); returns the log.
+    Writes ``checkpoint.pt`` after every epoch and ``train_log.csv`` (one row per epoch: the
+    epoch, the optimiser steps so far, the rate and every loss term); returns the log.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     model.to(device)
@@ -107,14 +107,22 @@ def fit(
         streams.set_epoch(epoch)
         lr = opt.param_groups[0]["lr"]
         terms = train_one_epoch(model, streams, opt, sched, scaler, cfg, device, epoch, precision)
-        rows.append({"epoch": epoch + 1, "lr": lr, **terms})
+        steps = (epoch + 1) * len(streams.reid)
+        rows.append({"epoch": epoch + 1, "step": steps, "lr": lr, **terms})
         save_checkpoint(ckpt, model, opt, sched, epoch + 1)
         write_csv_atomic(pd.DataFrame(rows), log_path)
     return pd.DataFrame(rows)
 
 
 def train_one_epoch(
-    model, streams: Streams, opt, sched, scaler, cfg: TrainConfig, device, epoch: int,
+    model,
+    streams: Streams,
+    opt,
+    sched,
+    scaler,
+    cfg: TrainConfig,
+    device,
+    epoch: int,
     precision: str = "fp32",
 ) -> dict:
     """One epoch; returns the mean of every named loss term (weighted, as summed)."""

@@ -1,4 +1,4 @@
-"""Training precision: what train.amp resolves to, the autocast it opens, the rows that record it."""
+"""Training precision: what train.amp resolves to, its autocast, the rows that record it."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_smoke_stays_portable_float32_and_cpu_asks_for_amp():
 
 
 def test_a_training_step_runs_under_bfloat16_autocast():
-    """The bf16 path works for every loss term (CPUs with native bf16 take it in the cpu profile)."""
+    """The bf16 path works for every loss term (native-bf16 CPUs take it in the cpu profile)."""
     import methods  # noqa: F401 - registers the built-ins
     from benchmark.training.loop import forward_backward
     from methods.base import Batch, applicable_options, build_method
@@ -52,8 +52,13 @@ def test_a_training_step_runs_under_bfloat16_autocast():
     batch = Batch(images, torch.arange(8) // 2, torch.randint(0, 5, (8, 64, 32)).to(torch.uint8))
     scaler = P.grad_scaler("bf16", torch.device("cpu"))
     terms = forward_backward(
-        model, images, cfg.train, scaler, torch.device("cpu"),
-        lambda out: model.loss(out, batch), "bf16",
+        model,
+        images,
+        cfg.train,
+        scaler,
+        torch.device("cpu"),
+        lambda out: model.loss(out, batch),
+        "bf16",
     )
     assert terms and all(torch.isfinite(torch.tensor(v)) for v in terms.values()), terms
     grads = [p.grad for p in model.parameters() if p.grad is not None]

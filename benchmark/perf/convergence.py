@@ -1,0 +1,154 @@
+"""Convergence study: validation Rank-1, mAP and mask mIoU against training steps; run on request.
+
+    python -m benchmark.perf.convergence --profile cpu --epochs 8 16 24 --out results/convergence
+
+One benchmark run per budget (``train.epochs``), every other setting the profile's, with the
+learning-rate decay kept at the same fraction of the schedule. Each run logs its validation
+metrics per epoch (the held-out training identities, ``train.val_ids``); the study reads only
+those, so the budget it suggests is chosen without test data. It writes ``convergence.csv``
+(tidy: method, budget, epoch, step, metric, value; ``final`` marks each budget's last epoch),
+``convergence.png`` and ``timings.csv`` (training seconds per method and budget). An
+interrupted study resumes: a budget whose run folder exists is resumed, a finished one is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.atomic import write_csv_atomic
+
+log = logging.getLogger(__name__)
+
+METRICS = {  # train_log.csv column -> label
+    "val_rank1": "Rank-1 (validation)",
+    "val_mAP": "mAP (validation)",
+    "val_parsing_miou": "mask mIoU (validation)",
+    "val_vis_recall": "visibility recall (validation)",
+}
+
+
+def decay_at(profile_epochs: int, decay: tuple[int, ...], budget: int) -> list[int]:
+    """The profile's decay epochs moved to the same fractions of ``budget`` (at least epoch 1)."""
+    return [max(1, round(e / profile_epochs * budget)) for e in decay]
+
+
+def run_budget(profile: str, methods: list[str], budget: int, seed: int, out: Path) -> Path:
+    """Run (or resume, or just find) the benchmark run of one budget; returns its folder."""
+    from benchmark.cli import main as cli
+    from benchmark.profiles import get_profile
+
+    found = sorted(p.parent for p in out.glob("*/config.json"))
+    if found:
+        jobs = [found[-1] / "methods" / f"{m}-seed{seed}" for m in methods]
+        if not all((job / "done.json").exists() for job in jobs):
+            log.info("budget %d: resuming %s", budget, found[-1])
+            _check(cli(["run", "--resume", str(found[-1])]), budget)
+        return found[-1]
+    train = get_profile(profile).train
+    sets = [
+        f"train.epochs={budget}",
+        f"train.decay_epochs={json.dumps(decay_at(train.epochs, train.decay_epochs, budget))}",
+    ]
+    args = ["run", "--profile", profile, "--methods", *methods, "--seeds", str(seed)]
+    _check(cli([*args, "--out", str(out), "--set", *sets]), budget)
+    return sorted(p.parent for p in out.glob("*/config.json"))[-1]
+
+
+def _check(code: int, budget: int) -> None:
+    if code != 0:
+        raise SystemExit(f"the run of budget {budget} epochs failed (exit {code}); see above")
+
+
+def collect(run_dir: Path, methods: list[str], budget: int, seed: int) -> tuple[list, list]:
+    """Tidy validation rows and training times of one budget's run."""
+    rows, times = [], []
+    for method in methods:
+        job = run_dir / "methods" / f"{method}-seed{seed}"
+        train_log = pd.read_csv(job / "train_log.csv")
+        present = [c for c in METRICS if c in train_log.columns]
+        if not present:
+            raise SystemExit(f"{job}/train_log.csv has no validation column; set train.val_ids > 0")
+        for rec in train_log.to_dict("records"):
+            for col in present:
+                rows.append(
+                    {
+                        "method": method,
+                        "budget": budget,
+                        "epoch": int(rec["epoch"]),
+                        "step": int(rec.get("step", rec["epoch"])),
+                        "metric": col,
+                        "value": float(rec[col]),
+                        "final": int(rec["epoch"]) == budget,
+                    }
+                )
+        timing = json.loads((job / "timings.json").read_text(encoding="utf-8"))
+        times.append({"method": method, "budget": budget, "train_s": timing["train_s"]})
+    return rows, times
+
+
+def plot(frame: pd.DataFrame, path: Path) -> None:
+    """One panel per metric: each budget's per-epoch curve (thin) and its final point (marker)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchmark.atomic import atomic_path
+
+    metrics = [m for m in METRICS if m in set(frame["metric"])]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    colours = dict(zip(sorted(frame["method"].unique()), plt.cm.tab10.colors, strict=False))
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        part = frame[frame["metric"] == metric]
+        for (method, _budget), curve in part.groupby(["method", "budget"]):
+            ax.plot(curve["step"], 100 * curve["value"], color=colours[method], lw=0.8, alpha=0.4)
+        for method, finals in part[part["final"]].groupby("method"):
+            finals = finals.sort_values("step")
+            ax.plot(
+                finals["step"], 100 * finals["value"], "o-", color=colours[method], label=method
+            )
+        ax.set(title=METRICS[metric], xlabel="training steps", ylabel="%")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(
+        "Convergence on the validation identities (lines: each budget's epochs)", fontsize=9
+    )
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", default="cpu")
+    p.add_argument("--methods", nargs="+", default=["hpnet", "baseline"])
+    p.add_argument("--epochs", type=int, nargs="+", default=[8, 16, 24], help="budgets")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("results/convergence"))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    rows, times = [], []
+    for budget in sorted(set(args.epochs)):
+        run_dir = run_budget(args.profile, args.methods, budget, args.seed, args.out / f"e{budget}")
+        r, t = collect(run_dir, args.methods, budget, args.seed)
+        rows, times = rows + r, times + t
+    frame = pd.DataFrame(rows)
+    write_csv_atomic(frame, args.out / "convergence.csv")
+    write_csv_atomic(pd.DataFrame(times), args.out / "timings.csv")
+    plot(frame, args.out / "convergence.png")
+    finals = frame[frame["final"]].pivot_table(
+        index=["method", "budget"], columns="metric", values="value"
+    )
+    print((100 * finals).round(1).to_string())
+    print(pd.DataFrame(times).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
