@@ -1,4 +1,4 @@
-"""DensePose-COCO-format parsing scenes: 1-3 people in diverse poses, some occluded."""
+"""DensePose-COCO-format parsing scenes: 1-3 people in diverse poses, some occluded or cut."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from datasets.synthetic.people import free_pose, random_identity
 from datasets.synthetic.writers import coco_annotation
 
 SCENE_SIZE = (192, 256)  # (height, width): wider than a ReID crop, like a COCO photo
+TRUNCATED = 0.4  # fraction of people whose feet (and more) fall below the frame
 MIN_VISIBLE = 150  # pixels; fainter people are drawn but not annotated (as in DensePose-COCO)
 SPLITS = {
     "train": ("train2014", "densepose_coco_2014_train.json", 1),
@@ -40,7 +41,7 @@ def scene_cameras(seed: int, n: int = 6) -> list[Camera]:
 
 
 def render_scene(rng: np.random.Generator, cam: Camera, occlusion: float) -> Scene:
-    """Draw 1-3 people (far ones smaller and higher), each possibly behind an occluder.
+    """Draw 1-3 people (far ones smaller and higher), each possibly behind an occluder or cut.
 
     Args:
         rng: the scene's own generator.
@@ -50,13 +51,17 @@ def render_scene(rng: np.random.Generator, cam: Camera, occlusion: float) -> Sce
     height, width = SCENE_SIZE
     img = background(cam, rng, height, width)
     n = int(rng.choice([1, 2, 3], p=[0.4, 0.35, 0.25]))
-    feet = np.sort(rng.uniform(0.55, 1.0, n))  # ground rows: far (small y) drawn first
+    # ground rows: far (small y) drawn first. As in DensePose-COCO, many people are cut by the
+    # frame: feet below the bottom edge (TRUNCATED of them) leave only the upper body or the
+    # head and torso in the picture, and people near the sides lose an arm or a flank.
+    cut = rng.random(n) < TRUNCATED
+    feet = np.sort(np.where(cut, rng.uniform(1.05, 1.6, n), rng.uniform(0.55, 1.0, n)))
     owner = np.zeros((height, width), dtype=np.int16)  # which person (1-based) owns a pixel
     parts = np.zeros((height, width), dtype=np.uint8)
     for k, fy in enumerate(feet, start=1):
         foot_y = height * fy
         body_h = height * fy * rng.uniform(0.45, 0.95)
-        cx = rng.uniform(0.1, 0.9) * width
+        cx = rng.uniform(-0.02, 1.02) * width
         fig = draw_person(random_identity(rng), free_pose(rng), SCENE_SIZE, (cx, foot_y), body_h)
         img = np.where(fig.mask[..., None], fig.rgb, img)
         owner = np.where(fig.mask, k, owner)

@@ -168,6 +168,22 @@ def test_coco_dp_masks_match_what_was_drawn(tree):
     assert checked >= cfg.coco_images, f"only {checked} annotations checked"
 
 
+def test_coco_scenes_hold_people_cut_by_the_frame_as_densepose_coco_does():
+    """Truncated people (feet below the frame, lower parts missing) teach parsing partial bodies."""
+    cams = scene_cameras(0)
+    cut = whole = 0
+    for i in range(40):
+        scene = render_scene(np.random.default_rng([0, 6, i]), cams[i % len(cams)], 0.4)
+        for person in scene.people:
+            if (person > 0).sum() < 150:
+                continue
+            bottom = person[-1] > 0
+            cut += bool(bottom.any())
+            whole += not bottom.any()
+    assert cut >= 0.2 * (cut + whole), f"only {cut} of {cut + whole} people touch the bottom edge"
+    assert whole >= 0.3 * (cut + whole), "whole people must stay common"
+
+
 def test_deterministic_and_seed_dependent(tree, tmp_path):
     again = tmp_path / "again"
     assert generate(again, tiny(), progress=False)
