@@ -1,0 +1,1 @@
+"""The subcommands, grouped: each module adds its parsers and holds their handlers."""

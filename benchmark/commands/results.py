@@ -1,0 +1,63 @@
+"""``tables``, ``figures`` and ``check``: reports and the regression gate from stored results."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from benchmark.errors import UserError
+
+
+def add_report_parsers(sub) -> None:
+    tables = sub.add_parser("tables", help="paper-style tables from stored results")
+    tables.add_argument("dir", type=Path)
+    tables.add_argument("--format", choices=["md", "latex", "csv"], default="md")
+    figures = sub.add_parser("figures", help="figures from stored results")
+    figures.add_argument("dir", type=Path)
+    figures.add_argument("--out", type=Path, help="output folder (default: DIR/figures)")
+    check = sub.add_parser(
+        "check",
+        help="compare results with reference results",
+        description="Compare results with reference results (see benchmark.reporting.regress). "
+        "Exit status: 0 passed; 1 a metric regressed, is missing or a count changed; 2 unusable "
+        "input (a missing, unreadable or malformed file, or no result row in common), so CI can "
+        "tell a regression from a broken setup.",
+    )
+    check.add_argument("--reference", type=Path, required=True)
+    check.add_argument("--current", type=Path, required=True)
+    check.add_argument("--tolerance", type=float, default=0.02)
+
+
+def cmd_tables(args) -> int:
+    from benchmark.reporting.store import load_results
+    from benchmark.reporting.tables import render_all
+
+    print(render_all(load_results(args.dir), args.format))
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from benchmark.reporting.figure_data import write_example_figures
+    from benchmark.reporting.figures import write_figures
+    from benchmark.reporting.store import load_results
+
+    out = args.out or args.dir / "figures"
+    paths = write_figures(load_results(args.dir), out) + write_example_figures(args.dir, out)
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from benchmark.reporting.regress import check, format_check, shared_rows
+
+    table, ok = check(args.reference, args.current, args.tolerance)
+    if not shared_rows(table):
+        raise UserError(
+            f"{args.reference} and {args.current} share no result row (other methods, data, "
+            "labels or protocol); compare results of the same benchmark"
+        )
+    print(format_check(table))
+    print(
+        "check passed" if ok else "check FAILED: a metric regressed or is missing", file=sys.stderr
+    )
+    return 0 if ok else 1
