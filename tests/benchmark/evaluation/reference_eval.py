@@ -12,8 +12,8 @@ def paper_distance(f1, v1, f2, v2) -> float:
     num = den = 0.0
     for j in range(f1.shape[0]):
         a, b = np.asarray(f1[j], np.float64), np.asarray(f2[j], np.float64)
-        a = a / max(np.linalg.norm(a), 1e-12)
-        b = b / max(np.linalg.norm(b), 1e-12)
+        a = a / np.linalg.norm(a) if a.any() else a  # a zero feature stays zero
+        b = b / np.linalg.norm(b) if b.any() else b
         w = float(v1[j]) * float(v2[j])
         num += w * float(np.linalg.norm(a - b))
         den += w
