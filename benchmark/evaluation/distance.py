@@ -3,7 +3,8 @@
 Two distances are registered in ``DISTANCES``:
 
 - ``"paper"`` (default), eq. (1) of the paper: every part feature is L2-normalised
-  (``x / max(||x||, 1e-12)``, so a zero vector stays zero), the part distance is
+  (``x / ||x||`` with the norm in float64, whatever the scale; a zero vector stays zero), the
+  part distance is
   ``||a - b|| = sqrt(max(|a|^2 + |b|^2 - 2 a.b, 0))`` (``sqrt(max(2 - 2 a.b, 0))`` for unit
   vectors; the clamp absorbs rounding; a zero feature is at distance 1 from any unit vector)
   and the image distance is
@@ -21,6 +22,15 @@ Both are computed on query blocks x gallery chunks: the normalisation is applied
 output (``a.b = (q . g) / (|q| |g|)``), so no normalised copy of the gallery is made, and the only
 temporaries are ``[rows, chunk]`` matrices; a query block's distances to the whole gallery
 (``[rows, G]``) are held at once, with ``rows = budget // G``, so memory does not grow with G.
+
+Accuracy (paper distance): ``sqrt(2 - 2 a.b)`` in float32 loses the small distances (exact
+duplicates would get about 2e-4, and near-duplicates a value that depends on the chunk size),
+so every part pair whose float32 distance is below ``EXACT_BELOW`` is recomputed directly as
+``||a - b||`` in float64 from the raw features: duplicates get 0 and the ranking among
+near-duplicates does not depend on the chunk or block size. Norms are always computed in
+float64, and features whose part norms leave ``[2^-40, 2^40]`` (e.g. x1e20 or x1e-25) are
+normalised in float64 into a float32 copy first, so any finite scale ranks as the unscaled
+features do (eq. 1 normalises each part; the official distance's eps is not scale-free).
 """
 
 from __future__ import annotations
@@ -38,8 +48,13 @@ from benchmark.registry import Registry
 CHUNK_SIZE = 2048  # gallery columns per matmul: BLAS-efficient, few parallel regions per block
 BLOCK_BUDGET = 1 << 22  # distance values held per query block (16 MiB of float32)
 OFFICIAL_NO_SHARED = 10000.0  # the official code's value for pairs without a shared part
-_PAPER_EPS = 1e-12  # F.normalize's default
 _OFFICIAL_EPS = float(torch.finfo(torch.float32).eps)  # np.finfo(np.float32).eps in the code
+# float32 sqrt(|a|^2 + |b|^2 - 2 a.b) has an absolute error of about 1e-6 / d: below d = 0.2 (a
+# cosine above 0.98, rare between different images) pairs are recomputed exactly in float64
+EXACT_BELOW = 0.2
+_SAFE_NORM = (2.0**-40, 2.0**40)  # float32 products of such vectors neither overflow nor underflow
+_EXACT_PAIRS = 4096  # pairs recomputed at once ([pairs, D] float64 temporaries)
+_NORM_ROWS = 256  # rows whose float64 norms are computed at once
 
 
 @dataclass(frozen=True)
@@ -47,16 +62,21 @@ class PreparedBank:
     """Features of one side, ready for chunked products.
 
     Attributes:
-        features: [N, P, D] float32 features (the input itself when already float32).
-        inv_norm: [N, P] float32 factor that normalises each part feature.
+        features: [N, P, D] float32 features (the input itself when already float32 and of a
+            safe scale, else a copy normalised in float64).
+        inv_norm: [N, P] float32 factor that normalises each part of ``features``.
         visibility: [N, P] float32 visibility.
         sq_norm: [N, P] squared norm of the normalised features (1, or 0 for a zero feature).
+        raw: [N, P, D] the input features (for the exact recomputation).
+        inv_norm64: [N, P] float64 factor that normalises each part of ``raw``.
     """
 
     features: Tensor
     inv_norm: Tensor
     visibility: Tensor
     sq_norm: Tensor
+    raw: Tensor
+    inv_norm64: Tensor
 
 
 BlockFn = Callable[[PreparedBank, PreparedBank, Tensor, int, int], None]
@@ -78,17 +98,64 @@ class DistanceBlock:
     values: Tensor
 
 
+def _norms64(feats: Tensor) -> Tensor:
+    """[N, P] float64 part norms, a few rows at a time (no [N, P, D] float64 copy)."""
+    blocks = [
+        torch.linalg.vector_norm(feats[r0 : r0 + _NORM_ROWS].double(), dim=-1)
+        for r0 in range(0, len(feats), _NORM_ROWS)
+    ]
+    return torch.cat(blocks) if blocks else feats.new_zeros(feats.shape[:2], dtype=torch.float64)
+
+
+def _normalised_copy(feats: Tensor, inv64: Tensor) -> Tensor:
+    """[N, P, D] float32 unit part features, normalised in float64 a few rows at a time."""
+    out = torch.empty(feats.shape, dtype=torch.float32, device=feats.device)
+    for r0 in range(0, len(feats), _NORM_ROWS):
+        sl = slice(r0, r0 + _NORM_ROWS)
+        out[sl] = (feats[sl].double() * inv64[sl, :, None]).float()
+    return out
+
+
 def prepare(bank: FeatureBank, *, use_visibility: bool, eps: float, add_eps: bool) -> PreparedBank:
     """Cast to float32 (no copy when already float32) and compute the normalising factors."""
     feats = bank.features
     if feats.dtype != torch.float32 or feats.stride(-1) != 1:
         feats = feats.to(torch.float32).contiguous()
-    norm = torch.linalg.vector_norm(feats, dim=-1)  # [N, P]
-    inv = 1.0 / (norm + eps) if add_eps else 1.0 / norm.clamp(min=eps)
+    norm = _norms64(feats)  # [N, P] float64: no overflow at x1e20, no underflow at x1e-25
+    if add_eps:
+        inv64 = 1.0 / (norm + eps)  # the official code's x / (|x| + eps)
+    else:  # eq. 1: exact unit vectors at any finite scale; a zero feature stays zero
+        inv64 = torch.where(norm > 0, 1.0 / norm.clamp(min=torch.finfo(norm.dtype).tiny), 0.0)
+    sq_norm = (norm * inv64).square().float()
+    nonzero = norm[norm > 0]
+    lo, hi = _SAFE_NORM
+    if len(nonzero) and (float(nonzero.min()) < lo or float(nonzero.max()) > hi):
+        fast, inv = _normalised_copy(feats, inv64), torch.ones_like(sq_norm)  # extreme scale
+    else:
+        fast, inv = feats, inv64.float()
     vis = bank.visibility.to(torch.float32)
     if not use_visibility:
         vis = torch.ones_like(vis)  # "test w/o vis"
-    return PreparedBank(feats, inv, vis, (norm * inv).square())
+    return PreparedBank(fast, inv, vis, sq_norm, feats, inv64)
+
+
+def _exact_part(q: PreparedBank, g: PreparedBank, j: int, rows: Tensor, cols: Tensor) -> Tensor:
+    """``||a - b||`` of part j for the pairs (rows, cols), in float64 from the raw features."""
+    out = torch.empty(len(rows), dtype=torch.float64, device=rows.device)
+    for s in range(0, len(rows), _EXACT_PAIRS):
+        r, c = rows[s : s + _EXACT_PAIRS], cols[s : s + _EXACT_PAIRS]
+        a = q.raw[r, j].double() * q.inv_norm64[r, j, None]  # [pairs, D]
+        b = g.raw[c, j].double() * g.inv_norm64[c, j, None]
+        out[s : s + _EXACT_PAIRS] = torch.linalg.vector_norm(a - b, dim=-1)
+    return out.float()
+
+
+def _refine_small(q: PreparedBank, g: PreparedBank, j: int, dist: Tensor, c0: int) -> None:
+    """Recompute in place the part-j distances of ``dist`` [rows, chunk] below EXACT_BELOW."""
+    if dist.numel() == 0 or float(dist.min()) >= EXACT_BELOW:
+        return
+    rows, cols = torch.nonzero(dist < EXACT_BELOW, as_tuple=True)
+    dist[rows, cols] = _exact_part(q, g, j, rows, cols + c0)
 
 
 def _part_dot(q: PreparedBank, g: PreparedBank, j: int, c0: int, c1: int) -> Tensor:
@@ -111,6 +178,7 @@ def _paper_chunk(q: PreparedBank, g: PreparedBank, out: Tensor, c0: int, c1: int
         dot = _part_dot(q, g, j, c0, c1)
         sq = torch.addcmul(g.sq_norm[None, c0:c1, j], dot, g.inv_norm[None, c0:c1, j], value=-2.0)
         dist = sq.add_(q.sq_norm[:, j : j + 1]).clamp_(min=0.0).sqrt_()  # clamp: rounding < 0
+        _refine_small(q, g, j, dist, c0)  # exact small distances, chunk-size free
         dist.mul_(vg[None, :, j])
         num.addcmul_(dist, q.visibility[:, j : j + 1])  # eq. (1) numerator
     torch.div(num, shared, out=out)
@@ -140,7 +208,9 @@ def _query_block(q: PreparedBank, r0: int, r1: int) -> PreparedBank:
     """Rows r0:r1 with unit part features (a small copy; inv_norm becomes 1)."""
     feats = q.features[r0:r1] * q.inv_norm[r0:r1, :, None]  # [rows, P, D]
     ones = torch.ones_like(feats[:, :, 0])
-    return PreparedBank(feats, ones, q.visibility[r0:r1], q.sq_norm[r0:r1])
+    return PreparedBank(
+        feats, ones, q.visibility[r0:r1], q.sq_norm[r0:r1], q.raw[r0:r1], q.inv_norm64[r0:r1]
+    )
 
 
 def block_rows(num_gallery: int, budget: int = BLOCK_BUDGET) -> int:
@@ -214,7 +284,7 @@ def iter_distance_blocks(
     if chunk_size < 1:
         raise UserError(f"chunk_size must be a positive number of gallery items, got {chunk_size}")
     official = distance == "official"
-    eps = _OFFICIAL_EPS if official else _PAPER_EPS
+    eps = _OFFICIAL_EPS if official else 0.0  # eps: official only
     q = prepare(query, use_visibility=use_visibility, eps=eps, add_eps=official)
     g = prepare(gallery, use_visibility=use_visibility, eps=eps, add_eps=official)
     num_q, num_g = len(query), len(gallery)

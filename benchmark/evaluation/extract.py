@@ -17,6 +17,11 @@ from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.protocols import evaluate
 from benchmark.training.data import ReIDImages, collate
 from datasets.base import Sample, Splits
+from datasets.market1501 import NAME as MARKET1501
+
+# Data sets whose pids follow Market-1501's codes (0 = distractor); every other set's pids are
+# ordinary identities. The loaders drop junk (pid -1) at load either way.
+MARKET_STYLE = (MARKET1501,)
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ def evaluate_splits(
                 seed=cfg.seed,
                 use_visibility=vis,
                 distance=cfg.distance,
+                market_ids=name in MARKET_STYLE,
             )
             context = {
                 "dataset": name,

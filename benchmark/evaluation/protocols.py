@@ -19,7 +19,8 @@ from benchmark.evaluation.distance import (
     iter_distance_blocks,
 )
 from benchmark.evaluation.features import FeatureBank
-from benchmark.evaluation.ranking import GalleryIndex, RankMetrics, own_group, rank_block, summarise
+from benchmark.evaluation.identities import GalleryIndex, own_group
+from benchmark.evaluation.ranking import PerQuery, RankMetrics, cmc_curve, rank_block, summarise
 from benchmark.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -33,25 +34,31 @@ RANKS = (1, 3, 5, 10)
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Rank-k and mAP of one protocol (fractions in [0, 1]).
+    """Rank-k, mAP and mAP_zzd of one protocol (fractions in [0, 1]) and its tie counts.
 
     In single-gallery-shot mode rank-k is the mean over trials and ``rank*_std`` the population
-    standard deviation over trials (numpy's default, ddof=0); they are None in multi mode. mAP is
-    always computed on the full gallery.
+    standard deviation over trials (numpy's default, ddof=0); they are None in multi mode. mAP,
+    mAP_zzd and the counts are always computed on the full gallery.
 
     Attributes:
         rank1: Rank-1.
         rank3: Rank-3.
         rank5: Rank-5.
         rank10: Rank-10.
-        mAP: mean average precision.
+        mAP: mean average precision (torchreid's non-interpolated AP).
+        mAP_zzd: mean of the official HPNet code's trapezoid AP (``ap_zzd``).
         queries: valid (counted) queries.
         skipped: queries without a match in the gallery.
+        queries_no_visible: queries with no visible part (0 when visibility is ignored); their
+            distances are all +inf (paper) or all equal (official), so ties decide their ranks.
+        first_match_tied: valid queries whose first match shares its distance with a non-match.
         rank1_std: std of Rank-1 over single-shot trials.
         rank3_std: std of Rank-3 over single-shot trials.
         rank5_std: std of Rank-5 over single-shot trials.
         rank10_std: std of Rank-10 over single-shot trials.
         cmc: [max_rank] CMC curve (mean over trials in single mode), cmc[k - 1] = Rank-k.
+        per_query: multi-gallery-shot per-query results (first-match rank, AP, AP_zzd, valid
+            mask, tie flag), in query order.
     """
 
     rank1: float
@@ -59,18 +66,24 @@ class EvalResult:
     rank5: float
     rank10: float
     mAP: float
+    mAP_zzd: float
     queries: int
     skipped: int
+    queries_no_visible: int
+    first_match_tied: int
     rank1_std: float | None = None
     rank3_std: float | None = None
     rank5_std: float | None = None
     rank10_std: float | None = None
     cmc: np.ndarray = field(default_factory=lambda: np.zeros(0), compare=False, repr=False)
+    per_query: PerQuery | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, float | int]:
         """JSON-ready metrics; the ``*_std`` keys only in single-gallery-shot mode."""
         out: dict[str, float | int] = {f"rank{k}": getattr(self, f"rank{k}") for k in RANKS}
-        out.update(mAP=self.mAP, queries=self.queries, skipped=self.skipped)
+        out.update(mAP=self.mAP, mAP_zzd=self.mAP_zzd, queries=self.queries, skipped=self.skipped)
+        out.update(queries_no_visible=self.queries_no_visible)
+        out.update(first_match_tied=self.first_match_tied)
         if self.rank1_std is not None:
             out.update({f"rank{k}_std": getattr(self, f"rank{k}_std") for k in RANKS})
         return out
@@ -84,7 +97,8 @@ def single_shot_first_rank(
     For each query and each gallery identity (pid >= 0; all distractors, pid 0, form one group as
     in open-reid/torchreid and the HPNet code) one image is kept: image ``floor(u * n)`` of the
     identity's n images in gallery order; for the query's own identity, of its images from other
-    cameras. Ranking ties are broken by gallery index, as in multi-shot.
+    cameras. Ties are broken pessimistically, as in multi-shot: an identity's image at the
+    match's distance ranks before the match.
 
     Args:
         dist: [B, G] distances.
@@ -114,7 +128,7 @@ def single_shot_first_rank(
         return torch.full((dist.shape[0],), -1, dtype=torch.int64)
     match = grp.slots.gather(1, sel.to(torch.int8).argmax(1, keepdim=True))  # [B, 1]
     d, dm = dist.gather(1, chosen), dist.gather(1, match)
-    beats = (d < dm) | ((d == dm) & (chosen < match))  # [B, K]
+    beats = d <= dm  # [B, K] pessimistic: a non-match at the same distance ranks first
     if len(sizes):
         beats[rows, k] = False  # the query's own identity is represented by the match
     return torch.where(num_pos > 0, beats.sum(1), -1)
@@ -129,7 +143,9 @@ def _check_args(mode: str, distance: str, trials: int, max_rank: int) -> None:
         raise UserError(f"max_rank must be at least 10 (Rank-10 is reported), got {max_rank}")
 
 
-def _result(multi: RankMetrics, curves: list[np.ndarray] | None) -> EvalResult:
+def _result(
+    multi: RankMetrics, curves: list[np.ndarray] | None, per: PerQuery, no_visible: int
+) -> EvalResult:
     if curves is None:
         cmc, std = multi.cmc, None
     else:
@@ -138,7 +154,16 @@ def _result(multi: RankMetrics, curves: list[np.ndarray] | None) -> EvalResult:
     ranks = {f"rank{k}": float(cmc[k - 1]) for k in RANKS}
     stds = {f"rank{k}_std": None if std is None else float(std[k - 1]) for k in RANKS}
     return EvalResult(
-        **ranks, mAP=multi.mAP, queries=multi.queries, skipped=multi.skipped, **stds, cmc=cmc
+        **ranks,
+        mAP=multi.mAP,
+        mAP_zzd=multi.mAP_zzd,
+        queries=multi.queries,
+        skipped=multi.skipped,
+        queries_no_visible=no_visible,
+        first_match_tied=multi.first_match_tied,
+        **stds,
+        cmc=cmc,
+        per_query=per,
     )
 
 
@@ -153,6 +178,7 @@ def evaluate(
     distance: str = "paper",
     chunk_size: int = CHUNK_SIZE,
     max_rank: int = 50,
+    market_ids: bool = False,
     budget: int = BLOCK_BUDGET,
 ) -> EvalResult:
     """Score query against gallery under one protocol.
@@ -168,6 +194,8 @@ def evaluate(
         distance: "paper" (eq. 1) or "official" (the authors' code) (evaluation.distance).
         chunk_size: gallery columns per matrix product.
         max_rank: length of the CMC curve (at least 10).
+        market_ids: Market-1501's pid codes (0 distractor, < 0 junk); else every pid is an
+            ordinary identity (see ``identities``).
         budget: most distance values held at once (query rows per block = budget // G).
 
     Returns:
@@ -177,9 +205,9 @@ def evaluate(
     check_pair(query, gallery)
     check_finite(query, "query", budget)
     check_finite(gallery, "gallery", budget)
-    index = GalleryIndex.build(gallery.pids, gallery.camids)
+    index = GalleryIndex.build(gallery.pids, gallery.camids, market_ids)
     rngs = [np.random.default_rng(seed + t) for t in range(trials)] if mode == "single" else []
-    firsts, aps, single = [], [], [[] for _ in rngs]
+    blocks, single = [], [[] for _ in rngs]
     for block in iter_distance_blocks(
         query,
         gallery,
@@ -189,17 +217,17 @@ def evaluate(
         budget=budget,
     ):
         qp, qc = query.pids[block.start : block.stop], query.camids[block.start : block.stop]
-        res = rank_block(block.values, qp, qc, index)
-        firsts.append(res.first_rank)
-        aps.append(res.ap)
+        blocks.append(rank_block(block.values, qp, qc, index))
         for rng, out in zip(rngs, single, strict=True):
             u = torch.from_numpy(rng.random((len(qp), len(index.group_pids))))  # query order
             out.append(single_shot_first_rank(block.values, qp, qc, index, u))
-        del block, res  # free this block before the next one is computed
-    multi = summarise(torch.cat(firsts), torch.cat(aps), max_rank)
+        del block  # free this block before the next one is computed
+    per = PerQuery.cat(blocks)
+    multi = summarise(per, max_rank)
     if multi.queries == 0:
         log.warning(
             "no query has a match in the gallery (%d skipped); metrics are NaN", multi.skipped
         )
-    curves = [summarise(torch.cat(o), torch.cat(aps), max_rank).cmc for o in single]
-    return _result(multi, curves if mode == "single" else None)
+    curves = [cmc_curve(torch.cat(o), max_rank) for o in single]
+    no_visible = int((query.visibility.sum(1) == 0).sum()) if use_visibility else 0
+    return _result(multi, curves if mode == "single" else None, per, no_visible)

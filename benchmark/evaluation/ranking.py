@@ -1,22 +1,29 @@
-"""CMC and mAP from [Q, G] distances: junk and same-camera filters, skipped queries, exact ties.
+"""CMC, mAP and the official mAP_zzd from [Q, G] distances: pessimistic ties, per-query results.
 
-Rules (Market-1501 / torchreid ``eval_market1501``):
+Rules (torchreid ``eval_market1501`` for what is kept, see ``identities`` for the pid rules):
 
-- Per query, gallery items with the same pid AND the same camid are removed; items with pid < 0
-  are junk and removed for every query; pid 0 items are distractors: kept as negatives, never a
-  match (a query with pid <= 0 has no match).
-- A query with no remaining positive is skipped and counted.
-- Ranking: ascending distance, ties broken by gallery index (a stable sort by distance), so
-  +inf distances come last, in gallery order. Distances are compared as float32 values
+- Per query, gallery items with the same pid AND the same camid are removed (and, under the
+  Market-1501 rule, junk, pid < 0, for every query). A query with no remaining match is skipped
+  and counted.
+- Ranking: ascending distance; ties (equal distances, +inf included, i.e. pairs sharing no
+  visible part) are broken pessimistically: a true match ranks after every non-match at the same
+  distance. Metrics therefore never depend on the gallery's order (the order among the query's
+  own items at one distance changes no metric). Distances are compared as float32 values
   (-0.0 ties with +0.0); they must not be NaN.
-- Rank-k = fraction of the valid queries whose first positive is within the top k; AP is
-  torchreid's non-interpolated AP, the mean over positives of the precision at its rank.
+- Rank-k = fraction of the valid queries whose first match is within the top k; AP is
+  torchreid's non-interpolated AP, the mean over matches of the precision at its rank; AP_zzd is
+  the official HPNet code's trapezoid AP (``package/eval/metric.py`` ``ap_zzd``): the mean over
+  matches of (precision before + precision at the match) / 2, the precision before a match at
+  rank 1 counting as 1.
+- ``first_match_tied``: the first match shares its distance with at least one kept non-match,
+  so the tie rule decided its rank.
 
-No [Q, G] sort is made: for each positive we count the gallery items ranked before it. Items are
-put in per-row histogram bins of their float bit pattern (monotone in the value) between the
-smallest and the largest finite positive distance; a bin's prefix sum counts every item in lower
-bins, and only the few items that share a bin with a positive are compared one by one (by
-distance, then gallery index). Positives at +inf are counted with a direct comparison.
+No [Q, G] sort is made: for each match we count the kept gallery items ranked before it. Items
+are put in per-row histogram bins of their float bit pattern (monotone in the value) between the
+smallest and the largest finite match distance; a bin's prefix sum counts every item in lower
+bins, and only the few items that share a bin with a match are compared one by one (by
+distance, then non-match before match, then gallery index). Matches at +inf are counted with a
+direct comparison.
 """
 
 from __future__ import annotations
@@ -28,83 +35,12 @@ import torch
 from torch import Tensor
 
 from benchmark.evaluation.distance import BLOCK_BUDGET, block_rows
+from benchmark.evaluation.identities import GalleryIndex, own_group, own_mask
 
-INNER_BINS = 4096  # histogram bins between the smallest and largest finite positive distance
+INNER_BINS = 4096  # histogram bins between the smallest and largest finite match distance
 NUM_BINS = INNER_BINS + 3  # plus one bin below every threshold and room above
 INF_KEY = 0x7F800000  # bit pattern of float32 +inf; finite keys are below it
-_PAIR_BUDGET = 1 << 22  # most candidate x positive comparisons at once
-
-
-@dataclass(frozen=True)
-class GalleryIndex:
-    """Gallery identities grouped by pid (CSR), built once per evaluation.
-
-    Attributes:
-        pids: [G] int64 gallery pids.
-        camids: [G] int64 gallery cameras.
-        group_pids: [K] sorted distinct pids >= 0 (0 = distractors, one group).
-        order: [G - J] non-junk gallery indices sorted by (pid, index).
-        offsets: [K + 1] start of each group in ``order``.
-        junk: [J] indices of junk items (pid < 0).
-    """
-
-    pids: Tensor
-    camids: Tensor
-    group_pids: Tensor
-    order: Tensor
-    offsets: Tensor
-    junk: Tensor
-
-    @classmethod
-    def build(cls, pids: Tensor, camids: Tensor) -> GalleryIndex:
-        """Group gallery items by pid."""
-        pids = pids.to("cpu", torch.int64).reshape(-1)
-        camids = camids.to("cpu", torch.int64).reshape(-1)
-        junk = torch.nonzero(pids < 0).reshape(-1)
-        sorted_pids, order = torch.sort(pids, stable=True)
-        keep = sorted_pids >= 0
-        sorted_pids, order = sorted_pids[keep], order[keep]
-        group_pids, counts = torch.unique_consecutive(sorted_pids, return_counts=True)
-        offsets = torch.zeros(len(counts) + 1, dtype=torch.int64)
-        offsets[1:] = torch.cumsum(counts, 0)
-        return cls(pids, camids, group_pids, order, offsets, junk)
-
-
-@dataclass(frozen=True)
-class OwnGroup:
-    """Each query's own-identity gallery items, padded to S columns, in gallery order.
-
-    Attributes:
-        group: [B] index into ``group_pids`` (valid only where ``found``).
-        found: [B] the query pid is > 0 and present in the gallery.
-        slots: [B, S] gallery indices (0 in padding).
-        positive: [B, S] another camera: a match.
-        removed: [B, S] the same camera: removed from this query's ranking.
-    """
-
-    group: Tensor
-    found: Tensor
-    slots: Tensor
-    positive: Tensor
-    removed: Tensor
-
-
-def own_group(index: GalleryIndex, query_pids: Tensor, query_camids: Tensor) -> OwnGroup:
-    """Look up every query's identity in the gallery."""
-    qp, qc = query_pids.to("cpu", torch.int64), query_camids.to("cpu", torch.int64)
-    num_k = len(index.group_pids)
-    k = torch.searchsorted(index.group_pids, qp).clamp(max=max(num_k - 1, 0))
-    found = (qp > 0) & (index.group_pids[k] == qp) if num_k else torch.zeros_like(qp, dtype=bool)
-    start = index.offsets[k] if num_k else torch.zeros_like(qp)
-    size = torch.where(found, index.offsets[(k + 1).clamp(max=num_k)] - start, 0)
-    width = int(size.max()) if len(size) else 0
-    cols = torch.arange(width)
-    member = cols[None, :] < size[:, None]  # [B, S]
-    pos_in_order = (start[:, None] + cols).clamp(max=max(len(index.order) - 1, 0))
-    slots = index.order[pos_in_order] if width else torch.zeros(len(qp), 0, dtype=torch.int64)
-    slots = slots.masked_fill(~member, 0)
-    same_cam = index.camids[slots] == qc[:, None]
-    return OwnGroup(k, found, slots, member & ~same_cam, member & same_cam)
+_PAIR_BUDGET = 1 << 22  # most candidate x match comparisons at once
 
 
 def ordered_keys(dist: Tensor) -> Tensor:
@@ -122,8 +58,10 @@ def _before(keys: Tensor, idx: Tensor, t: Tensor, p: Tensor) -> Tensor:
     return (keys < t) | ((keys == t) & (idx < p))
 
 
-def _binned_counts(keys: Tensor, t: Tensor, p: Tensor, use: Tensor) -> Tensor:
-    """Items ranked before each finite threshold, via per-row histograms of the keys."""
+def _binned_counts(
+    keys: Tensor, t: Tensor, p: Tensor, use: Tensor, qp: Tensor, index: GalleryIndex
+) -> Tensor:
+    """Items ranked before each finite match (t, p), via per-row histograms of the keys."""
     rows, num_g = keys.shape
     has = use.any(1, keepdim=True)
     big = torch.iinfo(keys.dtype).max
@@ -141,7 +79,7 @@ def _binned_counts(keys: Tensor, t: Tensor, p: Tensor, use: Tensor) -> Tensor:
     )
     below = hist.cumsum(1).sub_(hist)  # items in strictly lower bins: all rank before
     t_bin = bins.gather(1, p)  # thresholds are gallery items: their own bins, no recomputation
-    counts = below.gather(1, t_bin).to(torch.int64)  # [B, S]
+    counts = below.gather(1, t_bin).to(torch.int64).masked_fill_(~use, 0)  # [B, S]
     lut = torch.zeros(rows, NUM_BINS, dtype=torch.bool)
     lut[torch.arange(rows)[:, None].expand_as(t_bin)[use], t_bin[use]] = True
     cand = torch.nonzero(lut.gather(1, bins))  # [N, 2] items sharing a bin with a threshold
@@ -149,56 +87,100 @@ def _binned_counts(keys: Tensor, t: Tensor, p: Tensor, use: Tensor) -> Tensor:
     for s in range(0, len(cand), step):
         r, c = cand[s : s + step, 0], cand[s : s + step, 1]
         hit = use[r] & (t_bin[r] == bins[r, c][:, None])
-        hit &= _before(keys[r, c][:, None], c[:, None], t[r], p[r])
+        tie = c + num_g * own_mask(index, qp, r, c).to(torch.int64)  # non-matches first
+        hit &= _before(keys[r, c][:, None], tie[:, None], t[r], p[r] + num_g)
         counts.index_add_(0, r, hit.to(torch.int64))
     return counts
 
 
-def _direct_counts(keys: Tensor, t: Tensor, p: Tensor, use: Tensor, counts: Tensor) -> None:
-    """Items ranked before each non-finite threshold, by direct comparison (in place)."""
+def _direct_counts(
+    keys: Tensor, t: Tensor, p: Tensor, use: Tensor, qp: Tensor, index: GalleryIndex
+) -> Tensor:
+    """Items ranked before each non-finite match, by direct comparison."""
+    counts = torch.zeros(t.shape, dtype=torch.int64)
     rows, cols = torch.nonzero(use, as_tuple=True)
     num_g = keys.shape[1]
     col_idx = torch.arange(num_g)
     step = max(1, _PAIR_BUDGET // max(1, num_g))
     for s in range(0, len(rows), step):
         r, c = rows[s : s + step], cols[s : s + step]
-        tk, pk = t[r, c][:, None], p[r, c][:, None]
-        counts[r, c] = _before(keys[r], col_idx[None, :], tk, pk).sum(1)
+        tk, pk = t[r, c][:, None], p[r, c][:, None] + num_g
+        tie = col_idx[None, :] + num_g * own_mask(index, qp, r[:, None], col_idx[None, :]).long()
+        counts[r, c] = _before(keys[r], tie, tk, pk).sum(1)
+    return counts
 
 
 @dataclass(frozen=True)
-class BlockRanks:
-    """Per-query multi-shot results of one block.
+class PerQuery:
+    """Per-query multi-gallery-shot results, in query order.
 
     Attributes:
-        first_rank: [B] 0-based rank of the first match among kept items; -1 = skipped query.
-        ap: [B] float64 average precision (0 for skipped queries).
+        first_rank: [Q] int64 0-based rank of the first match among the kept items under the
+            pessimistic tie rule; -1 = skipped query (no match in the gallery).
+        ap: [Q] float64 torchreid AP (0 for skipped queries).
+        ap_zzd: [Q] float64 official trapezoid AP (0 for skipped queries).
+        valid: [Q] bool, the query has a match (is counted).
+        first_tied: [Q] bool, the first match shares its distance with a kept non-match.
     """
 
     first_rank: Tensor
     ap: Tensor
+    ap_zzd: Tensor
+    valid: Tensor
+    first_tied: Tensor
+
+    @classmethod
+    def cat(cls, parts: list[PerQuery]) -> PerQuery:
+        """Concatenate blocks of consecutive queries."""
+        return cls(*(torch.cat([getattr(b, f) for b in parts]) for f in cls.__dataclass_fields__))
+
+
+def _tied_first(keys: Tensor, t0: Tensor, grp, index: GalleryIndex) -> Tensor:
+    """[B] number of kept non-matches at the first match's distance ``t0`` [B, 1]."""
+    equal = (keys == t0).sum(1)
+    own = (grp.positive | grp.removed) & (keys.gather(1, grp.slots) == t0)
+    equal -= own.sum(1)
+    if len(index.junk):
+        equal -= (keys[:, index.junk] == t0).sum(1)
+    return equal
+
+
+def _average_precisions(before: Tensor, valid_t: Tensor, num_pos: Tensor) -> tuple[Tensor, Tensor]:
+    """torchreid AP and the official trapezoid AP from the 0-based ranks of the matches [B, S]."""
+    i = torch.arange(before.shape[1], dtype=torch.float64)[None, :]  # i-th match, 0-based
+    r = before.to(torch.float64)
+    prec = (i + 1) / (r + 1)  # precision at the match
+    old = torch.where(r > 0, i / r.clamp(min=1), 1.0)  # precision just before it (ap_zzd)
+    den = num_pos.clamp(min=1).to(torch.float64)
+    ap = prec.masked_fill(~valid_t, 0).sum(1) / den
+    ap_zzd = ((old + prec) / 2).masked_fill(~valid_t, 0).sum(1) / den
+    return ap, ap_zzd
 
 
 def rank_block(
     dist: Tensor, query_pids: Tensor, query_camids: Tensor, index: GalleryIndex
-) -> BlockRanks:
-    """First-match rank and AP of each query row of ``dist`` [B, G] (exact, tie-aware)."""
+) -> PerQuery:
+    """Per-query results of each row of ``dist`` [B, G] (exact, pessimistic ties)."""
     dist = dist.to("cpu", torch.float32)  # ranking runs on the CPU whatever the distance's device
     keys = ordered_keys(dist)  # [B, G]
-    grp = own_group(index, query_pids, query_camids)
+    qp = query_pids.to("cpu", torch.int64)
+    grp = own_group(index, qp, query_camids)
     rows, width = grp.slots.shape
-    if width == 0:
-        return BlockRanks(torch.full((rows,), -1), torch.zeros(rows, dtype=torch.float64))
+    num_pos = grp.positive.sum(1)
+    if width == 0 or not bool((num_pos > 0).any()):
+        zero = torch.zeros(rows, dtype=torch.float64)
+        none = torch.zeros(rows, dtype=torch.bool)
+        return PerQuery(torch.full((rows,), -1), zero, zero.clone(), none, none.clone())
     big = torch.iinfo(keys.dtype).max
     slot_keys = keys.gather(1, grp.slots)  # [B, S]
     t, perm = torch.sort(slot_keys.masked_fill(~grp.positive, big), dim=1, stable=True)
-    p = grp.slots.gather(1, perm)  # positives by (distance, gallery index), padding last
-    num_pos = grp.positive.sum(1)
+    p = grp.slots.gather(1, perm)  # matches by (distance, gallery index), padding last
     valid_t = torch.arange(width)[None, :] < num_pos[:, None]
     finite = valid_t & (t < INF_KEY)
-    before = _binned_counts(keys, t, p, finite)  # every gallery item ranked before
-    _direct_counts(keys, t, p, valid_t & ~finite, before)
-    # keep only kept items: minus same-camera matches and junk ranked before
+    before = _binned_counts(keys, t, p, finite, qp, index)  # every gallery item ranked before
+    before += _direct_counts(keys, t, p, valid_t & ~finite, qp, index)
+    # keep only kept items: minus same-camera own items and junk ranked before (own items
+    # compare by gallery index at a tie; junk is a non-match, so it ranks before at a tie)
     step = max(1, _PAIR_BUDGET // (width * width))
     for r0 in range(0, rows, step):
         sl = slice(r0, r0 + step)
@@ -209,41 +191,89 @@ def rank_block(
     if len(index.junk):
         junk_keys = keys[:, index.junk]  # [B, J]
         for j0 in range(0, len(index.junk), 256):
-            jk, ji = junk_keys[:, None, j0 : j0 + 256], index.junk[None, None, j0 : j0 + 256]
-            before -= _before(jk, ji, t[:, :, None], p[:, :, None]).sum(2)
-    # AP: precision (i + 1) / (rank_i + 1) at the i-th positive, averaged over positives
-    prec = (torch.arange(1, width + 1, dtype=torch.float64) / (before + 1)).masked_fill(~valid_t, 0)
-    ap = prec.sum(1) / num_pos.clamp(min=1)
-    first = torch.where(num_pos > 0, before[:, 0], -1)
-    return BlockRanks(first.to(torch.int64), ap)
+            before -= (junk_keys[:, None, j0 : j0 + 256] <= t[:, :, None]).sum(2)
+    ap, ap_zzd = _average_precisions(before, valid_t, num_pos)
+    valid = num_pos > 0
+    tied = valid & (_tied_first(keys, t[:, :1], grp, index) > 0)
+    return PerQuery(torch.where(valid, before[:, 0], -1), ap, ap_zzd, valid, tied)
 
 
 @dataclass(frozen=True)
 class RankMetrics:
-    """CMC curve and mAP over the valid queries.
+    """CMC curve, mAP and mAP_zzd over the valid queries.
 
     Attributes:
         cmc: [max_rank] float64, cmc[k - 1] = Rank-k (NaN if no query is valid).
-        mAP: mean AP over valid queries (NaN if none).
+        mAP: mean torchreid AP over valid queries (NaN if none).
+        mAP_zzd: mean official trapezoid AP over valid queries (NaN if none).
         queries: valid (counted) queries.
         skipped: queries without any match in the gallery.
+        first_match_tied: valid queries whose first match was decided by a tie.
     """
 
     cmc: np.ndarray
     mAP: float
+    mAP_zzd: float
     queries: int
     skipped: int
+    first_match_tied: int
 
 
-def summarise(first_rank: Tensor, ap: Tensor, max_rank: int = 50) -> RankMetrics:
-    """Rank-k curve and mAP from per-query first-match ranks (-1 = skipped) and APs."""
+def cmc_curve(first_rank: Tensor, max_rank: int = 50) -> np.ndarray:
+    """[max_rank] Rank-k curve from 0-based first-match ranks (-1 = skipped; NaN if none valid)."""
     valid = first_rank >= 0
     n = int(valid.sum())
     if n == 0:
-        return RankMetrics(np.full(max_rank, np.nan), float("nan"), 0, len(first_rank))
+        return np.full(max_rank, np.nan)
     hist = torch.bincount(first_rank[valid].clamp(max=max_rank), minlength=max_rank + 1)
-    cmc = (torch.cumsum(hist[:max_rank], 0).to(torch.float64) / n).numpy()
-    return RankMetrics(cmc, float(ap[valid].mean()), n, len(first_rank) - n)
+    return (torch.cumsum(hist[:max_rank], 0).to(torch.float64) / n).numpy()
+
+
+def summarise(per: PerQuery, max_rank: int = 50) -> RankMetrics:
+    """Rank-k curve, mAP and mAP_zzd from per-query results."""
+    n = int(per.valid.sum())
+    nan = float("nan")
+    m_ap = float(per.ap[per.valid].mean()) if n else nan
+    m_ap_zzd = float(per.ap_zzd[per.valid].mean()) if n else nan
+    cmc = cmc_curve(per.first_rank, max_rank)
+    tied = int(per.first_tied.sum())
+    return RankMetrics(cmc, m_ap, m_ap_zzd, n, len(per.valid) - n, tied)
+
+
+def rank_queries(
+    dist: Tensor,
+    query_pids: Tensor,
+    query_camids: Tensor,
+    gallery_pids: Tensor,
+    gallery_camids: Tensor,
+    *,
+    market_ids: bool = False,
+    budget: int = BLOCK_BUDGET,
+) -> PerQuery:
+    """Per-query first-match rank, AP, AP_zzd, validity and tie flag of a [Q, G] matrix.
+
+    Args:
+        dist: [Q, G] distances (compared as float32).
+        query_pids: [Q] query identities.
+        query_camids: [Q] query cameras.
+        gallery_pids: [G] gallery identities.
+        gallery_camids: [G] gallery cameras.
+        market_ids: apply Market-1501's codes (pid 0 distractor, pid < 0 junk); else every pid
+            is an ordinary identity.
+        budget: most distance values processed per row block.
+
+    Returns:
+        PerQuery, in query order.
+    """
+    index = GalleryIndex.build(gallery_pids, gallery_camids, market_ids)
+    rows = block_rows(dist.shape[1], budget)
+    blocks = [
+        rank_block(
+            dist[r0 : r0 + rows], query_pids[r0 : r0 + rows], query_camids[r0 : r0 + rows], index
+        )
+        for r0 in range(0, dist.shape[0], rows)
+    ]
+    return PerQuery.cat(blocks)
 
 
 def cmc_map(
@@ -254,29 +284,20 @@ def cmc_map(
     gallery_camids: Tensor,
     *,
     max_rank: int = 50,
+    market_ids: bool = False,
     budget: int = BLOCK_BUDGET,
 ) -> RankMetrics:
-    """Multi-gallery-shot CMC and mAP of a full [Q, G] distance matrix.
+    """Multi-gallery-shot CMC, mAP and mAP_zzd of a full [Q, G] distance matrix.
 
-    Args:
-        dist: [Q, G] distances (compared as float32).
-        query_pids: [Q] query identities.
-        query_camids: [Q] query cameras.
-        gallery_pids: [G] gallery identities (0 distractor, < 0 junk).
-        gallery_camids: [G] gallery cameras.
-        max_rank: length of the CMC curve.
-        budget: most distance values processed per row block.
-
-    Returns:
-        RankMetrics.
+    Arguments as ``rank_queries``; ``max_rank`` is the length of the CMC curve.
     """
-    index = GalleryIndex.build(gallery_pids, gallery_camids)
-    rows = block_rows(dist.shape[1], budget)
-    firsts, aps = [], []
-    for r0 in range(0, dist.shape[0], rows):
-        res = rank_block(
-            dist[r0 : r0 + rows], query_pids[r0 : r0 + rows], query_camids[r0 : r0 + rows], index
-        )
-        firsts.append(res.first_rank)
-        aps.append(res.ap)
-    return summarise(torch.cat(firsts), torch.cat(aps), max_rank)
+    per = rank_queries(
+        dist,
+        query_pids,
+        query_camids,
+        gallery_pids,
+        gallery_camids,
+        market_ids=market_ids,
+        budget=budget,
+    )
+    return summarise(per, max_rank)

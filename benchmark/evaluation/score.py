@@ -1,4 +1,9 @@
-"""``python -m benchmark score FILE.npz``: score part features extracted by any model."""
+"""``python -m benchmark score FILE.npz``: score part features extracted by any model.
+
+Every pid is an ordinary identity (0 and negative pids included) unless ``--market-ids`` asks
+for Market-1501's codes; ties are broken pessimistically (``TIE_RULE``). Both rules are stated
+in the output.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,15 @@ FIELDS = ("features", "visibility", "pids", "camids")
 _CHECK_ROWS = 1024  # feature rows checked for NaN/inf at once (no [N, P, D] temporary)
 FORMAT = (
     "an .npz with query_features [Q,P,D] (float), query_visibility [Q,P] (0/1), query_pids [Q] "
-    "and query_camids [Q] (integers; pid 0 = distractor, < 0 = junk), and the same four gallery_*"
+    "and query_camids [Q] (integers), and the same four gallery_*"
+)
+ID_RULES = {
+    False: "plain: every pid is an identity",
+    True: "market: pid 0 distractor (never a match), pid < 0 junk (removed)",
+}
+TIE_RULE = (
+    "pessimistic: at equal distance (+inf included) a true match ranks after every non-match, "
+    "so no result depends on the gallery's order"
 )
 
 
@@ -141,6 +154,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=DISTANCES.names(),
         help="paper (eq. 1, default) or official (the authors' code)",
     )
+    parser.add_argument(
+        "--market-ids",
+        action="store_true",
+        help="Market-1501 pid codes: pid 0 = distractor (a negative, never a match; a pid-0 "
+        "query is skipped), pid < 0 = junk (removed). Default: every pid is an identity",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -149,7 +168,11 @@ def add_score_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     parser = subparsers.add_parser(
         "score",
         help="score externally extracted part features (.npz)",
-        description="Rank-1/3/5/10 and mAP of query against gallery features from any model.",
+        description="Rank-1/3/5/10, mAP (torchreid) and mAP_zzd (the official HPNet code's "
+        "trapezoid AP) of query against gallery features from any model. Ties: "
+        + TIE_RULE
+        + ". Also reported: queries_no_visible (queries with no visible part) and "
+        "first_match_tied (queries whose first match a tie decided).",
     )
     _add_arguments(parser)
     parser.set_defaults(func=run_score)
@@ -165,7 +188,9 @@ def _table(result, args: argparse.Namespace) -> str:
     vis = "without visibility" if args.no_vis else "with visibility"
     head = (
         f"{shot}, {args.distance} distance, {vis}: {result.queries} queries counted, "
-        f"{result.skipped} skipped (no match)"
+        f"{result.skipped} skipped (no match); ids {ID_RULES[args.market_ids]}; ties "
+        f"pessimistic; {result.queries_no_visible} queries with no visible part, "
+        f"{result.first_match_tied} first matches decided by a tie"
     )
     rows = []
     for k in RANKS:
@@ -173,6 +198,7 @@ def _table(result, args: argparse.Namespace) -> str:
         value = f"{100 * getattr(result, f'rank{k}'):.2f}"
         rows.append([f"Rank-{k}", value + ("" if std is None else f" ± {100 * std:.2f}")])
     rows.append(["mAP", f"{100 * result.mAP:.2f}"])
+    rows.append(["mAP_zzd", f"{100 * result.mAP_zzd:.2f}"])
     return head + "\n" + tabulate(rows, headers=["metric", "%"], tablefmt="github")
 
 
@@ -187,11 +213,13 @@ def run_score(args: argparse.Namespace) -> int:
         seed=args.seed,
         use_visibility=not args.no_vis,
         distance=args.distance,
+        market_ids=args.market_ids,
     )
     if result.queries == 0:
         raise UserError(
             f"{args.file}: no query has a match in the gallery (all {result.skipped} skipped); "
             "check query_pids/gallery_pids and that matches are not all on the query's camera"
         )
-    print(json.dumps(result.to_dict()) if args.json else _table(result, args))
+    rules = {"ids": "market" if args.market_ids else "plain", "ties": "pessimistic"}
+    print(json.dumps(result.to_dict() | rules) if args.json else _table(result, args))
     return 0

@@ -34,8 +34,9 @@ DESCRIPTIVE_COLUMNS = ("precision",)
 # The identity of a row: every column that defines what was measured (all but run and value),
 # so rows under different conditions (gt vs ps labels, occlusion) never replace or match each other.
 KEY_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("run", "value")) + CONDITION_COLUMNS
-# Metrics stored as fractions; anything else (queries, skipped, trials, *_std) is free.
-FRACTION_METRICS = ("rank1", "rank3", "rank5", "rank10", "mAP")
+# Metrics stored as fractions; anything else (queries, skipped, queries_no_visible,
+# first_match_tied, trials, *_std) is free. mAP_zzd: the official HPNet code's trapezoid AP.
+FRACTION_METRICS = ("rank1", "rank3", "rank5", "rank10", "mAP", "mAP_zzd")
 STR_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("vis", "seed", "trial", "value"))
 
 

@@ -12,8 +12,8 @@ def paper_distance(f1, v1, f2, v2) -> float:
     num = den = 0.0
     for j in range(f1.shape[0]):
         a, b = np.asarray(f1[j], np.float64), np.asarray(f2[j], np.float64)
-        a = a / max(np.linalg.norm(a), 1e-12)
-        b = b / max(np.linalg.norm(b), 1e-12)
+        a = a / np.linalg.norm(a) if a.any() else a  # a zero feature stays zero
+        b = b / np.linalg.norm(b) if b.any() else b
         w = float(v1[j]) * float(v2[j])
         num += w * float(np.linalg.norm(a - b))
         den += w
@@ -40,19 +40,64 @@ def distance_matrix(qf, qv, gf, gv, fn) -> np.ndarray:
     )
 
 
-def query_ranking(dist_row, q_pid, q_cam, g_pids, g_cams):
-    """torchreid's per-query steps with a stable sort: the 0/1 match list of kept items."""
-    order = np.argsort(np.asarray(dist_row, np.float32), kind="stable")
-    remove = ((g_pids[order] == q_pid) & (g_cams[order] == q_cam)) | (g_pids[order] < 0)
-    matches = (g_pids[order] == q_pid) & (q_pid > 0)
+def query_ranking(dist_row, q_pid, q_cam, g_pids, g_cams, market_ids=False):
+    """torchreid's per-query steps with a pessimistic sort: the 0/1 match list of kept items.
+
+    Order: distance, then the query's own identity after everything else (a match after every
+    non-match at a tie), then gallery index.
+    """
+    d = np.asarray(dist_row, np.float32).astype(np.float64)
+    d = np.where(d == 0, 0.0, d)  # -0.0 ties with +0.0
+    can_match = q_pid > 0 if market_ids else True
+    own = (g_pids == q_pid) & can_match
+    order = np.lexsort((np.arange(len(d)), own, d))
+    junk = (g_pids[order] < 0) if market_ids else np.zeros(len(order), bool)
+    remove = ((g_pids[order] == q_pid) & (g_cams[order] == q_cam)) | junk
+    matches = own[order]
     return matches[~remove].astype(np.int64)
 
 
-def cmc_map(dist, q_pids, q_cams, g_pids, g_cams, max_rank=50):
-    """torchreid eval_market1501 (stable ties): (cmc [max_rank], mAP, valid, skipped)."""
+def ap_zzd(y_true) -> float:
+    """A direct port of the official HPNet ``ap_zzd`` (package/eval/metric.py)."""
+    ngood = y_true.sum()
+    d_recall = 1.0 / ngood
+    rows_good = np.argwhere(y_true).flatten()
+    ap = 0
+    for i in range(ngood):
+        precision = (i + 1) * 1.0 / (rows_good[i] + 1)
+        if rows_good[i] != 0:
+            old_precision = i * 1.0 / rows_good[i]
+        else:
+            old_precision = 1.0
+        ap = ap + d_recall * (old_precision + precision) / 2
+    return ap
+
+
+def per_query(dist, q_pids, q_cams, g_pids, g_cams, market_ids=False):
+    """(first rank or -1, AP, AP_zzd, first match tied) per query, torchreid's loop."""
+    out = []
+    for i in range(dist.shape[0]):
+        raw = query_ranking(dist[i], q_pids[i], q_cams[i], g_pids, g_cams, market_ids)
+        if not raw.any():
+            out.append((-1, 0.0, 0.0, False))
+            continue
+        first = int(np.argmax(raw))
+        tmp = raw.cumsum() / (np.arange(len(raw)) + 1.0) * raw
+        d = np.asarray(dist[i], np.float32)
+        can_match = q_pids[i] > 0 if market_ids else True
+        own = (g_pids == q_pids[i]) & can_match
+        kept = ~(((g_pids == q_pids[i]) & (g_cams == q_cams[i])) | (market_ids & (g_pids < 0)))
+        d_first = np.sort(d[own & kept])[0]
+        tied = bool(np.any(d[kept & ~own] == d_first))
+        out.append((first, tmp.sum() / raw.sum(), ap_zzd(raw), tied))
+    return out
+
+
+def cmc_map(dist, q_pids, q_cams, g_pids, g_cams, max_rank=50, market_ids=False):
+    """torchreid eval_market1501 (pessimistic ties): (cmc [max_rank], mAP, valid, skipped)."""
     all_cmc, all_ap, skipped = [], [], 0
     for i in range(dist.shape[0]):
-        raw = query_ranking(dist[i], q_pids[i], q_cams[i], g_pids, g_cams)
+        raw = query_ranking(dist[i], q_pids[i], q_cams[i], g_pids, g_cams, market_ids)
         if not raw.any():
             skipped += 1
             continue

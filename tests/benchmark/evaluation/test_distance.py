@@ -61,7 +61,46 @@ def test_identical_features_give_zero_not_nan() -> None:
     bank = FeatureBank(feats, torch.ones(3, 2), torch.arange(3), torch.zeros(3, dtype=torch.long))
     dist = distance_matrix(bank, bank)
     assert torch.isfinite(dist).all(), "the clamp in sqrt(max(2 - 2ab, 0)) must avoid NaN"
-    assert torch.all(dist.diagonal() < 1e-3), f"self distance should be ~0, got {dist.diagonal()}"
+    assert torch.all(dist.diagonal() == 0), f"self distance must be 0, got {dist.diagonal()}"
+
+
+def near_duplicates(n: int, seed: int, dim: int = 256) -> FeatureBank:
+    """One person seen n times with tiny, increasing perturbations (distances 1e-6 .. 1e-2)."""
+    gen = torch.Generator().manual_seed(seed)
+    base = torch.randn(1, 2, dim, generator=gen)
+    noise = torch.randn(n, 2, dim, generator=gen)
+    scale = torch.logspace(-6, -2, n)[:, None, None] / dim**0.5
+    feats = base + scale * noise
+    return FeatureBank(feats, torch.ones(n, 2), torch.arange(n), torch.zeros(n, dtype=torch.long))
+
+
+def test_small_distances_are_accurate_and_chunk_size_free() -> None:
+    bank = near_duplicates(40, 11)
+    want = reference(bank, bank, ref.paper_distance)
+    first = distance_matrix(bank, bank, chunk_size=1)
+    np.testing.assert_allclose(first.numpy(), want, rtol=1e-5, atol=1e-9, err_msg="vs float64")
+    for chunk in (3, 17, 4096):
+        got = distance_matrix(bank, bank, chunk_size=chunk)
+        assert torch.equal(got, first), f"chunk {chunk}: near-duplicate distances changed"
+    order = torch.argsort(first[0], stable=True)
+    assert order.tolist() == np.argsort(want[0], kind="stable").tolist(), "float64 ranking"
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e-25])
+def test_extreme_scales_rank_as_unscaled(scale: float) -> None:
+    query, gallery = make_bank(9, 12, dim=64, p_vis=0.8), make_bank(30, 13, dim=64, p_vis=0.8)
+    scaled = [
+        FeatureBank(b.features * scale, b.visibility, b.pids, b.camids) for b in (query, gallery)
+    ]
+    assert torch.isfinite(scaled[0].features).all() and bool((scaled[1].features != 0).any())
+    want = distance_matrix(query, gallery)
+    got = distance_matrix(*scaled)
+    assert torch.equal(torch.isinf(got), torch.isinf(want)), "+inf pairs differ"
+    finite = torch.isfinite(want)
+    torch.testing.assert_close(got[finite], want[finite], rtol=0, atol=1e-5)
+    assert torch.equal(
+        torch.argsort(got, dim=1, stable=True), torch.argsort(want, dim=1, stable=True)
+    )
 
 
 def test_official_distance_matches_slow_loop() -> None:

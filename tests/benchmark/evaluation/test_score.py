@@ -41,9 +41,13 @@ def test_json_output_matches_evaluate(tmp_path: Path, capsys: pytest.CaptureFixt
     path = write(tmp_path, arrays())
     assert main([str(path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"rank1", "rank3", "rank5", "rank10", "mAP", "queries", "skipped"}
+    metrics = {"rank1", "rank3", "rank5", "rank10", "mAP", "mAP_zzd", "queries", "skipped"}
+    counts = {"queries_no_visible", "first_match_tied"}
+    assert set(out) == metrics | counts | {"ids", "ties"}
+    assert (out["ids"], out["ties"]) == ("plain", "pessimistic"), "the rules applied are stated"
     query, gallery = load_npz(path)
-    assert out == evaluate(query, gallery).to_dict(), "the CLI must print evaluate()'s numbers"
+    want = evaluate(query, gallery).to_dict() | {"ids": "plain", "ties": "pessimistic"}
+    assert out == want, "the CLI must print evaluate()'s numbers"
     assert all(0.0 <= out[k] <= 1.0 for k in ("rank1", "mAP")), "metrics are fractions"
 
 
@@ -54,7 +58,8 @@ def test_single_shot_json_and_options(tmp_path: Path, capsys: pytest.CaptureFixt
     out = json.loads(capsys.readouterr().out)
     query, gallery = load_npz(path)
     want = evaluate(query, gallery, mode="single", trials=3, seed=4, use_visibility=False)
-    assert out == want.to_dict() and "rank10_std" in out, "single-shot adds the stds"
+    assert out == want.to_dict() | {"ids": "plain", "ties": "pessimistic"}
+    assert "rank10_std" in out, "single-shot adds the stds"
 
 
 def test_human_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -130,3 +135,24 @@ def test_no_match_at_all_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixtu
     data["gallery_camids"] = np.zeros(30, np.int64)  # every match on the query's camera
     assert main([str(write(tmp_path, data)), "--json"]) == 2
     assert "no query has a match" in capsys.readouterr().err
+
+
+def test_pid_zero_is_an_identity_unless_market_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    data = arrays(2)
+    data["query_pids"][:4] = 0
+    data["gallery_pids"][:6] = 0
+    data["gallery_pids"][6:8] = -1
+    path = write(tmp_path, data)
+    assert main([str(path), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["skipped"] == 0 and plain["ids"] == "plain", "pid 0 queries match pid 0 items"
+    assert main([str(path), "--json", "--market-ids"]) == 0
+    market = json.loads(capsys.readouterr().out)
+    assert market["ids"] == "market" and market["skipped"] == 4, "Market: pid 0 never matches"
+    query, gallery = load_npz(path)
+    assert market["mAP"] == evaluate(query, gallery, market_ids=True).mAP
+    assert main([str(path), "--market-ids"]) == 0
+    table = capsys.readouterr().out
+    assert "ids market" in table and "ties pessimistic" in table and "mAP_zzd" in table
