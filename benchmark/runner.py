@@ -154,7 +154,10 @@ def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: 
     )
     if model.cfg.needs_coco:
         instances = upright_instances(data.coco, d.coco_min_aspect)
-        coco = CocoParts(instances, size, PairedTransform(d.flip, d.photometric), cache=True)
+        # official code: the COCO stream gets the ReID transforms, part blackout included
+        coco = CocoParts(
+            instances, size, PairedTransform(d.flip, d.photometric, d.blackout), cache=True
+        )
         batches = RandomBatches(len(coco), t.coco_batch, len(sampler), seed)
         streams.coco = DataLoader(
             coco, batch_sampler=batches, collate_fn=collate, num_workers=workers
