@@ -74,7 +74,9 @@ OFFICIAL = replace(
         "label_resize": "nearest",  # transform.py: PIL NEAREST to 24x8
     },
     data=replace(PAPER.data, photometric=True, blackout=0.5),
-    train=replace(PAPER.train, parsing_warmup_epochs=10, alternate_id_triplet=True),
+    train=replace(
+        PAPER.train, parsing_warmup_epochs=10, alternate_id_triplet=True, pk_epoch="identities"
+    ),
     eval=replace(
         PAPER.eval, distance="official", partial_reid_query="occluded_body_images", trials=100
     ),

@@ -147,7 +147,8 @@ def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: 
     reid = ReIDImages(
         data.train.train, size, labels, model.cfg.needs_part_labels, transform, cache=True
     )
-    sampler = PKSampler(labels, t.ids_per_batch, t.images_per_id, t.iters_per_epoch, seed)
+    per_id = t.pk_epoch == "identities"
+    sampler = PKSampler(labels, t.ids_per_batch, t.images_per_id, t.iters_per_epoch, seed, per_id)
     workers = cfg.data.num_workers
     streams = Streams(
         DataLoader(reid, batch_sampler=sampler, collate_fn=collate, num_workers=workers)

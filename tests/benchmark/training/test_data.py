@@ -168,3 +168,18 @@ def test_official_coco_stream_gets_the_reid_transforms() -> None:
     want = PairedTransform(flip=True, photometric=True, blackout=0.5)
     assert streams.reid.dataset.transform == want, streams.reid.dataset.transform
     assert streams.coco is not None and streams.coco.dataset.transform == want
+    assert streams.reid.batch_sampler.per_identity, "official: an epoch visits each identity once"
+
+
+def test_pk_sampler_per_identity_epoch_visits_every_identity_once() -> None:
+    """The official RandomIdentitySampler: a permutation of the identities, P per batch."""
+    labels = [i // 3 for i in range(30)]  # 10 identities x 3 images
+    sampler = PKSampler(labels, p=4, k=2, iters=None, seed=0, per_identity=True)
+    assert len(sampler) == 2, "10 identities // 4 per batch, the rest dropped"
+    batches = list(sampler)
+    ids = [labels[i] for b in batches for i in b[::2]]
+    assert len(set(ids)) == 8 and all(len(b) == 8 for b in batches), f"ids {ids}"
+    assert len(PKSampler(labels, 4, 2, None, 0)) == 30 // 8, "default: images // (P x K)"
+    longer = list(PKSampler(labels, 4, 2, 5, 0, per_identity=True))  # 3 permutations
+    for b in longer:
+        assert len({labels[i] for i in b}) == 4, "a batch never repeats an identity"
