@@ -77,6 +77,9 @@ class TrainConfig:
     # paper 4.1: 16 identities (P) x 4 images (K); batch-hard triplets need K >= 2 (a positive)
     ids_per_batch: int = field(default=16, metadata={"min": 1})
     images_per_id: int = field(default=4, metadata={"min": 2})
+    # an epoch of PK batches: "images" // (P x K) batches of random identities, or every
+    # identity once ("identities" // P batches: the official code's RandomIdentitySampler)
+    pk_epoch: str = field(default="images", metadata={"choices": ("images", "identities")})
     coco_batch: int = field(default=32, metadata={"min": 1})  # paper 4.1: 32 COCO images per step
     # paper 4.1: backbone rate; new layers x MethodConfig.new_layer_lr_mult
     lr: float = field(default=0.01, metadata={"gt": 0.0})

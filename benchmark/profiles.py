@@ -67,9 +67,16 @@ PAPER = RunConfig(
 OFFICIAL = replace(
     PAPER,
     profile="official",
-    method={"backbone": "resnet50", "id_normalize": "visible"},
+    method={
+        "backbone": "resnet50",
+        "id_normalize": "visible",
+        "parsing_normalize": "batch",  # ps_loss.py: per part over the batch
+        "label_resize": "nearest",  # transform.py: PIL NEAREST to 24x8
+    },
     data=replace(PAPER.data, photometric=True, blackout=0.5),
-    train=replace(PAPER.train, parsing_warmup_epochs=10, alternate_id_triplet=True),
+    train=replace(
+        PAPER.train, parsing_warmup_epochs=10, alternate_id_triplet=True, pk_epoch="identities"
+    ),
     eval=replace(
         PAPER.eval, distance="official", partial_reid_query="occluded_body_images", trials=100
     ),

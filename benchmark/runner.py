@@ -147,14 +147,18 @@ def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: 
     reid = ReIDImages(
         data.train.train, size, labels, model.cfg.needs_part_labels, transform, cache=True
     )
-    sampler = PKSampler(labels, t.ids_per_batch, t.images_per_id, t.iters_per_epoch, seed)
+    per_id = t.pk_epoch == "identities"
+    sampler = PKSampler(labels, t.ids_per_batch, t.images_per_id, t.iters_per_epoch, seed, per_id)
     workers = cfg.data.num_workers
     streams = Streams(
         DataLoader(reid, batch_sampler=sampler, collate_fn=collate, num_workers=workers)
     )
     if model.cfg.needs_coco:
         instances = upright_instances(data.coco, d.coco_min_aspect)
-        coco = CocoParts(instances, size, PairedTransform(d.flip, d.photometric), cache=True)
+        # official code: the COCO stream gets the ReID transforms, part blackout included
+        coco = CocoParts(
+            instances, size, PairedTransform(d.flip, d.photometric, d.blackout), cache=True
+        )
         batches = RandomBatches(len(coco), t.coco_batch, len(sampler), seed)
         streams.coco = DataLoader(
             coco, batch_sampler=batches, collate_fn=collate, num_workers=workers

@@ -76,8 +76,19 @@ class Method(nn.Module):
     def loss(self, out: Output, batch: Batch) -> dict[str, Tensor]:  # pragma: no cover
         raise NotImplementedError
 
-    def coco_loss(self, out: Output, part_labels: Tensor) -> dict[str, Tensor]:
-        """Loss of a DensePose-COCO parsing batch (eq. 10's last term); none by default."""
+    def parse(self, images: Tensor) -> Tensor:
+        """Parsing probabilities G [N, P, H, W] of a COCO batch, for ``coco_loss``.
+
+        Methods with parsing heads override it to stop before their BN necks (the official
+        code's COCO forward), so the necks' running statistics see only ReID images.
+        """
+        masks = self(images).masks
+        if masks is None:
+            raise NotImplementedError(f"{type(self).__name__} predicts no parsing masks")
+        return masks
+
+    def coco_loss(self, masks: Tensor, part_labels: Tensor) -> dict[str, Tensor]:
+        """Loss of a DensePose-COCO parsing batch (eq. 10's last term) on ``parse``'s G."""
         return {}
 
     def backbone_parameters(self) -> list[nn.Parameter]:

@@ -16,6 +16,12 @@ class ParsingHead(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(mid, 1, 1),
         )
+        # Official code (model/hpnet.py PartSegHead); the paper is silent, so every profile:
+        # both convolutions normal(std 0.001), zero bias, so G starts near 0.5 everywhere.
+        for conv in (self.body[0], self.body[3]):
+            nn.init.normal_(conv.weight, std=0.001)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.body(x).squeeze(1).sigmoid()  # [N, H, W]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -18,7 +18,13 @@ from methods.base import (
     register_variant,
 )
 from methods.heads import BNNeck, ParsingHead, masked_max_pool
-from methods.losses import focal_parsing_loss, id_loss, part_targets, part_triplet_loss
+from methods.losses import (
+    focal_parsing_loss,
+    id_loss,
+    nearest_targets,
+    part_targets,
+    part_triplet_loss,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,10 @@ class HPNetConfig(MethodConfig):
     focal_alpha: float = 0.25  # eq. (8) alpha
     focal_gamma: float = 2.0  # eq. (8) gamma
     id_normalize: str = "batch"  # eq. (2) 1/N_b; "visible" is the official code's per-part count
+    # eq. (9) per label ("image"); "batch": the official ps_loss.py, per part over the batch
+    parsing_normalize: str = field(default="image", metadata={"choices": ("image", "batch")})
+    # labels -> Conv5 grid; paper silent: "coverage" keeps small parts, "nearest" is the code's
+    label_resize: str = field(default="coverage", metadata={"choices": ("coverage", "nearest")})
     needs_part_labels: bool = True
     needs_coco: bool = True
 
@@ -65,37 +75,52 @@ class HPNet(Method):
     def backbone_parameters(self) -> list[nn.Parameter]:
         return [*self.trunk.parameters(), *self.conv5.parameters()]
 
-    def forward(self, images: Tensor) -> Output:
+    def part_maps(self, images: Tensor) -> tuple[list[Tensor], Tensor]:
+        """Conv1-5 and the parsing heads: per part its Conv5 map [N, D, H, W]; G [N, P, H, W]."""
         x = self.trunk(images)  # [N, C4, H, W]
-        shared = self.conv5[0](x) if self.cfg.share_conv5 else None
-        pooled, vis, probs, feats, logits = [], [], [], [], []
-        for j in range(self.cfg.num_parts):
-            fmap = shared if shared is not None else self.conv5[j](x)  # [N, D, H, W]
-            g = self.parsers[j](fmap)  # [N, H, W]
-            h, v = masked_max_pool(fmap, g, self.cfg.mask_threshold)  # [N, D], [N]
+        if self.cfg.share_conv5:
+            fmaps = [self.conv5[0](x)] * self.cfg.num_parts
+        else:
+            fmaps = [conv5(x) for conv5 in self.conv5]
+        probs = torch.stack([parse(f) for parse, f in zip(self.parsers, fmaps, strict=True)], 1)
+        return fmaps, probs  # probs: [N, P, H, W]
+
+    def forward(self, images: Tensor) -> Output:
+        fmaps, probs = self.part_maps(images)
+        pooled, vis, feats, logits = [], [], [], []
+        for j, fmap in enumerate(fmaps):
+            h, v = masked_max_pool(fmap, probs[:, j], self.cfg.mask_threshold)  # [N, D], [N]
             f, logit = self.necks[j](h)
-            pooled.append(h), vis.append(v), probs.append(g), feats.append(f), logits.append(logit)
+            pooled.append(h), vis.append(v), feats.append(f), logits.append(logit)
         return Output(
             features=torch.stack(feats, 1),  # [N, P, D]
             visibility=torch.stack(vis, 1),  # [N, P]
             pre_bn=torch.stack(pooled, 1),  # [N, P, D]
             logits=torch.stack(logits, 1),  # [N, P, C]
-            masks=torch.stack(probs, 1),  # [N, P, H, W]
+            masks=probs,  # [N, P, H, W]
         )
 
-    def parsing_loss(self, out: Output, part_labels: Tensor) -> Tensor:
-        """Eqs. (6)-(9) with the labels resized to the Conv5 map by area coverage."""
-        assert out.masks is not None, "HPNet output lacks masks"
-        targets, _ = part_targets(part_labels, self.cfg.num_parts, tuple(out.masks.shape[-2:]))
-        return focal_parsing_loss(out.masks, targets, self.cfg.focal_alpha, self.cfg.focal_gamma)
+    def parse(self, images: Tensor) -> Tensor:
+        """G only: the COCO forward stops before the BN necks (official code's 'ps' forward)."""
+        return self.part_maps(images)[1]  # [N, P, H, W]
+
+    def parsing_loss(self, masks: Tensor, part_labels: Tensor) -> Tensor:
+        """Eqs. (6)-(9) with the labels resized to the Conv5 map (``label_resize``)."""
+        c = self.cfg
+        resize = nearest_targets if c.label_resize == "nearest" else part_targets
+        targets, _ = resize(part_labels, c.num_parts, tuple(masks.shape[-2:]))
+        return focal_parsing_loss(
+            masks, targets, c.focal_alpha, c.focal_gamma, normalize=c.parsing_normalize
+        )
 
     def loss(self, out: Output, batch: Batch) -> dict[str, Tensor]:
         assert out.logits is not None and out.pre_bn is not None, "training output lacks logits"
+        assert out.masks is not None, "HPNet output lacks masks"
         assert batch.part_labels is not None, "HPNet needs part labels in the batch"
         c = self.cfg
         terms = {
             "id": c.id_weight * id_loss(out.logits, batch.pids, out.visibility, c.id_normalize),
-            "parsing": c.parsing_weight * self.parsing_loss(out, batch.part_labels),
+            "parsing": c.parsing_weight * self.parsing_loss(out.masks, batch.part_labels),
         }
         if c.triplet_weight:
             terms["triplet"] = c.triplet_weight * part_triplet_loss(
@@ -103,10 +128,10 @@ class HPNet(Method):
             )
         return terms  # eq. (10), the ReID batch's terms
 
-    def coco_loss(self, out: Output, part_labels: Tensor) -> dict[str, Tensor]:
+    def coco_loss(self, masks: Tensor, part_labels: Tensor) -> dict[str, Tensor]:
         if not self.cfg.coco_weight:
             return {}
-        return {"coco_parsing": self.cfg.coco_weight * self.parsing_loss(out, part_labels)}
+        return {"coco_parsing": self.cfg.coco_weight * self.parsing_loss(masks, part_labels)}
 
 
 # Table 4's ablation rows, in the paper's order between "test w/o vis" (20) and HPNet (60).

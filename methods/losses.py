@@ -137,12 +137,25 @@ def part_triplet_loss(h: Tensor, visibility: Tensor, pids: Tensor, margin: float
     return batch_hard_triplet(part_distance(h, visibility, pids), pids, margin)
 
 
-def _focal_reduce(bce: Tensor, psi: Tensor, targets: Tensor, alpha: float, gamma: float) -> Tensor:
-    """Weights per-pixel BCE by eta (eqs. 7-8) and reduces it as eq. (9)."""
+PARSING_NORMALIZE = ("image", "batch")
+
+
+def _focal_reduce(
+    bce: Tensor, psi: Tensor, targets: Tensor, alpha: float, gamma: float, normalize: str
+) -> Tensor:
+    """Weights per-pixel BCE by eta (eqs. 7-8) and reduces it as eq. (9) or ps_loss.py."""
     eta = (alpha * targets + (1.0 - alpha) * (1.0 - targets)) * psi.pow(gamma)  # eq. (8)
     per_map = (eta * bce).sum(dim=(2, 3))  # [N, P] sum over pixels
-    positives = targets.sum(dim=(2, 3)).clamp_min(1.0)  # [N, P] guard empty labels
-    return (per_map / positives).sum(dim=1).mean()  # eq. (9): sum over parts, 1 / N_b
+    positives = targets.sum(dim=(2, 3))  # [N, P] positive pixels of each label
+    # The batch's positive count of each part (ps_loss.py: loss.sum() / target.sum()); at least
+    # 1 so that a part absent from the whole batch gives a finite loss (the code divides by 0).
+    batch_count = positives.sum(dim=0).clamp_min(1.0)  # [P]
+    if normalize == "batch":
+        return (per_map.sum(dim=0) / batch_count).sum()  # official: no 1 / N_b
+    # eq. (9): each label by its own positive count. The paper leaves an empty label undefined;
+    # it takes the code's normaliser (the batch's count) so absent pairs weigh as in the code.
+    denom = torch.where(positives > 0, positives, batch_count.expand_as(positives))
+    return (per_map / denom).sum(dim=1).mean()  # eq. (9): sum over parts, 1 / N_b
 
 
 def _check_maps(maps: Tensor, targets: Tensor, name: str) -> None:
@@ -154,13 +167,25 @@ def _check_maps(maps: Tensor, targets: Tensor, name: str) -> None:
 
 
 def focal_parsing_loss(
-    probs: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0, eps: float = 1e-6
+    probs: Tensor,
+    targets: Tensor,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    eps: float = 1e-6,
+    normalize: str = "image",
 ) -> Tensor:
     """Focal parsing loss on probabilities, eqs. (6)-(9).
 
-    Per pixel: eta * L with L the binary cross-entropy of eq. (6) and eta of eqs. (7)-(8);
-    summed over pixels, divided by max(positive pixels of that part label, 1), summed over
-    parts and averaged over the batch (eq. 9).
+    Per pixel: eta * L with L the binary cross-entropy of eq. (6) and eta of eqs. (7)-(8),
+    summed over pixels, then normalised by positive-pixel counts:
+
+    - "image" (eq. 9): each (image, part) sum divided by its label's positive pixels, summed
+      over parts, averaged over the batch. An empty label (undefined in the paper) is divided
+      by the batch's positive count of that part, as the official code divides every pair.
+    - "batch" (official ps_loss.py): each part's sum over the batch divided by the batch's
+      positive count of that part, summed over parts.
+
+    Either way a part absent from the whole batch is divided by 1.
 
     Args:
         probs: [N, P, H, W] sigmoid probabilities G (clamped into [eps, 1 - eps]).
@@ -168,16 +193,22 @@ def focal_parsing_loss(
         alpha: class balance of eq. (8).
         gamma: focusing exponent of eq. (8).
         eps: clamp for the logarithms.
+        normalize: "image" or "batch", as above.
 
     Returns:
         Scalar loss.
+
+    Raises:
+        ValueError: unknown ``normalize`` or mismatched shapes.
     """
+    if normalize not in PARSING_NORMALIZE:
+        raise ValueError(f"focal_parsing_loss normalize={normalize!r}; use {PARSING_NORMALIZE}")
     _check_maps(probs, targets, "probs")
     t = targets.to(probs.dtype)
     r = probs.clamp(eps, 1.0 - eps)
     bce = -(t * torch.log(r) + (1.0 - t) * torch.log1p(-r))  # eq. (6)
     psi = (1.0 - r) * t + r * (1.0 - t)  # eq. (7)
-    return _focal_reduce(bce, psi, t, alpha, gamma)
+    return _focal_reduce(bce, psi, t, alpha, gamma, normalize)
 
 
 def part_targets(
@@ -220,3 +251,27 @@ def part_targets(
     targets = ((cov >= need) & (cov > 0)).float()  # [N, P, h, w]
     visibility = targets.amax(dim=(2, 3))  # [N, P]
     return targets, visibility
+
+
+def nearest_targets(labels: Tensor, num_parts: int, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """Resizes part-label maps to the Conv5 grid by nearest neighbour, as the official code.
+
+    The official transforms resize the label image with PIL's NEAREST (cell centres sampled,
+    ``nearest-exact`` here), e.g. 384x128 -> 24x8. A part smaller than the sampling step can
+    vanish (DESIGN: mind the Conv5 map at low resolution); ``part_targets`` keeps it.
+
+    Args:
+        labels: [N, Hi, Wi] part codes (0 background, 1..num_parts).
+        num_parts: P.
+        size: (h, w) of the Conv5 map.
+
+    Returns:
+        targets [N, P, h, w] float in {0, 1} and visibility [N, P] float in {0, 1}.
+    """
+    if labels.dim() != 3:
+        raise ValueError(f"nearest_targets expects labels [N, H, W], got {tuple(labels.shape)}")
+    codes = labels.float().unsqueeze(1)  # [N, 1, Hi, Wi]
+    small = F.interpolate(codes, size=size, mode="nearest-exact").long()  # [N, 1, h, w]
+    parts = torch.arange(1, num_parts + 1, device=labels.device).view(1, -1, 1, 1)
+    targets = (small == parts).float()  # [N, P, h, w]
+    return targets, targets.amax(dim=(2, 3))

@@ -38,7 +38,7 @@ def measure(method: str, profile: str, size: tuple[int, int], steps: int, batch:
         opt.zero_grad()
         sum(model.loss(model(images), Batch(images, pids, parts)).values()).backward()
         if coco:
-            sum(model.coco_loss(model(coco_images), coco_parts).values()).backward()
+            sum(model.coco_loss(model.parse(coco_images), coco_parts).values()).backward()
         opt.step()
 
     step()  # warm-up

@@ -106,11 +106,23 @@ class ReIDImages(Dataset):
 class PKSampler:
     """Batches of P identities x K images (Hermans et al.'s batch-hard sampling).
 
-    Each epoch draws from a generator seeded by (seed, epoch), so an epoch is the same
-    whether the run was interrupted before it or not.
+    ``per_identity`` False: each batch draws P identities at random, and an epoch is
+    images // (P x K) batches (one pass over the images on average). True (the official code's
+    RandomIdentitySampler): an epoch visits every identity once, in a random order, P per batch
+    (the last incomplete batch dropped), so it is identities // P batches. ``iters`` overrides
+    the count. Each epoch draws from a generator seeded by (seed, epoch), so an epoch is the
+    same whether the run was interrupted before it or not.
     """
 
-    def __init__(self, labels: Sequence[int], p: int, k: int, iters: int | None, seed: int) -> None:
+    def __init__(
+        self,
+        labels: Sequence[int],
+        p: int,
+        k: int,
+        iters: int | None,
+        seed: int,
+        per_identity: bool = False,
+    ) -> None:
         self.by_id: dict[int, np.ndarray] = {}
         labels_arr = np.asarray(labels)
         for pid in np.unique(labels_arr):
@@ -121,7 +133,9 @@ class PKSampler:
                 "lower train.ids_per_batch or use more training data"
             )
         self.p, self.k, self.seed, self.epoch = p, k, seed, 0
-        self.iters = iters or max(1, len(labels_arr) // (p * k))
+        self.per_identity = per_identity
+        natural = len(self.by_id) // p if per_identity else len(labels_arr) // (p * k)
+        self.iters = iters or max(1, natural)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -132,9 +146,17 @@ class PKSampler:
     def __iter__(self) -> Iterator[list[int]]:
         rng = np.random.default_rng([self.seed, self.epoch])
         ids = np.array(sorted(self.by_id))
-        for _ in range(self.iters):
+        per_pass = len(ids) // self.p  # per_identity: batches per permutation of the identities
+        order = ids
+        for b in range(self.iters):
+            if not self.per_identity:
+                chosen = rng.choice(ids, self.p, replace=False)
+            else:  # consecutive identities of a permutation, a new one when it is used up
+                if b % per_pass == 0:
+                    order = rng.permutation(ids)
+                chosen = order[(b % per_pass) * self.p : (b % per_pass + 1) * self.p]
             batch = []
-            for pid in rng.choice(ids, self.p, replace=False):
+            for pid in chosen:
                 pool = self.by_id[int(pid)]
                 batch += rng.choice(pool, self.k, replace=len(pool) < self.k).tolist()
             yield batch

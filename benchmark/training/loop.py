@@ -23,14 +23,19 @@ from methods.base import Batch, Method
 log = logging.getLogger(__name__)
 
 
-def dropped_terms(cfg: TrainConfig, epoch: int, step: int, parsing: bool = True) -> frozenset[str]:
+def dropped_terms(
+    cfg: TrainConfig, epoch: int, step: int, parsing: bool = True, triplet: bool = True
+) -> frozenset[str]:
     """Loss terms the official recipe leaves out at this step (none in the paper's recipe).
 
     ``parsing`` says whether the method has parsing terms; one without them has no warm-up.
+    ``triplet`` says whether it has a triplet term: without one there is nothing to alternate
+    with, so the ID loss runs every step (the official lambda_tri = 0 run sets
+    ide_tri_iter=False; PCB has no triplet term).
     """
     if parsing and epoch < cfg.parsing_warmup_epochs:
         return frozenset({"id", "triplet"})  # official code: parsing-only warm-up epochs
-    if cfg.alternate_id_triplet:
+    if cfg.alternate_id_triplet and triplet:
         return frozenset({"id"} if step % 2 == 0 else {"triplet"})  # official: alternate steps
     return frozenset()
 
@@ -136,21 +141,25 @@ def train_one_epoch(
     for step, item in enumerate(bar):
         opt.zero_grad(set_to_none=True)
         batch = Batch(item["images"], item["labels"], item["parts"]).to(device)
-        drop = dropped_terms(cfg, epoch, step, model.cfg.needs_part_labels)
 
-        def reid_loss(out, batch=batch, drop=drop):
+        def reid_loss(out, batch=batch, step=step):
             visible.append(out.visibility.detach().float().mean(0).cpu())
-            return {k: v for k, v in model.loss(out, batch).items() if k not in drop}
+            terms = model.loss(out, batch)
+            parsing = model.cfg.needs_part_labels
+            drop = dropped_terms(cfg, epoch, step, parsing, "triplet" in terms)
+            return {k: v for k, v in terms.items() if k not in drop}
 
         terms = forward_backward(model, batch.images, cfg, scaler, device, reid_loss, precision)
         if coco_iter is not None:  # eq. (10): the COCO batch after the ReID batch, grads summed
             coco = next(coco_iter)
             images, parts = coco["images"].to(device), coco["parts"].to(device)
 
-            def coco_loss(out, parts=parts):
-                return model.coco_loss(out, parts)
+            def coco_loss(masks, parts=parts):
+                return model.coco_loss(masks, parts)
 
-            terms |= forward_backward(model, images, cfg, scaler, device, coco_loss, precision)
+            terms |= forward_backward(
+                model.parse, images, cfg, scaler, device, coco_loss, precision
+            )
         check_finite(terms, epoch, step)
         scaler.step(opt)
         scaler.update()
@@ -169,16 +178,18 @@ def train_one_epoch(
 
 
 def forward_backward(
-    model, images, cfg: TrainConfig, scaler, device, loss_fn, precision: str = "fp32"
+    forward, images, cfg: TrainConfig, scaler, device, loss_fn, precision: str = "fp32"
 ) -> dict[str, float]:
-    """Forward ``images``, back-propagate the sum of ``loss_fn``'s terms; returns them as floats.
+    """``loss_fn(forward(images))``, back-propagates the sum of its terms; returns them as floats.
+
+    ``forward`` is the model (ReID batches) or its ``parse`` (COCO batches: no BN necks).
 
     Forward and losses run under ``precision``'s autocast (which keeps losses in float32).
     """
     if cfg.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     with autocast(precision, device):
-        terms = loss_fn(model(images))
+        terms = loss_fn(forward(images))
     if terms:
         scaler.scale(sum(terms.values())).backward()
     return {k: float(v.detach()) for k, v in terms.items()}

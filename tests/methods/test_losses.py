@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor
 
 from methods.losses import (
     batch_hard_triplet,
     focal_parsing_loss,
     id_loss,
+    nearest_targets,
     part_distance,
     part_targets,
     part_triplet_loss,
@@ -78,20 +81,28 @@ def _slow_batch_hard(dist: Tensor, pids: Tensor, margin: float) -> float:
     return total / n
 
 
-def _slow_focal(probs: Tensor, targets: Tensor, alpha: float, gamma: float) -> float:
+def _slow_focal(
+    probs: Tensor, targets: Tensor, alpha: float, gamma: float, normalize: str = "image"
+) -> float:
     n, p, hh, ww = probs.shape
-    total = 0.0
+    sums = [[0.0] * p for _ in range(n)]  # per (image, part): sum over pixels of eta * L
     for i in range(n):
         for j in range(p):
-            acc = 0.0
             for m in range(hh):
                 for k in range(ww):
                     r, t = probs[i, j, m, k].item(), targets[i, j, m, k].item()
                     bce = -(t * math.log(r) + (1 - t) * math.log(1 - r))  # eq. (6)
                     psi = (1 - r) * t + r * (1 - t)  # eq. (7)
                     eta = (alpha * t + (1 - alpha) * (1 - t)) * psi**gamma  # eq. (8)
-                    acc += eta * bce
-            total += acc / max(targets[i, j].sum().item(), 1.0)
+                    sums[i][j] += eta * bce
+    count = [[targets[i, j].sum().item() for j in range(p)] for i in range(n)]
+    batch = [max(sum(count[i][j] for i in range(n)), 1.0) for j in range(p)]  # ps_loss.py
+    if normalize == "batch":  # official: sum over the batch / the batch's positives, per part
+        return sum(sum(sums[i][j] for i in range(n)) / batch[j] for j in range(p))
+    total = 0.0
+    for i in range(n):
+        for j in range(p):  # eq. (9); an empty label takes the batch's count of that part
+            total += sums[i][j] / (count[i][j] if count[i][j] > 0 else batch[j])
     return total / n
 
 
@@ -231,17 +242,38 @@ def test_focal_hand_computed_2x2() -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_focal_matches_loop_with_empty_labels(seed: int) -> None:
+@pytest.mark.parametrize("normalize", ["image", "batch"])
+def test_focal_matches_loop_with_empty_labels(seed: int, normalize: str) -> None:
     g = torch.Generator().manual_seed(300 + seed)
     logits = torch.randn(3, 4, 5, 3, generator=g, dtype=torch.float64) * 2
     targets = (torch.rand(3, 4, 5, 3, generator=g) < 0.3).double()
-    targets[0, 1] = 0.0  # an empty label: divided by 1
+    targets[0, 1] = 0.0  # an empty label: divided by the batch's count of part 2
     targets[2] = 0.0  # an image with no part at all
+    targets[:, 3] = 0.0  # a part absent from the whole batch: divided by 1
     probs = torch.sigmoid(logits)
-    want = _slow_focal(probs, targets, 0.25, 2.0)
-    torch.testing.assert_close(focal_parsing_loss(probs, targets).item(), want, msg="probs")
-    want = _slow_focal(probs, targets, 0.5, 1.0)
-    torch.testing.assert_close(focal_parsing_loss(probs, targets, 0.5, 1.0).item(), want)
+    want = _slow_focal(probs, targets, 0.25, 2.0, normalize)
+    got = focal_parsing_loss(probs, targets, normalize=normalize).item()
+    torch.testing.assert_close(got, want, msg=f"{normalize} normalisation")
+    want = _slow_focal(probs, targets, 0.5, 1.0, normalize)
+    got = focal_parsing_loss(probs, targets, 0.5, 1.0, normalize=normalize).item()
+    torch.testing.assert_close(got, want, msg=f"{normalize}, alpha 0.5, gamma 1")
+
+
+def test_focal_normalisations_hand_computed() -> None:
+    """Two images, one part: eq. (9) divides each by its own positives, ps_loss.py by the sum."""
+    probs = torch.tensor([[[[0.9, 0.2]]], [[[0.6, 0.3]]]])
+    targets = torch.tensor([[[[1.0, 1.0]]], [[[0.0, 0.0]]]])  # image 2: an empty label
+    a = 0.25 * 0.1**2 * -math.log(0.9) + 0.25 * 0.8**2 * -math.log(0.2)  # image 1, 2 positives
+    b = 0.75 * 0.6**2 * -math.log(0.4) + 0.75 * 0.3**2 * -math.log(0.7)  # image 2, 0 positives
+    image = (a / 2 + b / 2) / 2  # the empty label takes the batch's count (2), then 1 / N_b
+    batch = (a + b) / 2  # official: one sum over the batch / its 2 positives
+    assert abs(image - 0.13231) < 1e-5 and abs(batch - 0.26462) < 1e-5, "hand computation"
+    got = focal_parsing_loss(probs, targets).item()
+    torch.testing.assert_close(got, image, msg="eq. (9)")
+    got = focal_parsing_loss(probs, targets, normalize="batch").item()
+    torch.testing.assert_close(got, batch, msg="ps_loss.py")
+    with pytest.raises(ValueError, match="normalize"):
+        focal_parsing_loss(probs, targets, normalize="pixels")
 
 
 def test_focal_finite_at_saturation() -> None:
@@ -291,3 +323,28 @@ def test_part_targets_non_multiple_size_and_bad_codes() -> None:
     assert vis.tolist() == [[0.0, 1.0], [1.0, 0.0]], f"visibility {vis.tolist()}"
     with pytest.raises(ValueError, match="num_parts"):
         part_targets(labels + 5, 2, (4, 2))
+
+
+@pytest.mark.parametrize("size", [(384, 128), (128, 64), (100, 37)])
+def test_nearest_targets_match_pil_nearest(size: tuple[int, int]) -> None:
+    """The official transform: PIL NEAREST of the label image to the grid (24x8 at 384x128)."""
+    g = torch.Generator().manual_seed(size[0])
+    labels = torch.randint(0, 5, (2, *size), generator=g, dtype=torch.uint8)
+    grid = (size[0] // 16, size[1] // 16)
+    targets, vis = nearest_targets(labels, 4, grid)
+    for i in range(2):
+        small = Image.fromarray(labels[i].numpy()).resize(grid[::-1], Image.NEAREST)
+        want = torch.from_numpy(np.asarray(small).copy())
+        for j in range(4):
+            torch.testing.assert_close(targets[i, j], (want == j + 1).float(), msg=f"{i},{j}")
+            assert vis[i, j] == float((want == j + 1).any()), f"visibility {i},{j}"
+
+
+def test_nearest_targets_can_drop_a_small_part() -> None:
+    """Why coverage is the default elsewhere: nearest misses a head between sampled rows."""
+    labels = torch.zeros(1, 16, 8, dtype=torch.uint8)
+    labels[0, 1, 2:6] = 1  # 1-pixel head row, between the sampled rows 2, 6, 10, 14
+    labels[0, 2:16, 1:7] = 2
+    _, vis = nearest_targets(labels, 2, (4, 2))
+    assert vis.tolist() == [[0.0, 1.0]], f"visibility {vis.tolist()}"
+    assert part_targets(labels, 2, (4, 2))[1].tolist() == [[1.0, 1.0]], "coverage keeps it"

@@ -60,7 +60,9 @@ def test_losses_finite_and_backpropagate(name: str, batch: Batch) -> None:
     torch.manual_seed(0)
     model = build_method(name, 5, **small_options(name)).train()
     out = model(batch.images)
-    terms = model.loss(out, batch) | model.coco_loss(out, batch.part_labels)
+    terms = model.loss(out, batch)
+    if out.masks is not None:
+        terms |= model.coco_loss(model.parse(batch.images), batch.part_labels)
     assert terms, f"{name} returned no loss terms"
     total = sum(terms.values())
     assert torch.isfinite(total), f"{name}: non-finite loss {terms}"
@@ -81,11 +83,11 @@ def test_hpnet_loss_terms_follow_eq10(batch: Batch) -> None:
     model = build_method("hpnet", 5, **small_options("hpnet")).train()
     out = model(batch.images)
     assert set(model.loss(out, batch)) == {"id", "triplet", "parsing"}
-    assert set(model.coco_loss(out, batch.part_labels)) == {"coco_parsing"}
+    assert set(model.coco_loss(out.masks, batch.part_labels)) == {"coco_parsing"}
     wo = build_method("hpnet_wo_triplet", 5, **small_options("hpnet")).train()
     assert "triplet" not in wo.loss(wo(batch.images), batch), "lambda_tri = 0 must drop the term"
     wo_coco = build_method("hpnet_wo_coco", 5, **small_options("hpnet"))
-    assert wo_coco.coco_loss(out, batch.part_labels) == {}
+    assert wo_coco.coco_loss(out.masks, batch.part_labels) == {}
 
 
 def test_unshared_conv5_copies_start_equal() -> None:
@@ -113,3 +115,50 @@ def test_unknown_method_and_option_are_one_line_errors() -> None:
     assert "\n" not in str(e.value)
     with pytest.raises(ConfigError, match="no option share_conv"):
         build_method("hpnet", 5, share_conv=True)
+
+
+def test_parsing_heads_start_as_the_official_code(batch: Batch) -> None:
+    """Official PartSegHead: both convs normal(std 0.001), zero bias, so G starts at ~0.5."""
+    torch.manual_seed(0)
+    model = build_method("hpnet", 5, **small_options("hpnet")).train()
+    for head in model.parsers:
+        mid, last = head.body[0], head.body[3]
+        for conv in (mid, last):
+            std = conv.weight.std().item()
+            assert 0.0007 < std < 0.0013, f"conv weight std {std}, official 0.001"
+        assert mid.bias is None and (last.bias == 0).all(), "1x1 conv bias must start at 0"
+    probs = model.parse(batch.images)
+    assert (probs - 0.5).abs().max() < 0.01, "G must start near 0.5 everywhere"
+
+
+def test_coco_forward_stops_before_the_necks(batch: Batch) -> None:
+    """``parse`` (the COCO forward) leaves the BN necks' running statistics untouched."""
+    torch.manual_seed(0)
+    model = build_method("hpnet", 5, **small_options("hpnet")).train()
+    before = [neck.bn.running_mean.clone() for neck in model.necks]
+    sum(model.coco_loss(model.parse(batch.images), batch.part_labels).values()).backward()
+    for j, neck in enumerate(model.necks):
+        torch.testing.assert_close(neck.bn.running_mean, before[j], msg=f"neck {j} moved")
+        assert int(neck.bn.num_batches_tracked) == 0, f"neck {j} counted a COCO batch"
+        assert neck.classifier.weight.grad is None, "the COCO loss must not reach a classifier"
+    torch.testing.assert_close(
+        model.parse(batch.images), model(batch.images).masks, msg="parse must give forward's G"
+    )
+    assert int(model.necks[0].bn.num_batches_tracked) == 1, "the ReID forward does update it"
+
+
+def test_official_and_paper_parsing_options_differ(batch: Batch) -> None:
+    """The paper profile keeps eq. (9) and area coverage; the official profile the code's."""
+    from benchmark.profiles import get_profile
+
+    official, paper = get_profile("official").method, get_profile("paper").method
+    assert official["parsing_normalize"] == "batch" and official["label_resize"] == "nearest"
+    cfg = method_config("hpnet", **{k: v for k, v in paper.items() if k != "backbone"})
+    assert cfg.parsing_normalize == "image" and cfg.label_resize == "coverage"
+    torch.manual_seed(0)
+    model = build_method("hpnet", 5, **small_options("hpnet")).train()
+    masks = model.parse(batch.images)
+    a = model.parsing_loss(masks, batch.part_labels)
+    code = build_method("hpnet", 5, **small_options("hpnet"), parsing_normalize="batch")
+    b = code.parsing_loss(masks, batch.part_labels)
+    assert not torch.isclose(a, b), "the two normalisations must give different losses"

@@ -98,6 +98,25 @@ def test_official_recipe_term_schedule() -> None:
     assert dropped_terms(official, 2, 0) == {"id"} and dropped_terms(official, 2, 1) == {"triplet"}
     assert dropped_terms(TrainConfig(), 0, 0) == frozenset(), "the paper's recipe drops nothing"
     assert dropped_terms(official, 0, 1, parsing=False) == {"triplet"}, "no warm-up without parsing"
+    for step in (0, 1):  # official lambda_tri = 0 run: ide_tri_iter=False; PCB has no triplet
+        assert dropped_terms(official, 2, step, triplet=False) == frozenset(), "ID every step"
+
+
+def test_id_loss_every_step_without_a_triplet_term(samples, tmp_path, monkeypatch) -> None:
+    """The loop alternates ID and triplet only for methods that have a triplet term."""
+    from benchmark.training import loop
+
+    seen: list[set[str]] = []
+    real = loop.check_finite
+    monkeypatch.setattr(loop, "check_finite", lambda t, e, s: seen.append(set(t)) or real(t, e, s))
+    official = TrainConfig(**{**CFG.__dict__, "epochs": 1, "alternate_id_triplet": True})
+    cases = (("pcb", {"reduce_dim": 32}, [{"id"}] * 2), ("baseline", {}, [{"triplet"}, {"id"}]))
+    for name, options, want in cases:
+        seen.clear()
+        torch.manual_seed(0)
+        model = build_method(name, 4, backbone="resnet18_quarter", **options)
+        fit(model, streams(samples), official, tmp_path / name, torch.device("cpu"))
+        assert seen == want, f"{name}: terms per step {seen}, expected {want}"
 
 
 def test_resume_with_a_lower_rate_uses_it_from_the_checkpoint(samples, tmp_path) -> None:
@@ -128,3 +147,29 @@ def test_refused_checkpoint_is_one_line_without_unsafe_advice(samples, tmp_path)
         message = str(info.value)
         assert "\n" not in message and "cannot load checkpoint" in message, message
         assert "weights_only" not in message, "never advise the unsafe loader"
+
+
+def test_coco_batches_leave_the_necks_running_statistics(tmp_path) -> None:
+    """A training step runs the COCO batch through ``parse``: the necks count ReID batches only."""
+    from benchmark.training.loop import build_optimizer, train_one_epoch
+    from benchmark.training.precision import grad_scaler
+
+    g = torch.Generator().manual_seed(0)
+
+    def item(label: int) -> dict:
+        parts = torch.randint(0, 5, (4, 64, 32), generator=g).to(torch.uint8)
+        labels = torch.tensor([0, 0, 1, 1]) if label >= 0 else torch.full((4,), -1)
+        return {"images": torch.randn(4, 3, 64, 32, generator=g), "labels": labels, "parts": parts}
+
+    torch.manual_seed(0)
+    model = build_method("hpnet", 2, backbone="resnet18_quarter", head_dim=16)
+    cfg = TrainConfig(**{**CFG.__dict__, "epochs": 1})
+    reid, coco = [item(0), item(0)], [item(-1), item(-1)]
+    opt, sched = build_optimizer(model, cfg, len(reid))
+    scaler = grad_scaler("fp32", torch.device("cpu"))
+    terms = train_one_epoch(
+        model, Streams(reid, coco), opt, sched, scaler, cfg, torch.device("cpu"), 0
+    )  # type: ignore[arg-type]
+    assert "loss_coco_parsing" in terms, f"the COCO stream must train: {sorted(terms)}"
+    for j, neck in enumerate(model.necks):
+        assert int(neck.bn.num_batches_tracked) == 2, f"neck {j} saw a COCO batch"
