@@ -16,7 +16,8 @@ from torch.utils.data import DataLoader
 from benchmark.atomic import write_json_atomic
 from benchmark.config import RunConfig
 from benchmark.errors import ConfigError, DataError
-from benchmark.evaluation.extract import evaluate_splits
+from benchmark.evaluation.extract import evaluate_splits, query_set_name
+from benchmark.evaluation.parsing import PARSING_MODE, evaluate_parsing, parsing_file
 from benchmark.provenance import env_info, pick_device, seed_everything
 from benchmark.reporting.figure_data import cmc_rows, save_cmc, save_masks, save_rankings
 from benchmark.reporting.rows import make_rows
@@ -220,8 +221,26 @@ def evaluate_method(
             for result in found.results:
                 rows += make_rows(base | result.context | condition, result.metrics)
                 curves += cmc_rows(result.context, result.cmc, occ)
+            if occ is None and data.kind == "synthetic":  # real data has no ground truth
+                rows += parsing_rows(cfg, data, model, splits, base, run_dir, device)
     save_cmc(curves, run_dir)
     return rows
+
+
+def parsing_rows(
+    cfg: RunConfig, data: RunData, model, splits: Splits, base: dict, run_dir: Path, device
+) -> list[dict]:
+    """Parsing-quality rows of the method's own masks on a synthetic test set's queries."""
+    size = (cfg.data.height, cfg.data.width)
+    out = run_dir / parsing_file(splits.name)
+    metrics = evaluate_parsing(
+        model, splits.query, data.root, size, device, cfg.eval.batch_size, out
+    )
+    if metrics is None:  # a method without masks
+        return []
+    context = {"dataset": splits.name, "query_set": query_set_name(splits)}
+    context |= {"mode": PARSING_MODE, "distance": "-", "vis": True}
+    return make_rows(base | context, metrics)
 
 
 def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device: str | None = None):

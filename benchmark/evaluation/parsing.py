@@ -265,3 +265,32 @@ def save_predictions(result: ParsingResult, size: tuple[int, int], path: Path) -
                 threshold=np.array(THRESHOLD),
             )
     return Path(path)
+
+
+PARSING_MODE = "parsing"  # the ``mode`` of parsing-quality result rows (distance "-")
+
+
+def parsing_file(dataset: str) -> str:
+    """The npz a method's run folder stores its predictions on ``dataset``'s queries in."""
+    return f"parsing_{dataset}.npz"
+
+
+def evaluate_parsing(
+    model,
+    samples: Sequence[Sample],
+    root: Path,
+    size: tuple[int, int],
+    device,
+    batch_size: int,
+    out: Path,
+) -> dict[str, float] | None:
+    """Score the model's parsing on synthetic ``samples``, store the predictions in ``out``.
+
+    Returns:
+        ``part_metrics`` plus ``images`` (the count scored), or None for a method without masks.
+    """
+    result = score_parsing(model, with_truth(root, samples), size, device, batch_size)
+    if result is None:
+        return None
+    save_predictions(result, size, out)
+    return part_metrics(result.counts) | {"images": float(len(samples))}
