@@ -128,3 +128,19 @@ def test_refused_checkpoint_is_one_line_without_unsafe_advice(samples, tmp_path)
         message = str(info.value)
         assert "\n" not in message and "cannot load checkpoint" in message, message
         assert "weights_only" not in message, "never advise the unsafe loader"
+
+
+def test_validation_columns_logged_when_due(samples, tmp_path) -> None:
+    calls = []
+
+    def validate(model, epoch: int) -> dict[str, float]:
+        calls.append(epoch)
+        return {"val_rank1": 0.5} if epoch == 1 else {}
+
+    torch.manual_seed(0)
+    model = build_method("baseline", 4, backbone="resnet18_quarter")
+    log = fit(model, streams(samples), CFG, tmp_path, torch.device("cpu"), validate)
+    assert calls == [0, 1], "called after every epoch"
+    logged = pd.read_csv(tmp_path / "train_log.csv")
+    assert np.isnan(logged["val_rank1"][0]) and logged["val_rank1"][1] == 0.5, "when due"
+    assert log["val_rank1"].tolist()[1] == 0.5, "returned log too"
