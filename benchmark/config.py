@@ -97,6 +97,11 @@ class TrainConfig:
     # (benchmark.training.precision); the precision used is recorded in every result row
     amp: bool = False
     channels_last: bool = False  # memory format for convolutions (faster on GPUs and CPUs)
+    # fraction of the training identities held out as a validation split (seeded, recorded in
+    # validation.json); per-epoch val_* columns of train_log.csv come from it, never from tests
+    val_ids: float = field(default=0.0, metadata={"min": 0.0, "lt": 1.0})
+    val_seed: int = field(default=0, metadata={"min": 0})  # which identities are held out
+    val_every: int = field(default=1, metadata={"min": 1})  # validate every N epochs (and last)
 
 
 @dataclass(frozen=True)

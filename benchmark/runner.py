@@ -16,7 +16,8 @@ from torch.utils.data import DataLoader
 from benchmark.atomic import write_json_atomic
 from benchmark.config import RunConfig
 from benchmark.errors import ConfigError, DataError
-from benchmark.evaluation.extract import evaluate_splits
+from benchmark.evaluation.extract import evaluate_splits, query_set_name
+from benchmark.evaluation.parsing import PARSING_MODE, evaluate_parsing, parsing_file
 from benchmark.provenance import env_info, pick_device, seed_everything
 from benchmark.reporting.figure_data import cmc_rows, save_cmc, save_masks, save_rankings
 from benchmark.reporting.rows import make_rows
@@ -35,12 +36,15 @@ from benchmark.training.data import (
     PKSampler,
     RandomBatches,
     ReIDImages,
+    ValidationSplit,
     collate,
+    split_validation,
     upright_instances,
 )
 from benchmark.training.loop import Streams, fit
 from benchmark.training.precision import resolve_precision
 from benchmark.training.transforms import PairedTransform
+from benchmark.training.validation import build_validator, write_validation
 from datasets.base import Splits, load_dataset
 from methods.base import applicable_options, build_method, method_config
 
@@ -61,6 +65,7 @@ class RunData:
     coco: tuple = ()
     sweep: dict[float, dict[str, Splits]] = dataclasses.field(default_factory=dict)
     labels: str = "none"  # which part labels trained the part methods: "ps", "gt" or "none"
+    validation: ValidationSplit | None = None  # training identities held out (train.val_ids)
 
 
 def default_root(cfg: RunConfig, occlusion: float | None = None, tag: str = "") -> Path:
@@ -107,10 +112,12 @@ def prepare_data(cfg: RunConfig) -> RunData:
     needs = any(c.needs_part_labels for c in configs)
     labels = resolve_labels(cfg.data.labels, root, kind) if needs else "none"
     train = load_dataset("market1501", root, labels=labels if needs else None)
+    kept, validation = split_validation(train.train, cfg.train.val_ids, cfg.train.val_seed)
+    train = dataclasses.replace(train, train=kept)
     tests = {name: load_test_set(cfg, name, root) for name in cfg.eval.datasets}
     coco = load_dataset("coco_densepose", root).train if any(c.needs_coco for c in configs) else ()
     sweep = prepare_sweep(cfg, kind)
-    return RunData(root, kind, train, tests, tuple(coco), sweep, labels)
+    return RunData(root, kind, train, tests, tuple(coco), sweep, labels, validation)
 
 
 def resolve_labels(choice: str, root: Path, kind: str) -> str:
@@ -177,12 +184,25 @@ def run_method(
     run_dir.mkdir(parents=True, exist_ok=True)
     trained = (run_dir / DONE).exists()  # a re-evaluation: fit only loads the final checkpoint
     t0 = time.perf_counter()
-    fit(model, make_streams(cfg, data, model, labels, seed), cfg.train, run_dir, device)
+    streams = make_streams(cfg, data, model, labels, seed)
+    fit(model, streams, cfg.train, run_dir, device, make_validator(cfg, data, device))
     t1 = time.perf_counter()
     rows = evaluate_method(cfg, data, model, method, seed, run_dir, device)
     timing = {"train_s": t1 - t0, "eval_s": time.perf_counter() - t1}
     write_json_atomic(_timings(run_dir, timing, keep_train=trained), run_dir / TIMINGS)
     return rows
+
+
+def make_validator(cfg: RunConfig, data: RunData, device):
+    """The per-epoch validation on the held-out identities, or None (``train.val_ids`` = 0)."""
+    if data.validation is None:
+        return None
+    truth = data.root if data.kind == "synthetic" else None  # real data: no parsing truth
+    size, t = (cfg.data.height, cfg.data.width), cfg.train
+    batch, distance = cfg.eval.batch_size, cfg.eval.distance
+    return build_validator(
+        data.validation, truth, size, batch, distance, t.val_every, t.epochs, device
+    )
 
 
 def _timings(run_dir: Path, timing: dict, keep_train: bool) -> dict:
@@ -224,8 +244,26 @@ def evaluate_method(
             for result in found.results:
                 rows += make_rows(base | result.context | condition, result.metrics)
                 curves += cmc_rows(result.context, result.cmc, occ)
+            if occ is None and data.kind == "synthetic":  # real data has no ground truth
+                rows += parsing_rows(cfg, data, model, splits, base, run_dir, device)
     save_cmc(curves, run_dir)
     return rows
+
+
+def parsing_rows(
+    cfg: RunConfig, data: RunData, model, splits: Splits, base: dict, run_dir: Path, device
+) -> list[dict]:
+    """Parsing-quality rows of the method's own masks on a synthetic test set's queries."""
+    size = (cfg.data.height, cfg.data.width)
+    out = run_dir / parsing_file(splits.name)
+    metrics = evaluate_parsing(
+        model, splits.query, data.root, size, device, cfg.eval.batch_size, out
+    )
+    if metrics is None:  # a method without masks
+        return []
+    context = {"dataset": splits.name, "query_set": query_set_name(splits)}
+    context |= {"mode": PARSING_MODE, "distance": "-", "vis": True}
+    return make_rows(base | context, metrics)
 
 
 def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device: str | None = None):
@@ -245,6 +283,7 @@ def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device:
         store = create_run(out, cfg, env)
     else:
         record_resume(store.run_dir, cfg, env)  # env.json keeps the run's first environment
+    write_validation(data.validation, cfg.train.val_ids, cfg.train.val_seed, store.run_dir)
     log.info(
         "run folder %s (continue an interrupted run with --resume %s)", store.run_dir, store.run_dir
     )

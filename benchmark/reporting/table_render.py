@@ -8,8 +8,11 @@ import pandas as pd
 
 from benchmark.reporting.labels import dataset_label, escape_latex, row_label
 from benchmark.reporting.table_build import Column, RowKey, Table
+from benchmark.reporting.table_parsing import METRIC_NAMES as PARSING_NAMES
+from benchmark.reporting.table_parsing import PARSING_MODE, parsing_protocol
 
 METRIC_NAMES = {"rank1": "R1", "rank3": "R3", "rank5": "R5", "rank10": "R10", "mAP": "mAP"}
+METRIC_NAMES |= PARSING_NAMES
 DISTANCES = {
     "paper": "paper eq. (1) (Euclidean on unit part features over commonly visible parts)",
     "official": "official HPNet code (cosine; query-visible plus commonly visible parts)",
@@ -44,6 +47,8 @@ def _cell_text(table: Table, row: RowKey, col: Column, latex: bool) -> str:
 
 def _protocol(table: Table) -> list[str]:
     spec, df = table.spec, table.frame
+    if spec.mode == PARSING_MODE:
+        return parsing_protocol(table)
     shot = "Multi-gallery-shot (whole gallery)"
     if spec.mode == "single":
         trials = sorted({int(v) for v in df.loc[df["metric"] == "trials", "value"]})

@@ -12,6 +12,7 @@ import pandas as pd
 from benchmark.atomic import write_text_atomic
 from benchmark.errors import UnknownNameError, UserError
 from benchmark.reporting.table_build import build_all
+from benchmark.reporting.table_parsing import build_parsing
 from benchmark.reporting.table_render import render_tables
 
 FORMATS = ("md", "latex", "csv")
@@ -19,7 +20,7 @@ FILE_NAMES = {"md": "tables.md", "latex": "tables.tex", "csv": "tables.csv"}
 
 
 def render_all(df: pd.DataFrame, fmt: str, trials: int | None = None) -> str:
-    """Render every table the data supports, in the paper's order, then "all results".
+    """Render every table the data supports: the paper's, "all results", then parsing quality.
 
     Args:
         df: result rows (see ``benchmark.reporting.rows.ROW_COLUMNS``).
@@ -32,7 +33,7 @@ def render_all(df: pd.DataFrame, fmt: str, trials: int | None = None) -> str:
     """
     if fmt not in FORMATS:
         raise UnknownNameError(f"unknown table format {fmt!r}; valid formats: {', '.join(FORMATS)}")
-    built = build_all(df, trials)
+    built = build_all(df, trials) + build_parsing(df)
     if not built:
         raise UserError("no results to tabulate; run an evaluation first")
     return render_tables(built, fmt)

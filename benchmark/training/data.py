@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -248,3 +249,48 @@ class RandomBatches:
         rng = np.random.default_rng([self.seed, self.epoch, 1])
         for _ in range(self.iters):
             yield rng.choice(self.n, self.size, replace=self.n < self.size).tolist()
+
+
+@dataclass(frozen=True)
+class ValidationSplit:
+    """Training identities held out as validation, as a query/gallery split.
+
+    Attributes:
+        pids: the held-out identities, sorted.
+        query: per held-out identity and camera, its first image (in path order).
+        gallery: the other images of the held-out identities.
+    """
+
+    pids: tuple[int, ...]
+    query: tuple[Sample, ...]
+    gallery: tuple[Sample, ...]
+
+
+def split_validation(
+    samples: Sequence[Sample], fraction: float, seed: int
+) -> tuple[tuple[Sample, ...], ValidationSplit | None]:
+    """Hold out ``round(fraction x identities)`` (at least one) training identities, seeded.
+
+    Returns:
+        The training samples left and the validation split (None when ``fraction`` is 0).
+        A validation query is matched like a Market-1501 query: gallery images of its identity
+        taken by the same camera are excluded, so an identity seen by one camera gives none.
+    """
+    if fraction <= 0:
+        return tuple(samples), None
+    pids = sorted({s.pid for s in samples})
+    count = max(1, round(fraction * len(pids)))
+    if count >= len(pids):
+        raise DataError(
+            f"train.val_ids={fraction} holds out {count} of {len(pids)} training identities, "
+            "leaving none to train on; lower train.val_ids"
+        )
+    rng = np.random.default_rng(seed)
+    held = {int(p) for p in rng.choice(pids, count, replace=False)}
+    train = tuple(s for s in samples if s.pid not in held)
+    seen: set[tuple[int, int]] = set()
+    query, gallery = [], []
+    for s in sorted((s for s in samples if s.pid in held), key=lambda s: str(s.path)):
+        (gallery if (s.pid, s.camid) in seen else query).append(s)
+        seen.add((s.pid, s.camid))
+    return train, ValidationSplit(tuple(sorted(held)), tuple(query), tuple(gallery))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,12 +87,18 @@ def use_rates(opt, sched, base_lrs: list[float]) -> None:
 
 
 def fit(
-    model: Method, streams: Streams, cfg: TrainConfig, run_dir: Path, device: torch.device
+    model: Method,
+    streams: Streams,
+    cfg: TrainConfig,
+    run_dir: Path,
+    device: torch.device,
+    validate: Callable[[Method, int], dict[str, float]] | None = None,
 ) -> pd.DataFrame:
     """Train ``model`` for ``cfg.epochs``, resuming from ``run_dir/checkpoint.pt`` if present.
 
     Writes ``checkpoint.pt`` after every epoch and ``train_log.csv`` (one row per epoch: the
-    epoch, the optimiser steps so far, the rate and every loss term); returns the log.
+    epoch, the optimiser steps so far, the rate, every loss term and what ``validate(model,
+    epoch)`` returns, e.g. ``val_rank1``: ``benchmark.training.validation``); returns the log.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     model.to(device)
@@ -113,7 +120,8 @@ def fit(
         lr = opt.param_groups[0]["lr"]
         terms = train_one_epoch(model, streams, opt, sched, scaler, cfg, device, epoch, precision)
         steps = (epoch + 1) * len(streams.reid)
-        rows.append({"epoch": epoch + 1, "step": steps, "lr": lr, **terms})
+        val = validate(model, epoch) if validate is not None else {}  # held-out train ids
+        rows.append({"epoch": epoch + 1, "step": steps, "lr": lr, **terms, **val})
         save_checkpoint(ckpt, model, opt, sched, epoch + 1)
         write_csv_atomic(pd.DataFrame(rows), log_path)
     return pd.DataFrame(rows)

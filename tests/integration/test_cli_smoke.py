@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -192,3 +193,50 @@ def test_resume_adds_a_method_and_reevaluates_under_new_eval_settings(smoke_run,
     kept = json.loads((run / "methods" / "hpnet-seed0" / "timings.json").read_text())["train_s"]
     assert kept == timing["train_s"], "a re-evaluation keeps the recorded training time"
     assert not list(run.rglob("*.tmp*")), "no temp file left"
+
+
+def test_smoke_run_scores_parsing_and_validates_on_held_out_ids(smoke_run) -> None:
+    work, _ = smoke_run
+    (run_dir,) = (work / "runs").iterdir()
+    df = pd.read_csv(run_dir / "results.csv")
+    parsing = df[df["mode"] == "parsing"]
+    assert set(parsing["method"]) == {"hpnet"}, "only a method with masks gets parsing rows"
+    assert (parsing["distance"] == "-").all(), "parsing rows have no distance"
+    assert {"miou_grid", "miou_image", "vis_recall_head"} <= set(parsing["metric"])
+    assert not parsing["metric"].isin(["rank1", "mAP"]).any(), "no rank metrics"
+    hpnet = run_dir / "methods" / "hpnet-seed0"
+    stored = dict(np.load(hpnet / "parsing_occluded_reid.npz"))
+    assert len(stored["paths"]) == len(stored["probs"]) > 0, "masks stored per image"
+    held = json.loads((run_dir / "validation.json").read_text())["pids"]
+    assert held, "the smoke profile holds out training identities"
+    log = pd.read_csv(hpnet / "train_log.csv")
+    cols = {"val_rank1", "val_mAP", "val_parsing_miou", "val_vis_recall"}
+    assert cols <= set(log.columns), "per-epoch validation columns"
+
+
+def test_stored_masks_rescore_to_the_image_size_rows(smoke_run) -> None:
+    """An independent scorer: the npz's probabilities vs the label PNGs give the stored rows."""
+    import torch
+    from PIL import Image
+
+    from datasets.parts import part7_to_4
+
+    work, _ = smoke_run
+    (run_dir,) = (work / "runs").iterdir()
+    stored = np.load(run_dir / "methods" / "hpnet-seed0" / "parsing_occluded_reid.npz")
+    inter, union = np.zeros(4), np.zeros(4)
+    for probs, label_path in zip(stored["probs"], stored["label_paths"], strict=True):
+        label = part7_to_4(np.asarray(Image.open(work / str(label_path))))
+        up = torch.nn.functional.interpolate(
+            torch.from_numpy(probs)[None], size=label.shape, mode="bilinear", align_corners=False
+        )[0].numpy()
+        for j in range(4):
+            pred, truth = up[j] > 0.5, label == j + 1
+            inter[j] += (pred & truth).sum()
+            union[j] += (pred | truth).sum()
+    df = pd.read_csv(run_dir / "results.csv")
+    rows = df[(df["mode"] == "parsing") & (df["dataset"] == "occluded_reid")]
+    got = rows.set_index("metric")["value"]
+    for j, part in enumerate(stored["parts"]):
+        expected = inter[j] / union[j] if union[j] else np.nan
+        assert np.isclose(got[f"iou_image_{part}"], expected, equal_nan=True), part

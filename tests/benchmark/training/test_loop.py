@@ -173,3 +173,19 @@ def test_coco_batches_leave_the_necks_running_statistics(tmp_path) -> None:
     assert "loss_coco_parsing" in terms, f"the COCO stream must train: {sorted(terms)}"
     for j, neck in enumerate(model.necks):
         assert int(neck.bn.num_batches_tracked) == 2, f"neck {j} saw a COCO batch"
+
+
+def test_validation_columns_logged_when_due(samples, tmp_path) -> None:
+    calls = []
+
+    def validate(model, epoch: int) -> dict[str, float]:
+        calls.append(epoch)
+        return {"val_rank1": 0.5} if epoch == 1 else {}
+
+    torch.manual_seed(0)
+    model = build_method("baseline", 4, backbone="resnet18_quarter")
+    log = fit(model, streams(samples), CFG, tmp_path, torch.device("cpu"), validate)
+    assert calls == [0, 1], "called after every epoch"
+    logged = pd.read_csv(tmp_path / "train_log.csv")
+    assert np.isnan(logged["val_rank1"][0]) and logged["val_rank1"][1] == 0.5, "when due"
+    assert log["val_rank1"].tolist()[1] == 0.5, "returned log too"
