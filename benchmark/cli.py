@@ -1,4 +1,4 @@
-"""Command line: run, list, synth, datasets check/export-labels, score, tables, figures, check."""
+"""Command line: run, list, synth, pretrain, datasets, score, tables, figures, check."""
 
 from __future__ import annotations
 
@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     from benchmark.evaluation.score import add_score_parser
 
     add_score_parser(sub)
+    from benchmark.training.pretrain import add_pretrain_parser
+
+    add_pretrain_parser(sub)
     add_report_parsers(sub)
     from benchmark.human_parsing import add_parse_parser
 
@@ -117,7 +120,11 @@ def add_run_parser(sub) -> None:
         nargs="+",
         help="training seeds (default: 0); with --resume: the run's seeds plus any to add",
     )
-    run.add_argument("--pretrained", help="local ResNet state dict to start the backbone from")
+    run.add_argument(
+        "--pretrained",
+        help="local ResNet state dict to start the backbone from, or 'synthetic' for the "
+        "cached synthetic pretraining (python -m benchmark pretrain; built when missing)",
+    )
     run.add_argument(
         "--resume",
         type=Path,
@@ -209,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "figures": cmd_figures,
         "check": cmd_check,
         "parse": cmd_parse,
+        "pretrain": cmd_pretrain,
     }.get(args.command)
     if handler is None:
         from benchmark.evaluation.score import run_score
@@ -221,6 +229,12 @@ def cmd_parse(args) -> int:
     from benchmark.human_parsing import run_parse
 
     return run_parse(args)
+
+
+def cmd_pretrain(args) -> int:
+    from benchmark.training.pretrain import run_pretrain
+
+    return run_pretrain(args)
 
 
 def cmd_list(args) -> int:
