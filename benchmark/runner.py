@@ -40,7 +40,7 @@ from benchmark.training.data import (
 )
 from benchmark.training.loop import Streams, fit
 from benchmark.training.precision import resolve_precision
-from benchmark.training.pretrain import init_options
+from benchmark.training.pretrain import init_options, prepare_inits
 from benchmark.training.transforms import PairedTransform
 from datasets.base import Splits, load_dataset
 from methods.base import applicable_options, build_method, method_config
@@ -237,9 +237,8 @@ def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device:
     if store is None:
         check_out_dir(out)
     data = prepare_data(cfg)  # before the run folder exists, so bad data leaves nothing behind
-    for method in cfg.methods:  # method.pretrained=synthetic: build the shared trunk now
-        init_options(cfg, method, dev)
     env = env_info() | {"device": str(dev), "precision": resolve_precision(cfg.train.amp, dev)}
+    env |= prepare_inits(cfg, dev)  # method.pretrained=synthetic: the shared trunk, built now
     if store is None:
         store = create_run(out, cfg, env)
     else:

@@ -195,6 +195,14 @@ def init_options(cfg, method: str, device: torch.device | None = None) -> dict[s
     return options | {"pretrained": str(path)}
 
 
+def prepare_inits(cfg, device: torch.device | None = None) -> dict[str, Any]:
+    """Build the run's missing synthetic trunks before any training; their env.json entry."""
+    paths = {init_options(cfg, m, device).get("pretrained") for m in cfg.methods}
+    if cfg.method.get("pretrained") != SYNTHETIC:
+        return {}
+    return {"pretrained_trunk": sorted(str(p) for p in paths if p)}
+
+
 def add_pretrain_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``pretrain`` subcommand to the CLI's subparsers."""
     p = sub.add_parser(

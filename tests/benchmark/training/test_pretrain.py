@@ -21,6 +21,7 @@ from benchmark.training.pretrain import (
     cache_key,
     ensure_pretrained,
     init_options,
+    prepare_inits,
     pretrain_profile,
 )
 from benchmark.training.pretrain_fit import TrunkSpec, draw_people
@@ -144,7 +145,9 @@ def test_run_resolves_synthetic_to_the_cached_file(tmp_path: Path, monkeypatch) 
     assert len(paths) == 1, "every method starts from the same file"
     (path,) = paths
     assert Path(path).is_file() and Path(path).parent == Path("data") / "pretrained"
+    assert prepare_inits(cfg) == {"pretrained_trunk": [path]}, "env.json names the file"
     assert "pretrained" not in init_options(get_profile("smoke"), "hpnet"), "off by default"
+    assert prepare_inits(get_profile("smoke")) == {}
 
 
 def test_unresolved_synthetic_is_a_one_line_error() -> None:
