@@ -160,3 +160,13 @@ def test_pretrain_cli_refuses_an_unknown_option(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert code == 2 and "epochs" in err and err.count("\n") == 1, err
     assert not any(tmp_path.iterdir()), "nothing is written"
+
+
+def test_pretrain_cli_builds_then_reuses(tmp_path: Path, capsys) -> None:
+    args = ["pretrain", "--profile", "smoke", "--out", str(tmp_path), "--device", "cpu"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    (weights,) = tmp_path.glob("*.pt")
+    assert f"synthetic pretrained trunk: {weights}" in first
+    assert main(args) == 0 and capsys.readouterr().out == first, "the second call reuses it"
+    assert {p.name for p in tmp_path.iterdir()} == {weights.name, weights.stem + ".json"}
