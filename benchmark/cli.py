@@ -1,4 +1,4 @@
-"""Command line: run, list, synth, datasets check/export-labels, score, tables, figures, check.
+"""Command line: run, list, synth, pretrain, datasets, score, tables, figures, check, parse.
 
 The parsers and handlers live in ``benchmark.commands`` (run; data; results) and beside their
 tools (score, parse); this module imports the registries and dispatches.
@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     from benchmark.evaluation.score import add_score_parser
 
     add_score_parser(sub)
+    from benchmark.training.pretrain import add_pretrain_parser
+
+    add_pretrain_parser(sub)
     add_report_parsers(sub)
     from benchmark.human_parsing import add_parse_parser
 
@@ -77,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "figures": cmd_figures,
         "check": cmd_check,
         "parse": cmd_parse,
+        "pretrain": cmd_pretrain,
     }.get(args.command)
     if handler is None:
         from benchmark.evaluation.score import run_score
@@ -89,3 +93,9 @@ def cmd_parse(args) -> int:
     from benchmark.human_parsing import run_parse
 
     return run_parse(args)
+
+
+def cmd_pretrain(args) -> int:
+    from benchmark.training.pretrain import run_pretrain
+
+    return run_pretrain(args)

@@ -43,6 +43,7 @@ from benchmark.training.data import (
 )
 from benchmark.training.loop import Streams, fit
 from benchmark.training.precision import resolve_precision
+from benchmark.training.pretrain import init_options, prepare_inits
 from benchmark.training.transforms import PairedTransform
 from benchmark.training.validation import build_validator, write_validation
 from datasets.base import Splits, load_dataset
@@ -180,7 +181,7 @@ def run_method(
     labels_of = {pid: i for i, pid in enumerate(sorted({s.pid for s in data.train.train}))}
     labels = [labels_of[s.pid] for s in data.train.train]
     seed_everything(seed)
-    model = build_method(method, len(labels_of), **applicable_options(method, cfg.method))
+    model = build_method(method, len(labels_of), **init_options(cfg, method, device))
     run_dir.mkdir(parents=True, exist_ok=True)
     trained = (run_dir / DONE).exists()  # a re-evaluation: fit only loads the final checkpoint
     t0 = time.perf_counter()
@@ -279,6 +280,7 @@ def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device:
         check_out_dir(out)
     data = prepare_data(cfg)  # before the run folder exists, so bad data leaves nothing behind
     env = env_info() | {"device": str(dev), "precision": resolve_precision(cfg.train.amp, dev)}
+    env |= prepare_inits(cfg, dev)  # method.pretrained=synthetic: the shared trunk, built now
     if store is None:
         store = create_run(out, cfg, env)
     else:

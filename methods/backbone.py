@@ -118,6 +118,11 @@ def init_weights(module: nn.Module) -> None:
 
 def load_pretrained(trunk: nn.Module, conv5: nn.Module, path: Path) -> None:
     """Load a torchvision/timm ResNet state dict (``fc.*`` ignored); a mismatch is a UserError."""
+    if str(path) == "synthetic":  # resolved to the cached file by benchmark.training.pretrain
+        raise UserError(
+            "pretrained='synthetic' is resolved by 'python -m benchmark run'; elsewhere pass the "
+            "path that 'python -m benchmark pretrain' prints"
+        )
     if not path.is_file():
         raise UserError(f"pretrained weights {path} not found; give a local .pth state dict path")
     try:

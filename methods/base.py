@@ -59,7 +59,9 @@ class MethodConfig:
     backbone: str = "resnet50"
     last_stride: int = 1  # paper 4.1: Conv5 stride 2 -> 1 keeps a finer part map
     conv4_stride: int = 2  # 1 halves the output stride again (small inputs: parts keep cells)
-    pretrained: str | None = None  # local torchvision/timm state dict; never downloaded
+    # local torchvision/timm state dict (never downloaded), or "synthetic": the trunk pretrained
+    # on a disjoint synthetic task, shared by every method (benchmark.training.pretrain)
+    pretrained: str | None = None
     needs_part_labels: bool = False  # the trainer loads part-label PNGs when True
     needs_coco: bool = False  # the trainer adds a DensePose-COCO parsing stream when True
     new_layer_lr_mult: float = 2.0  # paper 4.1: 0.02 for new layers vs 0.01 backbone

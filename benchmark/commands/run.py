@@ -53,7 +53,11 @@ def add_run_parser(sub) -> None:
         nargs="+",
         help="training seeds (default: 0); with --resume: the run's seeds plus any to add",
     )
-    run.add_argument("--pretrained", help="local ResNet state dict to start the backbone from")
+    run.add_argument(
+        "--pretrained",
+        help="local ResNet state dict to start the backbone from, or 'synthetic' for the "
+        "cached synthetic pretraining (python -m benchmark pretrain; built when missing)",
+    )
     run.add_argument(
         "--resume",
         type=Path,

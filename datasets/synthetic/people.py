@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,23 +161,29 @@ def random_identity(rng: np.random.Generator) -> Identity:
     )
 
 
-def sample_identities(rng: np.random.Generator, n: int, min_groups: int = 2) -> list[Identity]:
+def sample_identities(
+    rng: np.random.Generator, n: int, min_groups: int = 2, avoid: Sequence[Identity] = ()
+) -> list[Identity]:
     """Draw ``n`` identities, any two of which differ in at least ``min_groups`` body groups.
 
     Args:
         rng: the random generator (the result is a pure function of its state).
         n: how many identities.
         min_groups: minimum number of differing groups between any pair (rejection sampling).
+        avoid: identities that every drawn one must differ from just as much (the synthetic
+            pretraining draws people disjoint from the benchmark's); none keeps the old draw.
     """
     chosen: list[Identity] = []
-    codes = np.zeros((n, len(GROUPS)), dtype=np.int64)
+    codes = np.zeros((len(avoid) + n, len(GROUPS)), dtype=np.int64)  # [A + n, groups]
+    for i, other in enumerate(avoid):
+        codes[i] = other.groups()
     tries = 0
     while len(chosen) < n:
         tries += 1
         assert tries < 100 * n + 1000, "identity palette too small for the requested count"
         cand = random_identity(rng)
         code = np.array(cand.groups(), dtype=np.int64)
-        k = len(chosen)
+        k = len(avoid) + len(chosen)
         if k and int((codes[:k] != code).sum(axis=1).min()) < min_groups:
             continue
         codes[k] = code

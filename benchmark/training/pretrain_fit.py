@@ -1,0 +1,177 @@
+"""The synthetic pretraining task: a disjoint set of people, drawn in memory, and its training.
+
+A stand-in for the paper's ImageNet initialisation (paper section 4.1): the trunk (Conv1-Conv5)
+learns person-identity classification (global average pooling, one linear classifier, as an
+ImageNet classifier) on holistic images of identities that no benchmark set contains. The
+benchmark's own training set stays the only ReID data a method is trained on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from benchmark.training.precision import autocast, resolve_precision
+from benchmark.training.transforms import MEAN, STD
+from datasets.synthetic.cameras import make_camera
+from datasets.synthetic.people import Identity, sample_identities
+from datasets.synthetic.render import render_shot
+from methods.backbone import build_backbone
+
+STREAM = 7  # seeds the pretraining draws apart from every benchmark set (set codes 1-6)
+
+
+@dataclass(frozen=True)
+class TrunkSpec:
+    """What fixes the trunk's weights' shapes and behaviour: ResNet name, strides, input size."""
+
+    backbone: str
+    last_stride: int
+    conv4_stride: int
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
+class PretrainSet:
+    """The pretraining images in memory.
+
+    Attributes:
+        images: [M, H, W, 3] uint8 RGB.
+        labels: [M] identity index in [0, ids).
+        heldout: [M] True for the images kept out of training (one per identity).
+        people: the identities drawn.
+    """
+
+    images: Tensor
+    labels: Tensor
+    heldout: Tensor
+    people: list[Identity]
+
+
+def draw_people(seed: int, ids: int, avoid: Sequence[Identity]) -> list[Identity]:
+    """``ids`` people, each differing in >= 2 body groups from every other and from ``avoid``."""
+    return sample_identities(np.random.default_rng([seed, STREAM, 0]), ids, avoid=avoid)
+
+
+def render_set(
+    people: list[Identity], images_per_id: int, cameras: int, seed: int, size: tuple[int, int]
+) -> PretrainSet:
+    """Holistic images of ``people`` from ``cameras`` cameras of their own (seeded by ``seed``)."""
+    height, width = size
+    cams = [
+        make_camera(np.random.default_rng([seed, STREAM, 1, c]), height, width)
+        for c in range(cameras)
+    ]
+    images = np.empty((len(people) * images_per_id, height, width, 3), dtype=np.uint8)
+    for i, ident in enumerate(people):
+        for j in range(images_per_id):
+            rng = np.random.default_rng([seed, STREAM, 2, i, j])
+            cam = cams[int(rng.integers(cameras))]
+            images[i * images_per_id + j] = render_shot(rng, ident, cam, size, "holistic").image
+    labels = torch.arange(len(people)).repeat_interleave(images_per_id)
+    heldout = torch.arange(len(labels)) % images_per_id == images_per_id - 1  # the last per id
+    return PretrainSet(torch.from_numpy(images), labels, heldout, people)
+
+
+def as_input(images: Tensor, flip: Tensor | None, channels_last: bool) -> Tensor:
+    """[N, H, W, 3] uint8 -> [N, 3, H, W] normalised floats, flipped where ``flip`` is True."""
+    x = images.permute(0, 3, 1, 2).float().div_(255)  # [N, 3, H, W]
+    if flip is not None:
+        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    x = (x - MEAN) / STD
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def classifier(spec: TrunkSpec, num_classes: int) -> nn.Sequential:
+    """Trunk + Conv5 (module names "0", "1"), global average pooling, one linear layer."""
+    net = build_backbone(spec.backbone, spec.last_stride, None, spec.conv4_stride)
+    head = nn.Linear(net.dim, num_classes)
+    return nn.Sequential(net.trunk, net.conv5, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
+
+
+def trunk_state(model: nn.Sequential) -> dict[str, Tensor]:
+    """The trunk and Conv5 weights in torchvision's names (``layer4.*`` is Conv5)."""
+    state = {k: v.detach().clone() for k, v in model[0].state_dict().items()}
+    state |= {f"layer4.{k}": v.detach().clone() for k, v in model[1].state_dict().items()}
+    return state
+
+
+def lr_factor(step: int, warm: int, total: int) -> float:
+    """Linear warm-up over ``warm`` steps, then a cosine decay to 0 at ``total``."""
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / max(total - warm, 1)))
+
+
+def fit_trunk(data: PretrainSet, spec: TrunkSpec, pcfg, device: torch.device, progress: bool):
+    """Train the classifier on the non-held-out images; returns (trunk state, stats).
+
+    ``pcfg`` is a ``benchmark.training.pretrain.PretrainConfig`` (epochs, batch_size, lr, ...).
+    Deterministic on one machine from ``pcfg.seed`` (bf16 kernels differ between CPUs).
+    """
+    torch.manual_seed(pcfg.seed)
+    model = classifier(spec, len(data.people)).to(device)
+    if pcfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    precision = resolve_precision(pcfg.amp, device)
+    train = torch.nonzero(~data.heldout).flatten()
+    per_epoch = len(train) // pcfg.batch_size
+    total = pcfg.epochs * per_epoch
+    opt = torch.optim.SGD(
+        model.parameters(), lr=pcfg.lr, momentum=0.9, weight_decay=pcfg.weight_decay, nesterov=True
+    )
+    warm = pcfg.warmup_epochs * per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warm, total))
+    gen = torch.Generator().manual_seed(pcfg.seed)
+    start, losses = time.perf_counter(), []
+    model.train()
+    with tqdm(total=total, desc="pretraining trunk", unit="step", disable=not progress) as bar:
+        for _ in range(pcfg.epochs):
+            order = train[torch.randperm(len(train), generator=gen)]
+            for b in range(per_epoch):
+                idx = order[b * pcfg.batch_size : (b + 1) * pcfg.batch_size]
+                flip = torch.rand(len(idx), generator=gen) < 0.5
+                x = as_input(data.images[idx], flip, pcfg.channels_last).to(device)
+                with autocast(precision, device):
+                    logits = model(x)  # [N, ids]
+                loss = F.cross_entropy(
+                    logits.float(), data.labels[idx].to(device), label_smoothing=0.1
+                )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(loss.item())
+                bar.update()
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    stats = {
+        "steps": total,
+        "train_s": round(time.perf_counter() - start, 1),
+        "precision": precision,
+        "final_loss": float(np.mean(losses[-max(1, per_epoch // 4) :])) if losses else None,
+        "heldout_accuracy": heldout_accuracy(model, data, pcfg, device, precision),
+    }
+    return trunk_state(model.cpu()), stats
+
+
+@torch.no_grad()
+def heldout_accuracy(model: nn.Module, data: PretrainSet, pcfg, device, precision: str) -> float:
+    """Identity accuracy on the held-out image of each identity (a sanity check of the task)."""
+    model.eval()
+    idx = torch.nonzero(data.heldout).flatten()
+    correct = 0
+    for chunk in idx.split(256):
+        x = as_input(data.images[chunk], None, pcfg.channels_last).to(device)
+        with autocast(precision, device):
+            pred = model(x).argmax(1).cpu()  # [N]
+        correct += int((pred == data.labels[chunk]).sum())
+    return correct / max(len(idx), 1)

@@ -1,0 +1,172 @@
+"""Synthetic pretraining: cache key, reuse, identical loading in every method, disjoint people."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from benchmark.__main__ import main
+from benchmark.errors import UserError
+from benchmark.profiles import get_profile
+from benchmark.training import pretrain
+from benchmark.training.pretrain import (
+    PROFILES,
+    SYNTHETIC,
+    benchmark_people,
+    cache_key,
+    ensure_pretrained,
+    init_options,
+    prepare_inits,
+    pretrain_profile,
+)
+from benchmark.training.pretrain_fit import TrunkSpec, draw_people
+from datasets.synthetic.config import synth_config
+from methods.backbone import ResNetTrunk, build_backbone
+from methods.base import applicable_options, build_method, list_methods
+
+SPEC = TrunkSpec("resnet18_quarter", 1, 1, 64, 32)
+SMOKE = PROFILES.get("smoke")
+
+
+@pytest.fixture(scope="module")
+def avoid() -> list:
+    return benchmark_people(synth_config("smoke"))
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory, avoid) -> Path:
+    """A smoke-sized pretraining (about a second on 2 cores)."""
+    return ensure_pretrained(SPEC, SMOKE, avoid, tmp_path_factory.mktemp("pt"), progress=False)
+
+
+def test_cache_key_changes_with_every_input(avoid) -> None:
+    base = cache_key(SPEC, SMOKE, avoid)
+    assert base == cache_key(SPEC, dataclasses.replace(SMOKE), list(avoid)), "key is stable"
+    changed = [
+        cache_key(dataclasses.replace(SPEC, backbone="resnet18_half"), SMOKE, avoid),
+        cache_key(dataclasses.replace(SPEC, conv4_stride=2), SMOKE, avoid),
+        cache_key(dataclasses.replace(SPEC, height=128), SMOKE, avoid),
+        cache_key(SPEC, dataclasses.replace(SMOKE, epochs=3), avoid),
+        cache_key(SPEC, dataclasses.replace(SMOKE, seed=2), avoid),
+        cache_key(SPEC, SMOKE, avoid[:-1]),
+    ]
+    assert len({base, *changed}) == len(changed) + 1, "every input must change the key"
+
+
+def test_weights_and_card_are_written(weights: Path, avoid) -> None:
+    card = json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))
+    assert card["key"] == cache_key(SPEC, SMOKE, avoid)
+    assert weights.name == f"resnet18_quarter-{card['key']}.pt"
+    assert card["pretrain"]["ids"] == SMOKE.ids and card["precision"] == "fp32"
+    assert card["avoided_identities"] == len(avoid)
+    assert 0.0 <= card["heldout_accuracy"] <= 1.0
+    assert card["steps"] == SMOKE.epochs * (SMOKE.ids * (SMOKE.images_per_id - 1) // 16)
+    state = torch.load(weights, weights_only=True)
+    assert "conv1.weight" in state and "layer4.1.conv2.weight" in state, "torchvision names"
+
+
+def test_second_call_reuses_the_cache(weights: Path, avoid, monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cached trunk must not be trained again")
+
+    monkeypatch.setattr(pretrain, "fit_trunk", refuse)
+    before = weights.stat().st_mtime_ns
+    again = ensure_pretrained(SPEC, SMOKE, avoid, weights.parent, progress=False)
+    assert again == weights and weights.stat().st_mtime_ns == before
+
+
+def test_a_file_without_its_card_is_rebuilt(tmp_path: Path, avoid) -> None:
+    path = ensure_pretrained(SPEC, SMOKE, avoid, tmp_path, progress=False)
+    first = torch.load(path, weights_only=True)
+    path.with_suffix(".json").unlink()
+    path.write_bytes(b"half a file")
+    rebuilt = ensure_pretrained(SPEC, SMOKE, avoid, tmp_path, progress=False)
+    second = torch.load(rebuilt, weights_only=True)
+    assert rebuilt.with_suffix(".json").is_file()
+    for key, value in first.items():  # fp32 on one machine: the same bytes again
+        torch.testing.assert_close(second[key], value, rtol=0, atol=0, msg=key)
+
+
+def _conv5_stages(model: nn.Module, layer4: dict[str, torch.Size]) -> list[nn.Module]:
+    """The modules shaped like the pretrained Conv5 (names and shapes of every tensor)."""
+    return [
+        m
+        for m in model.modules()
+        if isinstance(m, nn.Sequential)
+        and {k: v.shape for k, v in m.state_dict().items()} == layer4
+    ]
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_every_method_loads_the_same_trunk(name: str, weights: Path) -> None:
+    state = torch.load(weights, weights_only=True)
+    layer4 = {k.removeprefix("layer4."): v.shape for k, v in state.items() if "layer4." in k}
+    options = {"backbone": SPEC.backbone, "conv4_stride": 1, "pretrained": str(weights)}
+    model = build_method(name, 5, **applicable_options(name, options))
+    trunks = [m for m in model.modules() if isinstance(m, ResNetTrunk)]
+    stages = _conv5_stages(model, layer4)
+    assert len(trunks) == 1 and stages, f"{name}: no trunk or Conv5 found"
+    for key, value in trunks[0].state_dict().items():
+        torch.testing.assert_close(value, state[key], rtol=0, atol=0, msg=f"{name} {key}")
+    for stage in stages:  # HPNet: every unshared Conv5 copy starts from the pretrained Conv5
+        for key, value in stage.state_dict().items():
+            torch.testing.assert_close(value, state["layer4." + key], rtol=0, atol=0)
+    if name == "hpnet":
+        assert len(stages) == 4, "HPNet has 4 unshared Conv5 copies"
+
+
+def test_pretraining_people_are_disjoint_from_every_benchmark_set() -> None:
+    """The slow pairwise loop: each drawn person differs in >= 2 body groups from each avoided."""
+    for run_profile in ("smoke", "cpu"):
+        synth = synth_config(get_profile(run_profile).data.synth_profile)
+        avoided = [p.groups() for p in benchmark_people(synth)]
+        pcfg = pretrain_profile(run_profile)
+        drawn = [p.groups() for p in draw_people(pcfg.seed, pcfg.ids, benchmark_people(synth))]
+        assert len(drawn) == pcfg.ids
+        for mine in drawn:
+            for theirs in avoided:
+                differ = sum(a != b for a, b in zip(mine, theirs, strict=True))
+                assert differ >= 2, f"{run_profile}: a pretraining person is a benchmark one"
+        expected = synth.train_ids + synth.test_ids
+        assert len(avoided) > expected, "train, test and the occluded sets are all avoided"
+
+
+def test_run_resolves_synthetic_to_the_cached_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the cache lives under ./data/pretrained, like the data
+    cfg = dataclasses.replace(
+        get_profile("smoke"), method={**get_profile("smoke").method, "pretrained": SYNTHETIC}
+    )
+    paths = {init_options(cfg, m)["pretrained"] for m in ("hpnet", "baseline", "pcb")}
+    assert len(paths) == 1, "every method starts from the same file"
+    (path,) = paths
+    assert Path(path).is_file() and Path(path).parent == Path("data") / "pretrained"
+    assert prepare_inits(cfg) == {"pretrained_trunk": [path]}, "env.json names the file"
+    assert "pretrained" not in init_options(get_profile("smoke"), "hpnet"), "off by default"
+    assert prepare_inits(get_profile("smoke")) == {}
+
+
+def test_unresolved_synthetic_is_a_one_line_error() -> None:
+    with pytest.raises(UserError, match="python -m benchmark pretrain"):
+        build_backbone("resnet18_quarter", pretrained=SYNTHETIC)
+
+
+def test_pretrain_cli_refuses_an_unknown_option(tmp_path: Path, capsys) -> None:
+    code = main(["pretrain", "--profile", "smoke", "--out", str(tmp_path), "--set", "epoch=3"])
+    err = capsys.readouterr().err
+    assert code == 2 and "epochs" in err and err.count("\n") == 1, err
+    assert not any(tmp_path.iterdir()), "nothing is written"
+
+
+def test_pretrain_cli_builds_then_reuses(tmp_path: Path, capsys) -> None:
+    args = ["pretrain", "--profile", "smoke", "--out", str(tmp_path), "--device", "cpu"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    (weights,) = tmp_path.glob("*.pt")
+    assert f"synthetic pretrained trunk: {weights}" in first
+    assert main(args) == 0 and capsys.readouterr().out == first, "the second call reuses it"
+    assert {p.name for p in tmp_path.iterdir()} == {weights.name, weights.stem + ".json"}
