@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     from benchmark.evaluation.score import add_score_parser
 
     add_score_parser(sub)
+    from benchmark.sweep_cli import add_sweep_parser
+
+    add_sweep_parser(sub)
     add_report_parsers(sub)
     from benchmark.human_parsing import add_parse_parser
 
@@ -134,6 +137,11 @@ def add_run_parser(sub) -> None:
         help="also test on synthetic occluded sets redrawn at these occlusion strengths",
     )
     run.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    run.add_argument(
+        "--store",
+        type=Path,
+        help="run each method x seed as a sweep job into sweep store STORE (see sweep)",
+    )
     run.add_argument(
         "--set",
         dest="overrides",
@@ -209,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "figures": cmd_figures,
         "check": cmd_check,
         "parse": cmd_parse,
-    }.get(args.command)
+    }.get(args.command, getattr(args, "func", None))
     if handler is None:
         from benchmark.evaluation.score import run_score
 
@@ -293,6 +301,10 @@ def cmd_run(args) -> int:
     from benchmark.runner import run_benchmark
 
     cfg = resolve_run_config(args)
+    if args.store is not None:
+        from benchmark.sweep_cli import run_in_store
+
+        return run_in_store(args, cfg)
     if cfg.profile in PORTABLE_PROFILES:
         pin_portable_numerics()
     start = time.perf_counter()

@@ -224,8 +224,16 @@ def evaluate_method(
     return rows
 
 
-def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device: str | None = None):
+def run_benchmark(
+    cfg: RunConfig,
+    out: Path,
+    resume: Path | None = None,
+    device: str | None = None,
+    name: str | None = None,
+):
     """Run every method x seed of ``cfg``; returns (run folder, results DataFrame).
+
+    ``name`` names a new run folder (a sweep job's key); default: a timestamp.
 
     Everything is checked before any work: the device, the output folder (or the stored results
     of a resumed run), then the data. Only then is the run folder made (removed again if its
@@ -238,7 +246,7 @@ def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device:
     data = prepare_data(cfg)  # before the run folder exists, so bad data leaves nothing behind
     env = env_info() | {"device": str(dev), "precision": resolve_precision(cfg.train.amp, dev)}
     if store is None:
-        store = create_run(out, cfg, env)
+        store = create_run(out, cfg, env, name)
     else:
         record_resume(store.run_dir, cfg, env)  # env.json keeps the run's first environment
     log.info(
