@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,8 +108,12 @@ def run_job(
     device: str | None = None,
     threads: int | None = None,
     plugins: tuple[str, ...] = (),
+    workdir: Path | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) ``job`` into ``store``; never raises for a failed job.
+
+    ``workdir`` is the folder the sweep started in: a Dask worker started elsewhere moves
+    there, so relative paths (the store, the default synthetic data root) mean the same.
 
     Returns:
         ``{"job", "status", "error"}``: status ``done``, ``skipped`` (finished before) or
@@ -118,6 +123,8 @@ def run_job(
 
     record: dict[str, Any] = {"job": job.name, "status": "done", "error": ""}
     try:
+        if workdir is not None and Path.cwd() != Path(workdir):
+            os.chdir(workdir)  # a worker process runs one job at a time (threads_per_worker=1)
         import_registries(list(plugins))  # a fresh worker process has imported nothing yet
         set_threads(threads, job.config.profile in PORTABLE_PROFILES)
         if job_status(store, job) == "done":

@@ -125,7 +125,8 @@ def dispatch(todo: list[Job], args: argparse.Namespace) -> list[dict[str, Any]]:
 
     threads = job_threads(args)
     plugins = tuple(getattr(args, "plugin", ()) or ())
-    calls = [delayed(run_job)(job, args.out, args.device, threads, plugins) for job in todo]
+    here = Path.cwd()
+    calls = [delayed(run_job)(job, args.out, args.device, threads, plugins, here) for job in todo]
     if args.backend == "dask":
         with dask_client(args.scheduler, args.jobs), parallel_config(backend="dask"):
             return Parallel(n_jobs=args.jobs)(calls)
