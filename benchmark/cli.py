@@ -1,4 +1,4 @@
-"""Command line: run, list, synth, pretrain, datasets, score, tables, figures, check, parse.
+"""Command line: run, sweep, list, synth, pretrain, datasets, score, tables, figures, check, parse.
 
 The parsers and handlers live in ``benchmark.commands`` (run; data; results) and beside their
 tools (score, parse); this module imports the registries and dispatches.
@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     from benchmark.evaluation.score import add_score_parser
 
     add_score_parser(sub)
+    from benchmark.sweep_cli import add_sweep_parser
+
+    add_sweep_parser(sub)
     from benchmark.training.pretrain import add_pretrain_parser
 
     add_pretrain_parser(sub)
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "check": cmd_check,
         "parse": cmd_parse,
         "pretrain": cmd_pretrain,
-    }.get(args.command)
+    }.get(args.command, getattr(args, "func", None))
     if handler is None:
         from benchmark.evaluation.score import run_score
 

@@ -84,13 +84,15 @@ def check_out_dir(out: Path) -> None:
         )
 
 
-def create_run(out: Path, cfg: RunConfig, env: Mapping[str, Any]) -> ResultStore:
+def create_run(
+    out: Path, cfg: RunConfig, env: Mapping[str, Any], name: str | None = None
+) -> ResultStore:
     """A new run folder under ``out`` with config.json and env.json; on failure none of it stays."""
     out = Path(out)
     made = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
     store = None
     try:
-        store = ResultStore.create(out)
+        store = ResultStore.create(out, name)
         store.write_json(CONFIG, cfg.to_dict())
         store.write_json(ENV, dict(env))
     except BaseException:

@@ -267,8 +267,16 @@ def parsing_rows(
     return make_rows(base | context, metrics)
 
 
-def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device: str | None = None):
+def run_benchmark(
+    cfg: RunConfig,
+    out: Path,
+    resume: Path | None = None,
+    device: str | None = None,
+    name: str | None = None,
+):
     """Run every method x seed of ``cfg``; returns (run folder, results DataFrame).
+
+    ``name`` names a new run folder (a sweep job's key); default: a timestamp.
 
     Everything is checked before any work: the device, the output folder (or the stored results
     of a resumed run), then the data. Only then is the run folder made (removed again if its
@@ -282,7 +290,7 @@ def run_benchmark(cfg: RunConfig, out: Path, resume: Path | None = None, device:
     env = env_info() | {"device": str(dev), "precision": resolve_precision(cfg.train.amp, dev)}
     env |= prepare_inits(cfg, dev)  # method.pretrained=synthetic: the shared trunk, built now
     if store is None:
-        store = create_run(out, cfg, env)
+        store = create_run(out, cfg, env, name)
     else:
         record_resume(store.run_dir, cfg, env)  # env.json keeps the run's first environment
     write_validation(data.validation, cfg.train.val_ids, cfg.train.val_seed, store.run_dir)

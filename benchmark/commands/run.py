@@ -75,6 +75,11 @@ def add_run_parser(sub) -> None:
     )
     run.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     run.add_argument(
+        "--store",
+        type=Path,
+        help="run each method x seed as a sweep job into sweep store STORE (see sweep)",
+    )
+    run.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -135,6 +140,10 @@ def cmd_run(args) -> int:
     from benchmark.runner import run_benchmark
 
     cfg = resolve_run_config(args)
+    if args.store is not None:
+        from benchmark.sweep_cli import run_in_store
+
+        return run_in_store(args, cfg)
     if cfg.profile in PORTABLE_PROFILES:
         pin_portable_numerics()
     start = time.perf_counter()
