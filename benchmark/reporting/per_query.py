@@ -8,6 +8,7 @@ accuracy by number of visible parts are computed from these rows (``benchmark.re
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.atomic import atomic_path
+from benchmark.atomic import write_bytes_atomic
 from benchmark.errors import DataError
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.ranking import PerQuery
@@ -52,7 +53,6 @@ COLUMNS = KEY + (
     "visible_parts",
     "n_visible",
 )
-_GZIP = {"method": "gzip", "mtime": 0}  # mtime 0: the same rows give the same bytes
 
 
 def query_frame(
@@ -96,10 +96,12 @@ def query_frame(
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> Path:
-    """Write per-query rows as gzip CSV atomically; returns the path."""
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, compression=_GZIP)
-    return Path(path)
+    """Write per-query rows as gzip CSV atomically; returns the path.
+
+    The gzip header carries no file name and time, so the same rows give the same bytes.
+    """
+    data = gzip.compress(frame.to_csv(index=False).encode("utf-8"), mtime=0)
+    return write_bytes_atomic(data, path)
 
 
 def save_job(frames: list[pd.DataFrame | None], job: Path) -> Path:
