@@ -14,6 +14,12 @@ from benchmark.reporting.claims import (
 from benchmark.reporting.labels import dataset_label, escape_latex, row_label, row_order
 from benchmark.reporting.table_render import SYNTHETIC_NOTE, markdown_row
 
+
+def latex_text(text: str) -> str:
+    """``escape_latex`` plus math-mode comparison signs (``>`` is not a text glyph in OT1)."""
+    return escape_latex(text).replace(">=", r"$\geq$").replace(">", "$>$")
+
+
 MISSING_NOTE = (
     "Claims and visible-part tables skipped: no per_query.csv.gz beside the results "
     "(a run from before per-query results were stored); rerun the evaluation to get them."
@@ -76,7 +82,7 @@ def _claim_cells(row: pd.Series, latex: bool, several_sets: bool) -> list[str]:
     reference = row_label(row["reference"], row["reference_vis"], latex)
     text = f"({row['claim']}) {row['text']}"
     metric = "R1" if row["metric"] == "rank1" else "mAP"
-    cells = [escape_latex(c) if latex else c for c in (text, dataset, metric)]
+    cells = [latex_text(c) if latex else c for c in (text, dataset, metric)]
     numbers = [f"{row['difference']:+.1f}", f"[{row['low']:+.1f}, {row['high']:+.1f}]"]
     counts = [str(row["queries"]), str(row["seeds"]), row["verdict"]]
     return cells + [method, reference] + numbers + counts
@@ -139,7 +145,7 @@ def render_visible_parts(frame: pd.DataFrame, fmt: str) -> str:
             "over (query, seed) pairs; Queries counts those pairs. "
             + _data_note(data, sorted(part["distance"].unique()))
         )
-        out.append(_render(f"visible_parts-{data}", caption, header, body, fmt))
+        out.append(_render(f"visible-parts-{data}", caption, header, body, fmt))
     return "\n".join(out)
 
 
@@ -148,7 +154,7 @@ def _render(name: str, caption: str, header: list[str], body: list[list[str]], f
         lines = [
             r"\begin{table}[t]",
             r"\centering",
-            f"\\caption{{{escape_latex(caption)}}}",
+            f"\\caption{{{latex_text(caption)}}}",
             f"\\label{{tab:{escape_latex(name)}}}",
             f"\\begin{{tabular}}{{{'l' * 3 + 'c' * (len(header) - 3)}}}",
             r"\toprule",
