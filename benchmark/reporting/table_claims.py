@@ -13,6 +13,7 @@ from benchmark.reporting.claims import (
 )
 from benchmark.reporting.labels import dataset_label, escape_latex, row_label, row_order
 from benchmark.reporting.table_render import SYNTHETIC_NOTE, markdown_row
+from datasets.base import dataset_rank
 
 
 def latex_text(text: str) -> str:
@@ -112,6 +113,8 @@ def render_claims(
     out = []
     for data in sorted(frame["data"].unique(), key=lambda d: (d != "real", d)):
         part = frame[frame["data"] == data]
+        part = part.assign(order=part["dataset"].map(dataset_rank))  # the registry's set order
+        part = part.sort_values(["claim", "order"], kind="stable")  # claim keys sort a, a0, b..
         several = part.groupby("dataset")["query_set"].nunique().max() > 1
         body = [_claim_cells(r, fmt == "latex", several) for _, r in part.iterrows()]
         caption = _claims_caption(part, data, not_run, resamples)
