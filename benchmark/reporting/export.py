@@ -1,0 +1,288 @@
+"""ONNX export of a trained method: the inference graph (features, visibility), checked in ORT.
+
+The graph takes normalised images ``[N, 3, H, W]`` (the run's eval transform: resize to the
+run's input size, ImageNet mean/std) with a dynamic batch axis and returns the method's
+``Output.features`` ``[N, P, D]`` and ``Output.visibility`` ``[N, P]``. Visibility is computed
+inside the graph exactly as in PyTorch (HPNet: ``max 1{G > T}``), so the check compares the
+binary outputs themselves: a mask probability within float error of ``T`` could flip one, and
+the check counts such flips.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from benchmark.atomic import atomic_path
+from benchmark.config import RunConfig
+from benchmark.errors import DataError, UserError
+from benchmark.run_folder import CHECKPOINT, DONE, job_dir, read_run_config
+from methods.base import Method, applicable_options, build_method
+
+log = logging.getLogger(__name__)
+
+EXPORTERS = ("dynamo", "torchscript")
+INPUT, OUTPUTS = "images", ("features", "visibility")
+CHECK_BATCHES = (8, 3)  # two batch sizes: the second proves the batch axis is dynamic
+EXAMPLE_SETS = ("occluded_reid",)  # preferred check images (the paper's Figs. 5 and 6 set)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A method's trained weights from a run folder, rebuilt in eval mode on the CPU."""
+
+    run_dir: Path
+    cfg: RunConfig
+    method: str
+    seed: int
+    model: Method
+    num_classes: int
+    epoch: int
+    finished: bool
+
+
+class InferenceGraph(nn.Module):
+    """What is exported: ``images -> (features [N, P, D], visibility [N, P])``."""
+
+    def __init__(self, model: Method) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.model(images)
+        return out.features, out.visibility
+
+
+def pick_job(run_dir: Path, cfg: RunConfig, method: str, seed: int | None) -> tuple[int, Path]:
+    """The seed and checkpoint path of ``method`` in the run (the first seed with one)."""
+    if method not in cfg.methods:
+        raise UserError(
+            f"method {method!r} is not in run {run_dir} (its methods: {', '.join(cfg.methods)}); "
+            "pick one of them with --method"
+        )
+    if seed is not None and seed not in cfg.seeds:
+        seeds = " ".join(map(str, cfg.seeds))
+        raise UserError(f"seed {seed} is not in run {run_dir} (its seeds: {seeds}); pick one")
+    for s in cfg.seeds if seed is None else (seed,):
+        path = job_dir(run_dir, method, s) / CHECKPOINT
+        if path.is_file():
+            return s, path
+    where = job_dir(run_dir, method, cfg.seeds[0] if seed is None else seed) / CHECKPOINT
+    raise UserError(
+        f"no checkpoint of {method} in {run_dir} (looked for {where}); train it first "
+        f"with 'python -m benchmark run --resume {run_dir}'"
+    )
+
+
+def classes_in(state: dict[str, Tensor], method: str, options: dict[str, Any]) -> int:
+    """The identity count the checkpoint was trained with, read off its classifier shapes.
+
+    Only classifiers depend on the class count, so a probe built for 1 class differs from the
+    checkpoint exactly in their first dimension.
+    """
+    probe = build_method(method, 1, **options).state_dict()
+    sizes = {
+        state[k].shape[0]
+        for k, v in probe.items()
+        if k in state and v.shape != state[k].shape and v.shape[1:] == state[k].shape[1:]
+    }
+    if len(sizes) > 1:
+        raise UserError(f"the checkpoint's classifiers disagree on the class count {sorted(sizes)}")
+    return int(sizes.pop()) if sizes else 1
+
+
+def load_trained(run_dir: Path, method: str, seed: int | None = None) -> TrainedModel:
+    """Rebuild ``method`` of run ``run_dir`` from its checkpoint (one-line errors)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"run folder {run_dir} does not exist; pass a folder made by 'run'")
+    cfg = read_run_config(run_dir)
+    seed, path = pick_job(run_dir, cfg, method, seed)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        state = ckpt["model"]
+    except Exception as e:  # noqa: BLE001 - any failure here is a bad file for the user
+        raise UserError(
+            f"cannot read checkpoint {path} ({type(e).__name__}): it is corrupt or truncated; "
+            f"retrain with 'python -m benchmark run --resume {run_dir}'"
+        ) from e
+    # the weights come from the checkpoint: a pretrained file need not exist any more
+    options = applicable_options(method, cfg.method) | {"pretrained": None}
+    num_classes = classes_in(state, method, options)
+    model = build_method(method, num_classes, **options)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise UserError(f"checkpoint {path} does not fit method {method}: {str(e)[:200]}") from e
+    finished = (path.parent / DONE).is_file()
+    epoch = int(ckpt.get("epoch", 0))
+    return TrainedModel(run_dir, cfg, method, seed, model.eval(), num_classes, epoch, finished)
+
+
+def data_root(cfg: RunConfig) -> tuple[Path, str]:
+    """The run's data root (the synthetic default is redrawn, identically, when absent)."""
+    from benchmark.runner import default_root, ensure_synthetic
+
+    if cfg.data.root is not None:
+        root = Path(cfg.data.root)
+        if not root.is_dir():
+            raise DataError(f"the run's data root {root} is gone; check images need its test set")
+    else:
+        root = default_root(cfg, cfg.data.occlusion)
+        ensure_synthetic(cfg, root, cfg.data.occlusion)
+    return root, "synthetic" if (root / "synthetic.json").exists() else "real"
+
+
+def test_images(cfg: RunConfig, count: int) -> tuple[Tensor, dict[str, Any]]:
+    """The first ``count`` query images of a test set of the run, through its eval transform.
+
+    Occluded-REID first when the run tested on it: occluded people hide parts, so the check
+    sees both visible and invisible parts.
+    """
+    from benchmark.runner import load_test_set
+    from benchmark.training.data import ReIDImages
+
+    root, kind = data_root(cfg)
+    name = next((d for d in (*EXAMPLE_SETS, *cfg.eval.datasets) if d in cfg.eval.datasets), None)
+    name = name or "market1501"
+    samples = list(load_test_set(cfg, name, root).query)
+    if not samples:
+        raise DataError(f"{name} under {root} has no query image to check the export on")
+    samples = [samples[i % len(samples)] for i in range(count)]
+    images = ReIDImages(samples, (cfg.data.height, cfg.data.width))
+    batch = torch.stack([images[i][0] for i in range(count)])  # [count, 3, H, W]
+    source = {"dataset": name, "split": "query", "root": str(root), "data": kind}
+    return batch, source | {"images": [str(s.path) for s in samples]}
+
+
+def _dynamo(graph: nn.Module, example: Tensor, path: Path) -> None:
+    batch = torch.export.Dim("batch", min=1)
+    torch.onnx.export(
+        graph,
+        (example,),
+        str(path),
+        dynamo=True,
+        input_names=[INPUT],
+        output_names=list(OUTPUTS),
+        dynamic_shapes=({0: batch},),
+        external_data=False,  # one self-contained file (the weights stay far below 2 GB)
+        verbose=False,
+    )
+
+
+def _torchscript(graph: nn.Module, example: Tensor, path: Path) -> None:
+    axes = {name: {0: "batch"} for name in (INPUT, *OUTPUTS)}
+    with warnings.catch_warnings():  # its deprecation notice is for torch, not for the user
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            graph,
+            (example,),
+            str(path),
+            dynamo=False,
+            input_names=[INPUT],
+            output_names=list(OUTPUTS),
+            dynamic_axes=axes,
+        )
+
+
+def export_onnx(graph: nn.Module, example: Tensor, path: Path, exporter: str) -> dict[str, Any]:
+    """Write ``graph`` to ``path`` (atomically), dynamo first, then the TorchScript exporter.
+
+    Returns:
+        ``exporter`` (the one that wrote the file), ``fallback`` (why dynamo failed, or None)
+        and ``opset`` (the default domain's opset of the file).
+    """
+    import onnx
+
+    order = {"dynamo": ("dynamo", "torchscript"), "torchscript": ("torchscript",)}[exporter]
+    failures: dict[str, str] = {}
+    for name in order:
+        try:
+            with atomic_path(path) as tmp:
+                {"dynamo": _dynamo, "torchscript": _torchscript}[name](graph, example, tmp)
+                onnx.checker.check_model(str(tmp))
+        except Exception as e:  # noqa: BLE001 - an exporter failure falls back, then is reported
+            lines = str(e).strip().splitlines()
+            failures[name] = f"{type(e).__name__}: {lines[0] if lines else ''}"[:300]
+            log.warning("the %s ONNX exporter failed (%s)", name, failures[name])
+            continue
+        opset = next(
+            o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx")
+        )
+        return {"exporter": name, "fallback": failures.get("dynamo"), "opset": int(opset)}
+    raise UserError(f"ONNX export failed with every exporter: {json.dumps(failures)}")
+
+
+def check_onnx(path: Path, graph: nn.Module, images: Tensor) -> dict[str, Any]:
+    """Run the file in onnxruntime on ``CHECK_BATCHES`` batches of ``images`` against PyTorch."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    batches, start = [], 0
+    for size in CHECK_BATCHES:
+        x = images[start : start + size]  # [n, 3, H, W]
+        start += size
+        with torch.no_grad():
+            ref_f, ref_v = (t.numpy() for t in graph(x))
+        feats, vis = session.run(list(OUTPUTS), {INPUT: x.numpy()})
+        batches.append(
+            {
+                "batch_size": size,
+                "features_shape": list(feats.shape),
+                "visibility_shape": list(vis.shape),
+                "max_abs_diff_features": float(np.abs(feats - ref_f).max()),
+                "visibility_equal": bool(np.array_equal(vis, ref_v)),
+                "visibility_mismatches": int((vis != ref_v).sum()),
+                "visible_fraction": float(ref_v.mean()),
+            }
+        )
+    return {
+        "onnxruntime": ort.__version__,
+        "provider": "CPUExecutionProvider",
+        "batches": batches,
+        "max_abs_diff_features": max(b["max_abs_diff_features"] for b in batches),
+        "visibility_equal": all(b["visibility_equal"] for b in batches),
+        # all 0 or all 1: the features' masking went unexercised (say so, never hide it)
+        "visibility_varies": 0 < float(np.mean([b["visible_fraction"] for b in batches])) < 1,
+    }
+
+
+def export_run(
+    run_dir: Path,
+    method: str,
+    seed: int | None = None,
+    out: Path | None = None,
+    exporter: str = "dynamo",
+) -> tuple[Path, dict[str, Any]]:
+    """Export ``method`` of a run to ONNX, check it in onnxruntime, write its model card.
+
+    Returns:
+        The ONNX file and the card (also written beside it as ``.card.json`` and ``.card.md``).
+    """
+    from benchmark.reporting.model_card import model_card, write_card
+
+    if out is not None and Path(out).suffix != ".onnx":
+        raise UserError(f"--out {out}: name the file FILE.onnx")
+    trained = load_trained(Path(run_dir), method, seed)
+    out = Path(out or Path(run_dir) / "export" / f"{method}-seed{trained.seed}.onnx")
+    images, source = test_images(trained.cfg, sum(CHECK_BATCHES))
+    graph = InferenceGraph(trained.model).eval()
+    how = export_onnx(graph, images[: CHECK_BATCHES[0]], out, exporter)
+    check = check_onnx(out, graph, images) | {"images": source}
+    card = model_card(trained, how, check, out)
+    write_card(card, out)
+    return out, card
+
+
+def method_options(trained: TrainedModel) -> dict[str, Any]:
+    """The method's resolved options (JSON values), for the card."""
+    return json.loads(json.dumps(dataclasses.asdict(trained.model.cfg), default=str))
