@@ -69,7 +69,8 @@ def read_json(path: Path) -> dict[str, Any]:
 def model_card(trained, how: dict[str, Any], check: dict[str, Any], out: Path) -> dict[str, Any]:
     """The card of an exported model (see the module doc)."""
     from benchmark.provenance import env_info
-    from benchmark.reporting.export import INPUT, OUTPUTS, method_options
+    from benchmark.reporting.export import method_options
+    from benchmark.reporting.onnx_graph import INPUT, OUTPUTS
     from methods.base import method_row
 
     cfg, run_env = trained.cfg, read_json(trained.run_dir / "env.json")

@@ -18,7 +18,7 @@ from benchmark.atomic import write_json_atomic
 from benchmark.cli import main
 from benchmark.errors import UserError
 from benchmark.profiles import get_profile
-from benchmark.reporting import export
+from benchmark.reporting import export, onnx_graph
 from benchmark.reporting.export import export_run
 from benchmark.reporting.rows import ROW_COLUMNS
 from benchmark.run_folder import job_dir
@@ -149,7 +149,7 @@ def test_failed_dynamo_export_falls_back_to_torchscript(run_dir, tmp_path, monke
     def broken(*args, **kwargs):
         raise RuntimeError("unsupported operator\nlong trace")
 
-    monkeypatch.setattr(export, "_dynamo", broken)
+    monkeypatch.setattr(onnx_graph, "_dynamo", broken)
     out, card = export_run(run_dir, "hpnet", out=tmp_path / "m.onnx", exporter="dynamo")
     assert card["onnx"]["exporter"] == "torchscript"
     assert card["onnx"]["fallback"] == "RuntimeError: unsupported operator"
@@ -191,3 +191,11 @@ def test_corrupt_checkpoint_is_one_line_error(run_dir, tmp_path) -> None:
     with pytest.raises(UserError, match="cannot read checkpoint") as e:
         export_run(run, "hpnet")
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.slow  # torch.export traces and optimises the graph: many times the TorchScript path
+def test_dynamo_exporter_writes_a_checked_graph(run_dir, tmp_path) -> None:
+    out, card = export_run(run_dir, "hpnet", out=tmp_path / "d.onnx", exporter="dynamo")
+    assert card["onnx"]["exporter"] == "dynamo" and card["onnx"]["fallback"] is None
+    assert card["check"]["max_abs_diff_features"] < 1e-4 and card["check"]["visibility_equal"]
+    assert not list(tmp_path.glob("*.data")), "one self-contained file, no external data"
