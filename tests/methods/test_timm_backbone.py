@@ -164,3 +164,20 @@ def test_a_headless_file_with_any_classifier_loads(tmp_path) -> None:
     torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, path)
     net = build_backbone("timm:resnet18", 1, str(path))
     torch.testing.assert_close(net.trunk.conv1.weight, state["conv1.weight"], rtol=0, atol=0)
+
+
+def test_set_method_backbone_builds_the_timm_model_for_every_method() -> None:
+    from dataclasses import replace
+
+    from benchmark.config import apply_overrides, check_run_config
+    from benchmark.profiles import get_profile
+    from methods.base import applicable_options
+
+    smoke = replace(get_profile("smoke"), methods=("hpnet", "pcb", "baseline"))
+    cfg = apply_overrides(smoke, ["method.backbone=timm:test_efficientnet"])
+    check_run_config(cfg)
+    for method in cfg.methods:
+        model = build_method(method, 3, **applicable_options(method, cfg.method))
+        assert model.cfg.backbone == "timm:test_efficientnet"
+        names = {name.split(".")[-1] for name, _ in model.named_modules()}
+        assert "blocks_4" in names and "conv_stem" in names, f"{method}: timm stages missing"
