@@ -45,6 +45,9 @@ def cmd_export(args) -> int:
         f"visibility equal: {check['visibility_equal']}"
     )
     if not check["visibility_varies"]:
-        print("note: every part was visible, or none was, on these images (masking unexercised)")
+        print(
+            "note: visibility was the same for every part and image here, so the check did not "
+            "exercise part masking (expected for global and stripe methods)"
+        )
     print("model card: " + "  ".join(str(p) for p in card_paths(out)))
     return 0 if check["visibility_equal"] else 1

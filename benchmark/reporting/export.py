@@ -67,6 +67,11 @@ def pick_job(run_dir: Path, cfg: RunConfig, method: str, seed: int | None) -> tu
     )
 
 
+def _class_axis_differs(probe: torch.Size, saved: torch.Size) -> bool:
+    """A 1-class probe's tensor that the checkpoint holds with more rows, alike otherwise."""
+    return len(probe) == len(saved) > 0 and probe[0] == 1 != saved[0] and probe[1:] == saved[1:]
+
+
 def classes_in(state: dict[str, Tensor], method: str, options: dict[str, Any]) -> int:
     """The identity count the checkpoint was trained with, read off its classifier shapes.
 
@@ -77,10 +82,13 @@ def classes_in(state: dict[str, Tensor], method: str, options: dict[str, Any]) -
     sizes = {
         state[k].shape[0]
         for k, v in probe.items()
-        if k in state and v.shape != state[k].shape and v.shape[1:] == state[k].shape[1:]
+        if k in state and _class_axis_differs(v.shape, state[k].shape)
     }
     if len(sizes) > 1:
-        raise UserError(f"the checkpoint's classifiers disagree on the class count {sorted(sizes)}")
+        raise UserError(
+            f"the checkpoint's classifiers disagree on the class count {sorted(sizes)}; "
+            f"it is not a checkpoint of {method}"
+        )
     return int(sizes.pop()) if sizes else 1
 
 
@@ -106,7 +114,11 @@ def load_trained(run_dir: Path, method: str, seed: int | None = None) -> Trained
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
-        raise UserError(f"checkpoint {path} does not fit method {method}: {str(e)[:200]}") from e
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        raise UserError(
+            f"checkpoint {path} does not fit method {method} as the run configures it: "
+            f"{lines[1] if len(lines) > 1 else lines[0]}"[:300]
+        ) from e
     finished = (path.parent / DONE).is_file()
     epoch = int(ckpt.get("epoch", 0))
     return TrainedModel(run_dir, cfg, method, seed, model.eval(), num_classes, epoch, finished)

@@ -143,7 +143,10 @@ def card_markdown(card: dict[str, Any]) -> str:
     protocol = ", ".join(f"{k}: {v}" for k, v in card["protocol"].items())
     lines += ["", f"Protocol: {protocol}.", "", f"Visibility check: {check['note']}."]
     if not check["visibility_varies"]:
-        lines.append("Every part was visible, or none was, on the check images.")
+        lines.append(
+            "Visibility was the same for every part and check image, so the check did not "
+            "exercise part masking (expected for global and stripe methods)."
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -199,3 +199,16 @@ def test_dynamo_exporter_writes_a_checked_graph(run_dir, tmp_path) -> None:
     assert card["onnx"]["exporter"] == "dynamo" and card["onnx"]["fallback"] is None
     assert card["check"]["max_abs_diff_features"] < 1e-4 and card["check"]["visibility_equal"]
     assert not list(tmp_path.glob("*.data")), "one self-contained file, no external data"
+
+
+def test_checkpoint_of_another_architecture_is_one_line_error(run_dir, tmp_path) -> None:
+    run = tmp_path / "run"
+    job = run / "methods" / "hpnet-seed0"
+    job.mkdir(parents=True)
+    for name in ("config.json", "env.json"):
+        (run / name).write_bytes((run_dir / name).read_bytes())
+    other = build_method("hpnet", CLASSES, backbone="resnet18_half", head_dim=32)
+    torch.save({"model": other.state_dict(), "epoch": 1}, job / "checkpoint.pt")
+    with pytest.raises(UserError, match="does not fit method hpnet") as e:
+        export_run(run, "hpnet")
+    assert "\n" not in str(e.value)
