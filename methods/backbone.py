@@ -83,6 +83,22 @@ class Backbone:
         return nn.ModuleList([copy.deepcopy(self.conv5) for _ in range(n)])
 
 
+def check_backbone(name: str) -> None:
+    """A built-in ResNet name or ``timm:NAME`` of a timm model; else a one-line error.
+
+    Cheap enough to run when a configuration is checked, before any data work.
+    """
+    if name.startswith("timm:"):
+        from methods.timm_backbone import check_timm_name
+
+        check_timm_name(name.removeprefix("timm:"))
+    elif name not in SPECS:
+        raise ConfigError(
+            f"unknown backbone {name!r}; valid backbones: {', '.join(SPECS)}, or timm:NAME "
+            "for any timm CNN (e.g. timm:resnet50)"
+        )
+
+
 def build_backbone(
     name: str, last_stride: int = 1, pretrained: str | None = None, conv4_stride: int = 2
 ) -> Backbone:
@@ -97,15 +113,11 @@ def build_backbone(
     """
     if last_stride not in (1, 2) or conv4_stride not in (1, 2):
         raise ConfigError(f"strides must be 1 or 2, got {last_stride} and {conv4_stride}")
+    check_backbone(name)
     if name.startswith("timm:"):
         from methods.timm_backbone import build_timm_backbone  # lazy: timm loads slowly
 
         return build_timm_backbone(name, last_stride, pretrained, conv4_stride)
-    if name not in SPECS:
-        raise ConfigError(
-            f"unknown backbone {name!r}; valid backbones: {', '.join(SPECS)}, or timm:NAME "
-            "for any timm CNN (e.g. timm:resnet50)"
-        )
     spec = SPECS[name]
     trunk = ResNetTrunk(spec, conv4_stride)
     conv5 = make_stage(trunk, spec.block, spec.widths[3], spec.layers[3], last_stride)

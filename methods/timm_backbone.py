@@ -50,8 +50,8 @@ def output_stride(last_stride: int, conv4_stride: int) -> int | None:
     return strides[(last_stride, conv4_stride)]
 
 
-def create_model(name: str, stride: int | None) -> nn.Module:
-    """The timm model ``name`` with random weights and no classifier (never a download)."""
+def check_timm_name(name: str) -> None:
+    """``name`` must be a timm model (one line with the closest names otherwise)."""
     import timm
 
     if not timm.is_model(name):
@@ -60,6 +60,13 @@ def create_model(name: str, stride: int | None) -> nn.Module:
         raise UnknownNameError(
             f"unknown timm model {name!r}{hint}; see timm.list_models() for the names"
         )
+
+
+def create_model(name: str, stride: int | None) -> nn.Module:
+    """The timm model ``name`` with random weights and no classifier (never a download)."""
+    import timm
+
+    check_timm_name(name)
     kwargs: dict[str, Any] = {} if stride is None else {"output_stride": stride}
     try:
         return timm.create_model(name, pretrained=False, num_classes=0, **kwargs)
