@@ -44,7 +44,7 @@ def add_run_parser(sub) -> None:
         help="method names, or 'all' for the paper's ablation and comparison (default: "
         "hpnet baseline); with --resume: the run's methods plus any to add",
     )
-    run.add_argument("--profile", help="smoke, cpu (default), paper or official")
+    run.add_argument("--profile", help="smoke, cpu (default), cpu_long, paper or official")
     run.add_argument("--out", type=Path, help=f"folder for run folders (default: {DEFAULT_OUT})")
     run.add_argument("--root", type=Path, help="data root with real data sets (default: synthetic)")
     run.add_argument(
