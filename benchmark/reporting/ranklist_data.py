@@ -157,7 +157,7 @@ def load_ranklist_data(method_dir: Path, dataset: str) -> RanklistData:
             for side in "qg"
         }
         maps = {side: z[f"{side}_maps"] if f"{side}_maps" in z else None for side in "qg"}
-        paths = {side: tuple(str(p) for p in z[f"{side}_paths"]) for side in "qg"}
+        paths = {side: _resolve(z[f"{side}_paths"], Path(method_dir)) for side in "qg"}
         market = bool(z["market_ids"])
     except (OSError, KeyError, ValueError) as e:
         raise DataError(f"{path} is damaged ({e}); re-evaluate the run") from e
@@ -167,6 +167,18 @@ def load_ranklist_data(method_dir: Path, dataset: str) -> RanklistData:
 
 
 _BANK_KEYS = ("features", "visibility", "pids", "camids")
+
+
+def _resolve(paths: np.ndarray, method_dir: Path) -> tuple[str, ...]:
+    """Image paths as stored, or, when relative to the folder the run started in (the default
+    synthetic root ``data/...``), re-rooted at the first ancestor of the run where they exist."""
+    stored = tuple(str(p) for p in paths)
+    if not stored or Path(stored[0]).is_absolute() or Path(stored[0]).exists():
+        return stored
+    for base in Path(method_dir).resolve().parents:
+        if (base / stored[0]).exists():
+            return tuple(str(base / p) for p in stored)
+    return stored  # reading the image names the missing file in one line
 
 
 def subset(bank: FeatureBank, rows: list[int] | Tensor) -> FeatureBank:

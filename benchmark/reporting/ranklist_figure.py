@@ -16,7 +16,7 @@ from benchmark.errors import DataError
 from benchmark.reporting.figures import PART_COLORS, overlay
 from benchmark.reporting.labels import dataset_label, row_label
 from benchmark.reporting.ranklist import Rule, caption, ranklist_frame
-from benchmark.reporting.ranklist_data import RanklistData, load_ranklist_data
+from benchmark.reporting.ranklist_data import RanklistData, load_ranklist_data, stored_datasets
 from benchmark.training.data import read_image
 from datasets.parts import PART4_NAMES
 
@@ -50,14 +50,13 @@ def _frame(ax, color: str) -> None:
         spine.set_linewidth(4)
 
 
-def draw_ranklist(frame: pd.DataFrame, data: RanklistData, title: str, out: Path) -> Path:
-    """Draw ``frame`` (see ``ranklist_frame``) as a grid and save it as PNG atomically.
+def build_figure(frame: pd.DataFrame, data: RanklistData, title: str) -> Figure:
+    """Draw ``frame`` (see ``ranklist_frame``) as a grid: a row per query, its top-k beside it.
 
     Args:
         frame: the tidy rank-list frame of the chosen queries.
         data: the stored data the frame was built from (images and part maps).
         title: the figure title; it states the method, the data set and the query rule.
-        out: the PNG path.
     """
     queries = list(dict.fromkeys(frame["query"]))
     k = int(frame["rank"].max())
@@ -88,6 +87,12 @@ def draw_ranklist(frame: pd.DataFrame, data: RanklistData, title: str, out: Path
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=6, frameon=False)
     fig.suptitle(title, fontsize=7)
     fig.subplots_adjust(hspace=0.75, wspace=0.15, bottom=0.12)
+    return fig
+
+
+def draw_ranklist(frame: pd.DataFrame, data: RanklistData, title: str, out: Path) -> Path:
+    """``build_figure`` saved as PNG atomically at ``out``."""
+    fig = build_figure(frame, data, title)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
     return Path(out)
@@ -141,3 +146,21 @@ def write_ranklist(
     label = f"{row_label(name, True)}, seed {seed}" if name else mdir.name
     png = draw_ranklist(frame, data, figure_title(label, dataset_label(dataset), said), out)
     return png, write_csv_atomic(frame, out.with_suffix(".csv"))
+
+
+DEFAULT_SET = "occluded_reid"  # the paper's Fig. 5 shows Occluded-REID
+
+
+def default_ranklists(method_dirs: list[Path], out_dir: Path) -> list[Path]:
+    """The default rank list of each method (4 random queries, seed 0, top 5) on Occluded-REID,
+    or on its first stored test set when Occluded-REID was not evaluated."""
+    written = []
+    for mdir in method_dirs:
+        stored = stored_datasets(mdir)
+        if not stored:
+            continue
+        dataset = DEFAULT_SET if DEFAULT_SET in stored else stored[0]
+        out = Path(out_dir) / f"ranklist_{mdir.name}_{dataset}_random.png"
+        run_dir = mdir.parent.parent
+        written.append(write_ranklist(run_dir, mdir.name, dataset, Rule("random"), out=out)[0])
+    return written
