@@ -12,7 +12,6 @@ which is eq. (1)'s per-part term ``||f1_j - f2_j||`` of unit features.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,9 +135,9 @@ def store_ranklist_data(
 
 def stored_datasets(method_dir: Path) -> list[str]:
     """The test sets whose rank-list data ``method_dir`` holds."""
-    pattern = re.compile(RANKLIST_NPZ.format("(.+)").replace(".", r"\.") + "$")
-    found = (pattern.match(p.name) for p in Path(method_dir).glob(RANKLIST_NPZ.format("*")))
-    return sorted(m.group(1) for m in found if m)
+    prefix, suffix = RANKLIST_NPZ.split("{}")
+    names = (p.name for p in Path(method_dir).glob(RANKLIST_NPZ.format("*")))
+    return sorted(n[len(prefix) : -len(suffix)] for n in names)
 
 
 def load_ranklist_data(method_dir: Path, dataset: str) -> RanklistData:
