@@ -115,7 +115,8 @@ def find_method_dir(run_dir: Path, method: str) -> Path:
     root = Path(run_dir) / "methods"
     if (root / method).is_dir():
         return root / method
-    seeds = sorted(root.glob(f"{method}-seed*"), key=lambda p: p.name)
+    seeds = [p for p in root.glob(f"{method}-seed*") if p.name.rpartition("-seed")[2].isdigit()]
+    seeds.sort(key=lambda p: int(p.name.rpartition("-seed")[2]))
     if not seeds:
         have = ", ".join(sorted(p.name for p in root.glob("*"))) if root.is_dir() else "none"
         raise DataError(f"no method {method!r} in {run_dir} (job folders: {have})")
