@@ -71,7 +71,7 @@ def tiny(tmp_path=None, maps: bool = False) -> RanklistData:
     else:
         paths = [f"q{i}.png" for i in range(4)], [f"g{i}.png" for i in range(4)]
     part_map = np.zeros((4, 4, 2), dtype=np.uint8)
-    part_map[:, 0], part_map[:, 1:3], part_map[:, 3] = 1, 2, 3
+    part_map[:, 0], part_map[:, 1:3] = 1, 2  # head row, two torso rows, background at the bottom
     qm, gm = (part_map, part_map.copy()) if maps else (None, None)
     return RanklistData("tiny", query, gallery, tuple(paths[0]), tuple(paths[1]), qm, gm)
 
@@ -189,6 +189,24 @@ def test_figure_grid_frames_captions_and_title_follow_the_frame(tmp_path) -> Non
             image = ax.get_images()[0].get_array()
             assert image.shape == (128, 64, 3), "every tile at the ReID aspect ratio"
     assert said in fig._suptitle.get_text(), "the rule is stated on the figure"
+
+
+@pytest.mark.parametrize("maps", [True, False])
+def test_tiles_carry_the_part_masks_only_when_the_method_has_them(tmp_path, maps) -> None:
+    from benchmark.training.data import read_image
+
+    data = tiny(tmp_path, maps=maps)
+    frame, _ = ranklist_frame(data, Rule("pattern", "110"), count=1, k=1)
+    fig = build_figure(frame, data, "t")
+    shown = np.asarray(fig.axes[1].get_images()[0].get_array())  # rank 1: gallery 0
+    raw = read_image(tmp_path / "g0.png", (128, 64))
+    # the 4x2 map: part 1 in the top quarter (rows 0-31 at 128x64), part 2 in the middle half,
+    # background in the bottom quarter
+    changed = (shown != raw).any(-1)
+    if maps:
+        assert changed[:96].all() and not changed[96:].any(), "parts blended, background left"
+    else:
+        assert not changed.any(), "no masks: the plain image"
 
 
 def test_ranklist_data_round_trip_and_missing_set(tmp_path) -> None:
