@@ -47,7 +47,7 @@ def cmd_ranklist(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from benchmark.reporting.report import write_report
+    from benchmark.reporting.report import write_html
 
-    print(write_report(args.dir, args.out))
+    print(write_html(args.dir, args.out))
     return 0

@@ -69,15 +69,17 @@ def protocol_rows(config: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def markdown_tables(run_dir: Path) -> list[tuple[str, str]]:
-    """(file name, HTML) of ``tables.md`` (rendered from results.csv when absent) and every other
-    Markdown file of the run folder (parsing-quality and claims tables among them)."""
+    """(file name, HTML) of ``tables.md`` (rendered like ``tables`` does when absent: the paper's,
+    parsing-quality and claims tables) and every other Markdown file of the run folder."""
     files = sorted(Path(run_dir).glob("*.md"))
     texts = [(p.name, p.read_text(encoding="utf-8")) for p in files]
     if not any(name == "tables.md" for name, _ in texts):
+        from benchmark.reporting.per_query import load_per_query
         from benchmark.reporting.store import load_results
-        from benchmark.reporting.tables import render_all
+        from benchmark.reporting.tables import render_report  # the tables, claims included
 
-        texts.insert(0, ("tables.md", render_all(load_results(run_dir), "md")))
+        tables = render_report(load_results(run_dir), load_per_query(run_dir), "md")
+        texts.insert(0, ("tables.md", tables))
     texts.sort(key=lambda item: item[0] != "tables.md")  # the main tables first
     return [(name, markdown.markdown(text, extensions=["tables"])) for name, text in texts]
 
@@ -141,7 +143,7 @@ def environment(run_dir: Path) -> list[list[tuple[str, str]]]:
     return [[(str(k), str(v)) for k, v in r.items()] for r in records if isinstance(r, dict)]
 
 
-def render_report(run_dir: Path) -> str:
+def render_html(run_dir: Path) -> str:
     """The report of ``run_dir`` as one HTML string (one-line DataError without results)."""
     run_dir = Path(run_dir)
     if not (run_dir / "results.csv").is_file():
@@ -162,7 +164,7 @@ def render_report(run_dir: Path) -> str:
     )
 
 
-def write_report(run_dir: Path, out: Path | None = None) -> Path:
+def write_html(run_dir: Path, out: Path | None = None) -> Path:
     """Write the report of ``run_dir`` atomically (default ``run_dir/report.html``)."""
-    html = render_report(Path(run_dir))
+    html = render_html(Path(run_dir))
     return write_text_atomic(html, Path(out) if out else Path(run_dir) / "report.html")

@@ -14,7 +14,7 @@ from PIL import Image
 
 from benchmark.__main__ import main
 from benchmark.errors import DataError
-from benchmark.reporting.report import render_report, write_report
+from benchmark.reporting.report import render_html, write_html
 
 TABLES_MD = """**table3** (synthetic). Multi-gallery-shot; R1 in %.
 
@@ -63,7 +63,7 @@ def make_run(tmp_path, tables: bool = True):
 
 def test_report_inlines_everything_and_holds_every_section(tmp_path) -> None:
     run = make_run(tmp_path)
-    out = write_report(run)
+    out = write_html(run)
     html = out.read_text(encoding="utf-8")
     assert out == run / "report.html" and not list(run.glob("*.tmp*")), "written atomically"
     assert not REMOTE.search(html), "no resource loads over the network"
@@ -95,19 +95,20 @@ def test_report_without_tables_md_renders_them_from_results(tmp_path, monkeypatc
     run = make_run(tmp_path, tables=False)
     calls = []
 
-    def fake_render(df, fmt):
-        calls.append(fmt)
+    def fake_render(df, per_query, fmt):
+        calls.append((per_query, fmt))
         return TABLES_MD
 
     monkeypatch.setattr("benchmark.reporting.store.load_results", lambda d: pd.DataFrame())
-    monkeypatch.setattr("benchmark.reporting.tables.render_all", fake_render)
-    html = render_report(run)
-    assert calls == ["md"] and "<td>HPNet</td>" in html
+    monkeypatch.setattr("benchmark.reporting.per_query.load_per_query", lambda d: "per-query")
+    monkeypatch.setattr("benchmark.reporting.tables.render_report", fake_render)
+    html = render_html(run)
+    assert calls == [("per-query", "md")] and "<td>HPNet</td>" in html, "as 'tables' renders"
 
 
 def test_folder_without_results_is_one_line(tmp_path, capsys) -> None:
     with pytest.raises(DataError, match="has no results.csv"):
-        render_report(tmp_path)
+        render_html(tmp_path)
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "no results.csv" in err[0], err
