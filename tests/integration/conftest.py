@@ -37,7 +37,7 @@ def smoke_run_dir(tmp_path_factory) -> Path:
     reports to it, never change its results or checkpoints (copy it first for that)."""
     work = tmp_path_factory.mktemp("smoke-session")
     args = ("run", "--methods", "hpnet", "baseline", "--profile", "smoke", "--out", "runs")
-    proc = run_cli(*args, cwd=work)
+    proc = run_cli(*args, cwd=work, timeout=1800)  # a guard only: about a minute on 2 idle cores
     assert proc.returncode == 0, f"smoke run failed:\n{proc.stderr[-3000:]}"
     (run_dir,) = (work / "runs").iterdir()
     return run_dir
