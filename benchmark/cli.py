@@ -1,5 +1,5 @@
 """Command line: run, sweep, list, synth, pretrain, datasets, score, tables, figures, check, parse,
-export.
+export, ranklist, report.
 
 The parsers and handlers live in ``benchmark.commands`` (run; data; results) and beside their
 tools (score, parse); this module imports the registries and dispatches.
@@ -13,6 +13,7 @@ import logging
 
 from benchmark.commands.data import add_data_parsers, cmd_datasets, cmd_list, cmd_synth
 from benchmark.commands.export import add_export_parser
+from benchmark.commands.report import add_ranklist_parsers
 from benchmark.commands.results import add_report_parsers, cmd_check, cmd_figures, cmd_tables
 from benchmark.commands.run import add_run_parser, cmd_run, resolve_run_config
 from benchmark.errors import UserError
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_pretrain_parser(sub)
     add_report_parsers(sub)
+    add_ranklist_parsers(sub)
     from benchmark.human_parsing import add_parse_parser
 
     add_parse_parser(sub)

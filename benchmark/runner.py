@@ -19,6 +19,7 @@ from benchmark.evaluation.parsing import PARSING_MODE, evaluate_parsing, parsing
 from benchmark.provenance import env_info, pick_device, seed_everything
 from benchmark.reporting.figure_data import cmc_rows, save_cmc, save_masks, save_rankings
 from benchmark.reporting.per_query import merge_job, query_frame, save_job
+from benchmark.reporting.ranklist_data import MaskRecorder, store_ranklist_data
 from benchmark.reporting.rows import make_rows
 from benchmark.reporting.store import ResultStore
 from benchmark.run_folder import (
@@ -224,7 +225,10 @@ def evaluate_method(
         ecfg = cfg.eval if occ is None else sweep_eval
         condition = {} if occ is None else {"occlusion": occ}
         for name, splits in tests.items():
-            found = evaluate_splits(model, splits, ecfg, size, device, cfg.data.num_workers)
+            with MaskRecorder(model) as recorder:  # part maps of the extraction's own forward
+                found = evaluate_splits(model, splits, ecfg, size, device, cfg.data.num_workers)
+            if occ is None:
+                store_ranklist_data(splits, found.query, found.gallery, recorder, run_dir)
             if occ is None and name == EXAMPLES_SET:
                 save_rankings(splits, found.query, found.gallery, run_dir)
                 save_masks(model, splits, size, device, run_dir)

@@ -154,9 +154,11 @@ def multi_shot_curves(method_dir: Path) -> dict[str, np.ndarray]:
 
 
 def write_example_figures(root: Path, out_dir: Path) -> list[Path]:
-    """CMC curves, ranking lists and part overlays from the figure data stored under ``root``."""
+    """CMC curves, ranking lists, part overlays and the default rank lists with parts (see
+    ``ranklist_figure``) from the figure data stored under ``root``."""
     from benchmark.reporting.figures import cmc_curves, part_overlays, ranking_lists
     from benchmark.reporting.labels import dataset_label, row_label
+    from benchmark.reporting.ranklist_figure import default_ranklists
 
     written, curves = [], {}
     for mdir in method_dirs(root):
@@ -170,6 +172,7 @@ def write_example_figures(root: Path, out_dir: Path) -> list[Path]:
         if (mdir / MASKS_NPZ).exists():
             images, maps = load_masks(mdir, input_size(mdir))
             written.append(part_overlays(images, maps, out_dir / f"parts_{name}.png"))
+    written += default_ranklists(method_dirs(root), out_dir)  # parts, distances, used parts
     for dataset, per_method in sorted(curves.items()):
         title = f"CMC, {dataset_label(dataset)} (multi-gallery-shot)"
         written.append(cmc_curves(per_method, out_dir / f"cmc_curve_{dataset}.png", title))
