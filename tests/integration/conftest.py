@@ -32,12 +32,19 @@ def run_cli(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedPr
 
 
 @pytest.fixture(scope="session")
-def smoke_run_dir(tmp_path_factory) -> Path:
-    """The run folder of one smoke run of hpnet and baseline. Tests may add figures and
-    reports to it, never change its results or checkpoints (copy it first for that)."""
+def smoke_session(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One smoke run of hpnet and baseline per test session: its working folder and process.
+    Tests may add figures, reports and resume records to it, never change its results or
+    checkpoints (copy it first for that)."""
     work = tmp_path_factory.mktemp("smoke-session")
     args = ("run", "--methods", "hpnet", "baseline", "--profile", "smoke", "--out", "runs")
     proc = run_cli(*args, cwd=work, timeout=1800)  # a guard only: about a minute on 2 idle cores
     assert proc.returncode == 0, f"smoke run failed:\n{proc.stderr[-3000:]}"
-    (run_dir,) = (work / "runs").iterdir()
+    return work, proc
+
+
+@pytest.fixture(scope="session")
+def smoke_run_dir(smoke_session) -> Path:
+    """The run folder of the session's smoke run."""
+    (run_dir,) = (smoke_session[0] / "runs").iterdir()
     return run_dir

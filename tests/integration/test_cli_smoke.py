@@ -29,12 +29,9 @@ def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    work = tmp_path_factory.mktemp("smoke")
-    args = ("run", "--methods", "hpnet", "baseline", "--profile", "smoke", "--out", "runs")
-    proc = cli(*args, cwd=work)
-    assert proc.returncode == 0, f"smoke run failed:\n{proc.stderr[-3000:]}"
-    return work, proc
+def smoke_run(smoke_session) -> tuple[Path, subprocess.CompletedProcess]:
+    """The session's smoke run (tests/integration/conftest.py), shared with the report tests."""
+    return smoke_session
 
 
 def test_smoke_run_writes_rows_for_both_methods_on_both_sets(smoke_run) -> None:
