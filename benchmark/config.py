@@ -118,6 +118,9 @@ class EvalConfig:
     # eq. (1); "official" is the authors' code's distance
     distance: str = field(default="paper", metadata={"choices": _distances})
     without_vis: bool = True  # also score part methods with every visibility forced to 1
+    # score each method's own masks against the synthetic part labels (parsing rows, val_parsing_*
+    # columns); test sets without ground truth (real data) are skipped with a note either way
+    parsing: bool = True
     # "partial_body_images" (cropped; most codebases) or "occluded_body_images" (official code)
     partial_reid_query: str = field(
         default="partial_body_images", metadata={"choices": QUERY_FOLDERS}

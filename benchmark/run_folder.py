@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.atomic import write_json_atomic
-from benchmark.config import RunConfig, check_run_config, from_dict
+from benchmark.config import EvalConfig, RunConfig, check_run_config, from_dict
 from benchmark.errors import ConfigError, DataError, UserError
 from benchmark.reporting.store import ResultStore
 
@@ -220,7 +220,11 @@ def job_state(job: Path, cfg: RunConfig) -> str:
     if done is None:
         return "reevaluate"  # its final checkpoint is kept: evaluating it again is safe
     stamp = done.get("eval")
-    return "done" if stamp is None or stamp == eval_stamp(cfg) else "reevaluate"
+    if not isinstance(stamp, dict):
+        return "done" if stamp is None else "reevaluate"
+    # a setting added since the job finished counts at its default (what the job ran with)
+    defaults = json.loads(json.dumps(dataclasses.asdict(EvalConfig())))
+    return "done" if defaults | stamp == eval_stamp(cfg) else "reevaluate"
 
 
 def mark_done(job: Path, rows: int, cfg: RunConfig) -> None:

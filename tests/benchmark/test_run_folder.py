@@ -122,6 +122,17 @@ def test_legacy_done_files_are_stamped_before_an_eval_change(tmp_path):
     assert done["rows"] == 3 and done["eval"]["modes"] == ["multi", "single"]
 
 
+def test_eval_setting_added_later_counts_at_its_default(tmp_path):
+    run, cfg = make_run(tmp_path)
+    done = job_dir(run, "hpnet", 0) / "done.json"
+    record = json.loads(done.read_text())
+    del record["eval"]["parsing"]  # done.json written before eval.parsing existed
+    done.write_text(json.dumps(record))
+    assert job_state(done.parent, cfg) == "done", "the default (parsing on) is what it ran with"
+    off = apply_overrides(cfg, ["eval.parsing=false"])
+    assert job_state(done.parent, off) == "reevaluate", "switching parsing off re-evaluates"
+
+
 def test_each_resume_appends_its_record(tmp_path):
     run, old = make_run(tmp_path)
     record_resume(run, old, ENV)
