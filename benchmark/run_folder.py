@@ -29,6 +29,7 @@ import dataclasses
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from contextlib import suppress
@@ -82,6 +83,26 @@ def check_out_dir(out: Path) -> None:
             f"--out {out}: cannot create folders in {existing} (read-only or permission "
             "denied); pass a writable folder"
         )
+    _probe_write(out)
+
+
+def _probe_write(out: Path) -> None:
+    """Create ``out`` and a file in it, then remove both: what ``os.access`` cannot tell (root,
+    /proc, a full or read-only mount)."""
+    made = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".write-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UserError(
+            f"--out {out}: cannot write there ({e.strerror or e}); pass a writable folder"
+        ) from e
+    finally:
+        for folder in made:
+            with suppress(OSError):
+                folder.rmdir()
 
 
 def create_run(

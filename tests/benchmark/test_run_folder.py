@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,19 @@ def test_out_must_be_a_writable_folder(tmp_path):
             check_out_dir(out)
     check_out_dir(tmp_path / "new" / "runs")  # made later, by create_run
     assert not (tmp_path / "new").exists(), "checking makes nothing"
+
+
+def test_out_where_nothing_can_be_written_is_one_line(tmp_path, monkeypatch):
+    """What os.access cannot see (root, /proc, a read-only mount): the write is tried."""
+
+    def refuse(**kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(UserError, match="--out .*new/runs: cannot write there") as info:
+        check_out_dir(tmp_path / "new" / "runs")
+    assert "Read-only file system" in str(info.value) and "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == [], "the folders made to try are removed"
 
 
 def test_failed_start_leaves_no_run_folder(tmp_path, monkeypatch):
