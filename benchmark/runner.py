@@ -303,7 +303,9 @@ def run_benchmark(
     if store is None:
         store = create_run(out, cfg, env, name)
     else:
-        record_resume(store.run_dir, cfg, env)  # env.json keeps the run's first environment
+        record = record_resume(store.run_dir, cfg, env)  # env.json keeps the first environment
+        for key, change in record["changes"].items():
+            log.info("resume: %s %s -> %s (resume_log.json)", key, change["old"], change["new"])
     write_validation(data.validation, cfg.train.val_ids, cfg.train.val_seed, store.run_dir)
     log.info(
         "run folder %s (continue an interrupted run with --resume %s)", store.run_dir, store.run_dir
