@@ -38,7 +38,7 @@ from typing import Any
 
 from benchmark.atomic import write_json_atomic
 from benchmark.config import EvalConfig, RunConfig, check_run_config, from_dict
-from benchmark.errors import ConfigError, DataError, UserError
+from benchmark.errors import ConfigError, DataError, UserError, storage_error
 from benchmark.reporting.store import ResultStore
 
 CONFIG = "config.json"
@@ -96,7 +96,8 @@ def _probe_write(out: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise UserError(
+        storage = storage_error(e, out)  # disk full, quota, read-only: the usual one line
+        raise storage or UserError(
             f"--out {out}: cannot write there ({e.strerror or e}); pass a writable folder"
         ) from e
     finally:

@@ -177,10 +177,14 @@ def test_out_where_nothing_can_be_written_is_one_line(tmp_path, monkeypatch):
         raise OSError(errno.EROFS, "Read-only file system")
 
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
-    with pytest.raises(UserError, match="--out .*new/runs: cannot write there") as info:
+    with pytest.raises(StorageError, match="read-only file system writing .*new/runs") as info:
         check_out_dir(tmp_path / "new" / "runs")
-    assert "Read-only file system" in str(info.value) and "\n" not in str(info.value)
+    assert "\n" not in str(info.value), str(info.value)
     assert list(tmp_path.iterdir()) == [], "the folders made to try are removed"
+    monkeypatch.setattr(tempfile, "mkstemp", lambda **kw: os.mkdir(tmp_path / "x" / "y"))
+    with pytest.raises(UserError, match="--out .*new: cannot write there \\(No such file"):
+        check_out_dir(tmp_path / "new")  # any other refusal (e.g. /proc): one line too
+    assert list(tmp_path.iterdir()) == [], "nothing left"
 
 
 def test_failed_start_leaves_no_run_folder(tmp_path, monkeypatch):
