@@ -152,7 +152,10 @@ def resolve_labels(choice: str, root: Path, kind: str) -> str:
 
 def load_test_set(cfg: RunConfig, name: str, root: Path) -> Splits:
     options = {"query_folder": cfg.eval.partial_reid_query} if name == "partial_reid" else {}
-    return load_dataset(name, root, **options)
+    try:
+        return load_dataset(name, root, **options)
+    except DataError as e:  # a test set joins by default: say how to leave it out
+        raise DataError(f"{e}; or choose the test sets: --set eval.datasets='[...]'") from e
 
 
 def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: int) -> Streams:
