@@ -198,11 +198,26 @@ def check_run_config(cfg: RunConfig) -> None:
         ConfigError: the first bad setting (one line).
     """
     check_fields(cfg, RUN)
+    _check_unique(cfg)
     configs = _method_configs(cfg.methods)
     for name, value in cfg.method.items():
         _check_option(name, value, configs)
     if cfg.data.root is None:
         _check_synthetic(cfg)
+
+
+# lists whose items name jobs or result rows: an item given twice would be run or stored once
+UNIQUE = ("methods", "seeds", "eval.datasets", "eval.modes", "eval.occlusion_sweep")
+
+
+def _check_unique(cfg: RunConfig) -> None:
+    for key in UNIQUE:
+        items = cfg
+        for part in key.split("."):
+            items = getattr(items, part)
+        twice = list(dict.fromkeys(str(i) for i in items if list(items).count(i) > 1))
+        if twice:
+            raise ConfigError(f"{key} lists {', '.join(twice)} more than once; give each once")
 
 
 def _check_synthetic(cfg: RunConfig) -> None:

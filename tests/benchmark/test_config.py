@@ -194,6 +194,20 @@ def test_method_option_no_selected_method_has_is_an_error() -> None:
 # --- the whole configuration (profiles, resumed config.json) --------------------------------
 
 
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("seeds=[0, 1, 0]", "seeds lists 0 more than once"),
+        ('methods=["baseline", "hpnet", "baseline"]', "methods lists baseline more than once"),
+        ('eval.datasets=["partial_reid", "partial_reid"]', "eval.datasets lists partial_reid"),
+        ('eval.modes=["multi", "multi"]', "eval.modes lists multi more than once"),
+    ],
+)
+def test_an_item_given_twice_is_an_error(assignment: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        override(assignment)
+
+
 def test_check_run_config_checks_every_section() -> None:
     cfg = get_profile("smoke")
     bad_eval = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, distance="foo"))
