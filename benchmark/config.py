@@ -118,6 +118,9 @@ class EvalConfig:
     # eq. (1); "official" is the authors' code's distance
     distance: str = field(default="paper", metadata={"choices": _distances})
     without_vis: bool = True  # also score part methods with every visibility forced to 1
+    # score each method's own masks against the synthetic part labels (parsing rows, val_parsing_*
+    # columns); test sets without ground truth (real data) are skipped with a note either way
+    parsing: bool = True
     # "partial_body_images" (cropped; most codebases) or "occluded_body_images" (official code)
     partial_reid_query: str = field(
         default="partial_body_images", metadata={"choices": QUERY_FOLDERS}
@@ -195,11 +198,26 @@ def check_run_config(cfg: RunConfig) -> None:
         ConfigError: the first bad setting (one line).
     """
     check_fields(cfg, RUN)
+    _check_unique(cfg)
     configs = _method_configs(cfg.methods)
     for name, value in cfg.method.items():
         _check_option(name, value, configs)
     if cfg.data.root is None:
         _check_synthetic(cfg)
+
+
+# lists whose items name jobs or result rows: an item given twice would be run or stored once
+UNIQUE = ("methods", "seeds", "eval.datasets", "eval.modes", "eval.occlusion_sweep")
+
+
+def _check_unique(cfg: RunConfig) -> None:
+    for key in UNIQUE:
+        items = cfg
+        for part in key.split("."):
+            items = getattr(items, part)
+        twice = list(dict.fromkeys(str(i) for i in items if list(items).count(i) > 1))
+        if twice:
+            raise ConfigError(f"{key} lists {', '.join(twice)} more than once; give each once")
 
 
 def _check_synthetic(cfg: RunConfig) -> None:

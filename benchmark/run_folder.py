@@ -29,6 +29,7 @@ import dataclasses
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from contextlib import suppress
@@ -36,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.atomic import write_json_atomic
-from benchmark.config import RunConfig, check_run_config, from_dict
-from benchmark.errors import ConfigError, DataError, UserError
+from benchmark.config import EvalConfig, RunConfig, check_run_config, from_dict
+from benchmark.errors import ConfigError, DataError, UserError, storage_error
 from benchmark.reporting.store import ResultStore
 
 CONFIG = "config.json"
@@ -83,6 +84,27 @@ def check_out_dir(out: Path) -> None:
             f"--out {out}: cannot create folders in {existing} (read-only or permission "
             "denied); pass a writable folder"
         )
+    _probe_write(out)
+
+
+def _probe_write(out: Path) -> None:
+    """Create ``out`` and a file in it, then remove both: what ``os.access`` cannot tell (root,
+    /proc, a full or read-only mount)."""
+    made = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".write-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        storage = storage_error(e, out)  # disk full, quota, read-only: the usual one line
+        raise storage or UserError(
+            f"--out {out}: cannot write there ({e.strerror or e}); pass a writable folder"
+        ) from e
+    finally:
+        for folder in made:
+            with suppress(OSError):
+                folder.rmdir()
 
 
 def create_run(
@@ -221,7 +243,11 @@ def job_state(job: Path, cfg: RunConfig) -> str:
     if done is None:
         return "reevaluate"  # its final checkpoint is kept: evaluating it again is safe
     stamp = done.get("eval")
-    return "done" if stamp is None or stamp == eval_stamp(cfg) else "reevaluate"
+    if not isinstance(stamp, dict):
+        return "done" if stamp is None else "reevaluate"
+    # a setting added since the job finished counts at its default (what the job ran with)
+    defaults = json.loads(json.dumps(dataclasses.asdict(EvalConfig())))
+    return "done" if defaults | stamp == eval_stamp(cfg) else "reevaluate"
 
 
 def mark_done(job: Path, rows: int, cfg: RunConfig) -> None:

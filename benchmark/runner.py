@@ -16,6 +16,7 @@ from benchmark.config import RunConfig
 from benchmark.errors import ConfigError, DataError
 from benchmark.evaluation.extract import evaluate_splits, query_set_name
 from benchmark.evaluation.parsing import PARSING_MODE, evaluate_parsing, parsing_file
+from benchmark.evaluation.parsing_truth import sets_with_truth
 from benchmark.provenance import env_info, pick_device, seed_everything
 from benchmark.reporting.figure_data import cmc_rows, save_cmc, save_masks, save_rankings
 from benchmark.reporting.per_query import merge_job, query_frame, save_job
@@ -37,16 +38,20 @@ from benchmark.training.data import (
     PKSampler,
     RandomBatches,
     ReIDImages,
-    ValidationSplit,
     collate,
-    split_validation,
+    require_identities,
     upright_instances,
 )
 from benchmark.training.loop import Streams, fit
 from benchmark.training.precision import resolve_precision
 from benchmark.training.pretrain import init_options, prepare_inits
 from benchmark.training.transforms import PairedTransform
-from benchmark.training.validation import build_validator, write_validation
+from benchmark.training.validation import (
+    ValidationSplit,
+    build_validator,
+    split_validation,
+    write_validation,
+)
 from datasets.base import Splits, load_dataset
 from methods.base import applicable_options, build_method, method_config
 
@@ -67,6 +72,7 @@ class RunData:
     sweep: dict[float, dict[str, Splits]] = dataclasses.field(default_factory=dict)
     labels: str = "none"  # which part labels trained the part methods: "ps", "gt" or "none"
     validation: ValidationSplit | None = None  # training identities held out (train.val_ids)
+    parsing_sets: tuple[str, ...] = ()  # test sets scored for parsing quality (ground truth)
 
 
 def default_root(cfg: RunConfig, occlusion: float | None = None, tag: str = "") -> Path:
@@ -115,10 +121,14 @@ def prepare_data(cfg: RunConfig) -> RunData:
     train = load_dataset("market1501", root, labels=labels if needs else None)
     kept, validation = split_validation(train.train, cfg.train.val_ids, cfg.train.val_seed)
     train = dataclasses.replace(train, train=kept)
+    held = 0 if validation is None else len(validation.pids)
+    require_identities(len({s.pid for s in kept}), cfg.train.ids_per_batch, held)  # before work
     tests = {name: load_test_set(cfg, name, root) for name in cfg.eval.datasets}
     coco = load_dataset("coco_densepose", root).train if any(c.needs_coco for c in configs) else ()
     sweep = prepare_sweep(cfg, kind)
-    return RunData(root, kind, train, tests, tuple(coco), sweep, labels, validation)
+    queries = {name: s.query for name, s in tests.items()} if cfg.eval.parsing else {}
+    scored = sets_with_truth(root, queries, kind == "synthetic")
+    return RunData(root, kind, train, tests, tuple(coco), sweep, labels, validation, scored)
 
 
 def resolve_labels(choice: str, root: Path, kind: str) -> str:
@@ -142,7 +152,10 @@ def resolve_labels(choice: str, root: Path, kind: str) -> str:
 
 def load_test_set(cfg: RunConfig, name: str, root: Path) -> Splits:
     options = {"query_folder": cfg.eval.partial_reid_query} if name == "partial_reid" else {}
-    return load_dataset(name, root, **options)
+    try:
+        return load_dataset(name, root, **options)
+    except DataError as e:  # a test set joins by default: say how to leave it out
+        raise DataError(f"{e}; or choose the test sets: --set eval.datasets='[...]'") from e
 
 
 def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: int) -> Streams:
@@ -198,7 +211,8 @@ def make_validator(cfg: RunConfig, data: RunData, device):
     """The per-epoch validation on the held-out identities, or None (``train.val_ids`` = 0)."""
     if data.validation is None:
         return None
-    truth = data.root if data.kind == "synthetic" else None  # real data: no parsing truth
+    parsing = data.kind == "synthetic" and cfg.eval.parsing  # real data: no parsing truth
+    truth = data.root if parsing else None
     size, t = (cfg.data.height, cfg.data.width), cfg.train
     batch, distance = cfg.eval.batch_size, cfg.eval.distance
     return build_validator(
@@ -237,7 +251,7 @@ def evaluate_method(
                 rows += make_rows(ctx, result.metrics)
                 curves += cmc_rows(result.context, result.cmc, occ)
                 queries.append(query_frame(ctx, result.per_query, found.query, labels != "none"))
-            if occ is None and data.kind == "synthetic":  # real data has no ground truth
+            if occ is None and name in data.parsing_sets:  # sets with ground truth only
                 rows += parsing_rows(cfg, data, model, splits, base, run_dir, device)
     save_cmc(curves, run_dir)
     save_job(queries, run_dir)
@@ -285,7 +299,9 @@ def run_benchmark(
     if store is None:
         store = create_run(out, cfg, env, name)
     else:
-        record_resume(store.run_dir, cfg, env)  # env.json keeps the run's first environment
+        record = record_resume(store.run_dir, cfg, env)  # env.json keeps the first environment
+        for key, change in record["changes"].items():
+            log.info("resume: %s %s -> %s (resume_log.json)", key, change["old"], change["new"])
     write_validation(data.validation, cfg.train.val_ids, cfg.train.val_seed, store.run_dir)
     log.info("run folder %s (continue an interrupted run with --resume %s)", *[store.run_dir] * 2)
     what = (data.root, data.kind, len(data.train.train), data.labels)

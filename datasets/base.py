@@ -158,8 +158,16 @@ def datasets_with_role(role: str) -> list[str]:
 
 
 def load_dataset(name: str, root: Path, **options: Any) -> Splits:
-    """Parse dataset ``name`` under the data ``root``."""
-    return DATASETS.get(name)(Path(root), **options)
+    """Parse dataset ``name`` under the data ``root``.
+
+    A data set registered with a layout is first located under ``root`` (a one-line DataError
+    naming the folders tried), so a plug-in loader never runs on a folder that is not there.
+    """
+    loader = DATASETS.get(name)
+    layout = dataset_info(name).layout
+    if layout is not None:
+        layout.locate(Path(root))
+    return loader(Path(root), **options)
 
 
 def list_datasets() -> list[str]:

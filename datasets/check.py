@@ -230,6 +230,8 @@ def failures(report: dict[str, Any], root: Path, need: Sequence[str] | None = No
     Returns:
         The lines (empty when the check passes).
     """
+    if need is None and not report:  # a wrong --root: no command can use it
+        return [f"no data set found under {root}; pass the folder holding the unpacked releases"]
     lines = []
     for name in report if need is None else need:
         if name not in report:

@@ -155,8 +155,10 @@ def load_pretrained(trunk: nn.Module, conv5: nn.Module, path: Path) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise UserError(
-            f"cannot read pretrained weights {path}: {e}; give a torch state dict"
+        raise UserError(  # never torch's text: it advises the unsafe weights_only=False
+            f"cannot read pretrained weights {path} ({type(e).__name__}): it is corrupt, "
+            "truncated or not a plain state dict, and it is never unpickled unsafely; give a "
+            "torchvision or timm ResNet state dict file"
         ) from e
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):

@@ -21,7 +21,7 @@ Real data has no ground truth, so nothing here runs on it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +31,9 @@ from torch import Tensor
 
 from benchmark.atomic import atomic_path
 from benchmark.errors import DataError
+from benchmark.evaluation.parsing_truth import full_label, with_truth
 from datasets.base import Sample
-from datasets.parts import PART4_NAMES, part7_to_4
+from datasets.parts import PART4_NAMES
 from methods.losses import part_targets
 
 PART_NAMES = PART4_NAMES[1:]  # head, torso_arms, upper_legs, lower_legs_feet
@@ -160,36 +161,6 @@ def count_batch(
     return PartCounts(inter_g, union_g, inter_i, union_i, tp, fp, fn, tn)
 
 
-def truth_path(root: Path, image: Path) -> Path:
-    """The synthetic ground-truth label PNG of ``image`` (``<release>_gt_label/...``)."""
-    from datasets.synthetic.writers import label_relpath
-
-    try:
-        rel = Path(image).relative_to(root)
-    except ValueError as e:
-        raise DataError(f"{image} is not under the data root {root}") from e
-    return Path(root) / label_relpath(rel.as_posix())
-
-
-def with_truth(root: Path, samples: Sequence[Sample]) -> list[Sample]:
-    """``samples`` with ``label_path`` set to their ground-truth labels; DataError if missing."""
-    found = [replace(s, label_path=truth_path(root, s.path)) for s in samples]
-    missing = [s.label_path for s in found if not s.label_path.is_file()]  # type: ignore[union-attr]
-    if missing:
-        raise DataError(
-            f"{len(missing)} of {len(found)} ground-truth labels are missing (first: "
-            f"{missing[0]}); regenerate the synthetic data (delete its folder)"
-        )
-    return found
-
-
-def full_label(path: Path) -> np.ndarray:
-    """A 7-part label PNG at its own resolution, fused to HPNet's 4 parts; [H, W] uint8."""
-    from benchmark.human_parsing.evaluate import read_label_map
-
-    return part7_to_4(read_label_map(path))
-
-
 @dataclass(frozen=True)
 class ParsingResult:
     """Counts over one image set, and what ``save_predictions`` stores of it."""
@@ -288,9 +259,12 @@ def evaluate_parsing(
 
     Returns:
         ``part_metrics`` plus ``images`` (the count scored), or None for a method without masks.
+        An undefined value (0 / 0: a part neither in the truth nor predicted anywhere in the set)
+        is left out, so it gives no result row rather than a made-up number.
     """
     result = score_parsing(model, with_truth(root, samples), size, device, batch_size)
     if result is None:
         return None
     save_predictions(result, size, out)
-    return part_metrics(result.counts) | {"images": float(len(samples))}
+    metrics = {k: v for k, v in part_metrics(result.counts).items() if not np.isnan(v)}
+    return metrics | {"images": float(len(samples))}

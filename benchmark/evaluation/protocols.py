@@ -10,14 +10,8 @@ import torch
 from torch import Tensor
 
 from benchmark.errors import UserError
-from benchmark.evaluation.distance import (
-    BLOCK_BUDGET,
-    CHUNK_SIZE,
-    DISTANCES,
-    check_finite,
-    check_pair,
-    iter_distance_blocks,
-)
+from benchmark.evaluation.checks import BLOCK_BUDGET, check_finite, check_pair
+from benchmark.evaluation.distance import CHUNK_SIZE, DISTANCES, iter_distance_blocks
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.identities import GalleryIndex, own_group
 from benchmark.evaluation.ranking import PerQuery, RankMetrics, cmc_curve, rank_block, summarise

@@ -60,7 +60,33 @@ def _features(arr: np.ndarray, name: str) -> np.ndarray:
                 bad += int((~np.isfinite(part)).reshape(len(part), -1).any(1).sum())
     if bad:
         raise NonFiniteError(f"{name} contains NaN or inf in {bad} of {len(arr)} images")
+    if arr.dtype.itemsize > 4:  # float64 and wider: must survive the cast to float32
+        _check_float32_range(arr, name)
     return arr
+
+
+def _check_float32_range(arr: np.ndarray, name: str) -> None:
+    """Refuse features that float32 would turn into inf or flush towards 0 (one line).
+
+    A part whose largest |x| is above float32's maximum overflows to inf; a nonzero part whose
+    largest |x| is below float32's smallest normal number loses its digits or becomes a zero
+    feature. Either would change the ranking silently.
+    """
+    info = np.finfo(np.float32)
+    lo, hi, bad, worst = float(info.tiny), float(info.max), 0, None
+    for r0 in range(0, len(arr), _CHECK_ROWS):
+        peak = np.abs(arr[r0 : r0 + _CHECK_ROWS]).max(axis=-1)  # [rows, P] largest |x| per part
+        out = (peak > hi) | ((peak > 0) & (peak < lo))
+        if out.any():
+            bad += int(out.any(axis=1).sum())
+            worst = worst if worst is not None else float(peak[out][0])
+    if bad:
+        raise DataError(
+            f"{name} is {arr.dtype} with values outside float32's range (largest |x| of a part "
+            f"{worst:.3g}; float32 holds {lo:.3g} to {hi:.3g}) in {bad} of {len(arr)} images; "
+            "the scorer works in float32: L2-normalise each part feature in float64 before "
+            "saving (eq. 1 normalises them anyway)"
+        )
 
 
 def _visibility(arr: np.ndarray, name: str, shape: tuple[int, int]) -> np.ndarray:

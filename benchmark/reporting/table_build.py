@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -53,6 +53,12 @@ SPECS = {
         "all_single", "All results, single-gallery-shot", "single", None, ("rank1", "mAP")
     ),
 }
+
+
+# The official HPNet code's trapezoid AP (``ap_zzd``): rows evaluated as the official profile
+# evaluates (the official code's distance) show it, under its own name, in place of mAP.
+OFFICIAL_DISTANCE = "official"
+OFFICIAL_MAP = "mAP_zzd"
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,21 @@ def _select(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     if spec.datasets is not None:
         df = df[df["dataset"].isin(spec.datasets)]
     return df
+
+
+def _official_map(df: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, TableSpec]:
+    """Rows under the official distance keep mAP_zzd instead of mAP; other rows keep mAP.
+
+    The spec gains an ``mAP_zzd`` column right after ``mAP`` (a column without cells is left
+    out later). Results stored before mAP_zzd existed keep their mAP.
+    """
+    official = df["distance"] == OFFICIAL_DISTANCE
+    if "mAP" not in spec.metrics or not (official & (df["metric"] == OFFICIAL_MAP)).any():
+        return df, spec
+    drop = (official & (df["metric"] == "mAP")) | (~official & (df["metric"] == OFFICIAL_MAP))
+    at = spec.metrics.index("mAP") + 1
+    metrics = spec.metrics[:at] + (OFFICIAL_MAP,) + spec.metrics[at:]
+    return df[~drop], replace(spec, metrics=metrics)
 
 
 def _cells(df: pd.DataFrame, metrics: tuple[str, ...]) -> dict[tuple[RowKey, Column], Cell]:
@@ -168,16 +189,16 @@ def build(df: pd.DataFrame, spec: TableSpec, trials: int | None = None) -> list[
     tables = []
     selected = _select(df, spec)
     for data in sorted(selected["data"].unique(), key=lambda d: (d != "real", d)):
-        part = selected[selected["data"] == data]
-        cells = _cells(part, spec.metrics)
+        part, shown = _official_map(selected[selected["data"] == data], spec)
+        cells = _cells(part, shown.metrics)
         if not cells:
             continue
-        columns = _columns(cells, spec, set(part["dataset"]))
+        columns = _columns(cells, shown, set(part["dataset"]))
         ordered = sorted({row for row, _ in cells}, key=_row_key)
         main = tuple(r for r in ordered if not spec.paper_rows or _in_table(r, spec.name))
         extra = tuple(r for r in ordered if r not in main)
         marks = _marks(cells, main + extra, columns)
-        tables.append(Table(spec, data, main, extra, columns, cells, marks, part, trials))
+        tables.append(Table(shown, data, main, extra, columns, cells, marks, part, trials))
     return tables
 
 

@@ -12,12 +12,21 @@ from benchmark.reporting.table_parsing import METRIC_NAMES as PARSING_NAMES
 from benchmark.reporting.table_parsing import PARSING_MODE, parsing_protocol
 
 METRIC_NAMES = {"rank1": "R1", "rank3": "R3", "rank5": "R5", "rank10": "R10", "mAP": "mAP"}
+METRIC_NAMES |= {"mAP_zzd": "mAP_zzd"}
 METRIC_NAMES |= PARSING_NAMES
 DISTANCES = {
     "paper": "paper eq. (1) (Euclidean on unit part features over commonly visible parts)",
     "official": "official HPNet code (cosine; query-visible plus commonly visible parts)",
 }
 SYNTHETIC_NOTE = "synthetic data: not comparable to the paper's numbers on real data"
+TIE_NOTE = (
+    "Ties: pessimistic (at equal distance, +inf included, a true match ranks after every "
+    "non-match), so no value depends on the gallery's order."
+)
+ZZD_NOTE = (
+    "mAP_zzd: the official HPNet code's trapezoid AP (ap_zzd), shown for rows under the "
+    "official code's distance (the official profile) in place of torchreid's mAP."
+)
 
 
 def _label(table: Table, row: RowKey, latex: bool) -> str:
@@ -55,7 +64,8 @@ def _protocol(table: Table) -> list[str]:
         trials = trials or ([table.trials] if table.trials else [])
         count = "/".join(map(str, trials)) if trials else "an unrecorded number of"
         shot = f"Single-gallery-shot, CMC averaged over {count} seeded trials"
-    metrics = "/".join(METRIC_NAMES.get(m, m) for m in spec.metrics)
+    shown = [m for m in spec.metrics if any(c.metric == m for c in table.columns)]
+    metrics = "/".join(METRIC_NAMES.get(m, m) for m in shown)
     datasets = dict.fromkeys(c.dataset for c in table.columns)
     queries = "; ".join(
         f"{dataset_label(d)}: "
@@ -68,8 +78,11 @@ def _protocol(table: Table) -> list[str]:
         f"{spec.title}. {shot}; {metrics} in %.",
         f"Query folder: {queries}.",
         f"Distance: {'; '.join(DISTANCES.get(d, d) for d in distances)}.",
+        TIE_NOTE,
         f"Data: {data}.",
     ]
+    if "mAP_zzd" in shown:
+        lines.insert(1, ZZD_NOTE)
     if "precision" in table.frame.columns:  # results before the column existed lack it
         found = sorted(table.frame["precision"].dropna().astype(str).unique())
         if found:
@@ -135,7 +148,7 @@ def _latex_groups(table: Table) -> tuple[str, str]:
 
 def _latex(table: Table) -> str:
     head, rules = _latex_groups(table)
-    metrics = " & ".join(METRIC_NAMES.get(c.metric, c.metric) for c in table.columns)
+    metrics = " & ".join(escape_latex(METRIC_NAMES.get(c.metric, c.metric)) for c in table.columns)
     lines = [
         r"\begin{table}[t]",
         r"\centering",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +103,24 @@ class ReIDImages(Dataset):
         return normalise(image), self.labels[i], labels, i
 
 
+def require_identities(count: int, p: int, held: int | None = None) -> None:
+    """One line when ``count`` training identities cannot fill P = ``p`` per batch.
+
+    ``held``: identities the validation split (``train.val_ids``) carved out, when known.
+    """
+    if count >= p:
+        return
+    out = (
+        "train.val_ids holds identities out"
+        if held is None
+        else f"{held} held out by train.val_ids"
+    )
+    raise DataError(
+        f"the training set has {count} identities ({out} for validation), fewer than {p} per "
+        "batch; lower train.ids_per_batch or train.val_ids, or use more training data"
+    )
+
+
 class PKSampler:
     """Batches of P identities x K images (Hermans et al.'s batch-hard sampling).
 
@@ -128,11 +145,7 @@ class PKSampler:
         labels_arr = np.asarray(labels)
         for pid in np.unique(labels_arr):
             self.by_id[int(pid)] = np.flatnonzero(labels_arr == pid)
-        if len(self.by_id) < p:
-            raise DataError(
-                f"the training set has {len(self.by_id)} identities, fewer than {p} per batch; "
-                "lower train.ids_per_batch or use more training data"
-            )
+        require_identities(len(self.by_id), p)
         self.p, self.k, self.seed, self.epoch = p, k, seed, 0
         self.per_identity = per_identity
         natural = len(self.by_id) // p if per_identity else len(labels_arr) // (p * k)
@@ -249,48 +262,3 @@ class RandomBatches:
         rng = np.random.default_rng([self.seed, self.epoch, 1])
         for _ in range(self.iters):
             yield rng.choice(self.n, self.size, replace=self.n < self.size).tolist()
-
-
-@dataclass(frozen=True)
-class ValidationSplit:
-    """Training identities held out as validation, as a query/gallery split.
-
-    Attributes:
-        pids: the held-out identities, sorted.
-        query: per held-out identity and camera, its first image (in path order).
-        gallery: the other images of the held-out identities.
-    """
-
-    pids: tuple[int, ...]
-    query: tuple[Sample, ...]
-    gallery: tuple[Sample, ...]
-
-
-def split_validation(
-    samples: Sequence[Sample], fraction: float, seed: int
-) -> tuple[tuple[Sample, ...], ValidationSplit | None]:
-    """Hold out ``round(fraction x identities)`` (at least one) training identities, seeded.
-
-    Returns:
-        The training samples left and the validation split (None when ``fraction`` is 0).
-        A validation query is matched like a Market-1501 query: gallery images of its identity
-        taken by the same camera are excluded, so an identity seen by one camera gives none.
-    """
-    if fraction <= 0:
-        return tuple(samples), None
-    pids = sorted({s.pid for s in samples})
-    count = max(1, round(fraction * len(pids)))
-    if count >= len(pids):
-        raise DataError(
-            f"train.val_ids={fraction} holds out {count} of {len(pids)} training identities, "
-            "leaving none to train on; lower train.val_ids"
-        )
-    rng = np.random.default_rng(seed)
-    held = {int(p) for p in rng.choice(pids, count, replace=False)}
-    train = tuple(s for s in samples if s.pid not in held)
-    seen: set[tuple[int, int]] = set()
-    query, gallery = [], []
-    for s in sorted((s for s in samples if s.pid in held), key=lambda s: str(s.path)):
-        (gallery if (s.pid, s.camid) in seen else query).append(s)
-        seen.add((s.pid, s.camid))
-    return train, ValidationSplit(tuple(sorted(held)), tuple(query), tuple(gallery))

@@ -196,8 +196,17 @@ def init_options(cfg, method: str, device: torch.device | None = None) -> dict[s
 
 
 def prepare_inits(cfg, device: torch.device | None = None) -> dict[str, Any]:
-    """Build the run's missing synthetic trunks before any training; their env.json entry."""
-    paths = {init_options(cfg, m, device).get("pretrained") for m in cfg.methods}
+    """Build the run's missing synthetic trunks and load every pretrained file once, before any
+    training, so a missing, bad or foreign file fails before the run folder exists; returns
+    their env.json entry."""
+    from methods.base import build_method
+
+    paths = set()
+    for method in cfg.methods:
+        options = init_options(cfg, method, device)
+        if options.get("pretrained"):
+            build_method(method, 2, **options)  # loads the weights (the class count is free)
+            paths.add(options["pretrained"])
     if cfg.method.get("pretrained") != SYNTHETIC:
         return {}
     return {"pretrained_trunk": sorted(str(p) for p in paths if p)}

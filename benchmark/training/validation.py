@@ -2,25 +2,75 @@
 
 The suite reports the last epoch on the test sets and makes no choice on test data; what
 training curves show (``train_log.csv``'s ``val_*`` columns, the convergence study) is measured
-here, on identities carved out of the training set (``benchmark.training.data.split_validation``).
+here, on identities carved out of the training set (``split_validation``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from benchmark.atomic import write_json_atomic
+from benchmark.errors import DataError
 from benchmark.evaluation.extract import extract
-from benchmark.evaluation.parsing import part_metrics, score_parsing, with_truth
+from benchmark.evaluation.parsing import part_metrics, score_parsing
+from benchmark.evaluation.parsing_truth import with_truth
 from benchmark.evaluation.protocols import evaluate
-from benchmark.training.data import ValidationSplit
 from datasets.base import Sample
 
 VALIDATION_JSON = "validation.json"
+
+
+@dataclass(frozen=True)
+class ValidationSplit:
+    """Training identities held out as validation, as a query/gallery split.
+
+    Attributes:
+        pids: the held-out identities, sorted.
+        query: per held-out identity and camera, its first image (in path order).
+        gallery: the other images of the held-out identities.
+    """
+
+    pids: tuple[int, ...]
+    query: tuple[Sample, ...]
+    gallery: tuple[Sample, ...]
+
+
+def split_validation(
+    samples: Sequence[Sample], fraction: float, seed: int
+) -> tuple[tuple[Sample, ...], ValidationSplit | None]:
+    """Hold out ``round(fraction x identities)`` (at least one) training identities, seeded.
+
+    Returns:
+        The training samples left and the validation split (None when ``fraction`` is 0).
+        A validation query is matched like a Market-1501 query: gallery images of its identity
+        taken by the same camera are excluded, so an identity seen by one camera gives none.
+    """
+    if fraction <= 0:
+        return tuple(samples), None
+    pids = sorted({s.pid for s in samples})
+    count = max(1, round(fraction * len(pids)))
+    if count >= len(pids):
+        raise DataError(
+            f"train.val_ids={fraction} holds out {count} of {len(pids)} training identities, "
+            "leaving none to train on; lower train.val_ids"
+        )
+    rng = np.random.default_rng(seed)
+    held = {int(p) for p in rng.choice(pids, count, replace=False)}
+    train = tuple(s for s in samples if s.pid not in held)
+    seen: set[tuple[int, int]] = set()
+    query, gallery = [], []
+    for s in sorted((s for s in samples if s.pid in held), key=lambda s: str(s.path)):
+        (gallery if (s.pid, s.camid) in seen else query).append(s)
+        seen.add((s.pid, s.camid))
+    return train, ValidationSplit(tuple(sorted(held)), tuple(query), tuple(gallery))
+
+
 PROTOCOL = (
     "held-out training identities; per identity and camera its first image (path order) is a "
     "query, the rest the gallery; multi-gallery-shot, same identity and camera excluded"

@@ -250,3 +250,9 @@ def test_malformed_results_cell_is_one_line(tmp_path, capsys, column, value, mes
     ):
         code, lines = run_cli(argv, capsys)
         one_line_error(code, lines, message)
+
+
+def test_figures_out_pointing_at_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    code, lines = run_cli(["figures", str(tmp_path), "--out", str(tmp_path / "file")], capsys)
+    one_line_error(code, lines, "is a file, not a folder")

@@ -86,8 +86,10 @@ def test_valid_overrides_are_applied_and_safely_coerced() -> None:
         'eval.datasets=["occluded_reid", "partial_reid"]',
         "method.share_conv5=true",
         "method.triplet_weight=0",
+        "eval.parsing=false",
     )
     assert cfg.train.epochs == 5 and cfg.eval.modes == ("multi",)
+    assert cfg.eval.parsing is False and override().eval.parsing is True, "parsing on by default"
     assert cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)
     assert cfg.train.iters_per_epoch is None and cfg.data.root == "/x"
     assert cfg.eval.datasets == ("occluded_reid", "partial_reid")
@@ -115,6 +117,7 @@ def test_method_option_of_one_selected_method_is_accepted() -> None:
         ("train.epochs=2.5", "train.epochs must be an integer, got 2.5"),
         ("train.epochs=true", "train.epochs must be an integer, got True"),
         ("train.lr=fast", "train.lr must be a finite number, got 'fast'"),
+        ("eval.parsing=maybe", "eval.parsing must be true or false, got 'maybe'"),
         ("train.lr=NaN", "train.lr must be a finite number, got nan"),
         ("data.flip=1", "data.flip must be true or false, got 1"),
         ("train.iters_per_epoch=x", "train.iters_per_epoch must be an integer or null, got 'x'"),
@@ -189,6 +192,20 @@ def test_method_option_no_selected_method_has_is_an_error() -> None:
 
 
 # --- the whole configuration (profiles, resumed config.json) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("seeds=[0, 1, 0]", "seeds lists 0 more than once"),
+        ('methods=["baseline", "hpnet", "baseline"]', "methods lists baseline more than once"),
+        ('eval.datasets=["partial_reid", "partial_reid"]', "eval.datasets lists partial_reid"),
+        ('eval.modes=["multi", "multi"]', "eval.modes lists multi more than once"),
+    ],
+)
+def test_an_item_given_twice_is_an_error(assignment: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        override(assignment)
 
 
 def test_check_run_config_checks_every_section() -> None:

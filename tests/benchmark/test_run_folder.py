@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,17 @@ def test_legacy_done_files_are_stamped_before_an_eval_change(tmp_path):
     assert done["rows"] == 3 and done["eval"]["modes"] == ["multi", "single"]
 
 
+def test_eval_setting_added_later_counts_at_its_default(tmp_path):
+    run, cfg = make_run(tmp_path)
+    done = job_dir(run, "hpnet", 0) / "done.json"
+    record = json.loads(done.read_text())
+    del record["eval"]["parsing"]  # done.json written before eval.parsing existed
+    done.write_text(json.dumps(record))
+    assert job_state(done.parent, cfg) == "done", "the default (parsing on) is what it ran with"
+    off = apply_overrides(cfg, ["eval.parsing=false"])
+    assert job_state(done.parent, off) == "reevaluate", "switching parsing off re-evaluates"
+
+
 def test_each_resume_appends_its_record(tmp_path):
     run, old = make_run(tmp_path)
     record_resume(run, old, ENV)
@@ -156,6 +168,23 @@ def test_out_must_be_a_writable_folder(tmp_path):
             check_out_dir(out)
     check_out_dir(tmp_path / "new" / "runs")  # made later, by create_run
     assert not (tmp_path / "new").exists(), "checking makes nothing"
+
+
+def test_out_where_nothing_can_be_written_is_one_line(tmp_path, monkeypatch):
+    """What os.access cannot see (root, /proc, a read-only mount): the write is tried."""
+
+    def refuse(**kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(StorageError, match="read-only file system writing .*new/runs") as info:
+        check_out_dir(tmp_path / "new" / "runs")
+    assert "\n" not in str(info.value), str(info.value)
+    assert list(tmp_path.iterdir()) == [], "the folders made to try are removed"
+    monkeypatch.setattr(tempfile, "mkstemp", lambda **kw: os.mkdir(tmp_path / "x" / "y"))
+    with pytest.raises(UserError, match="--out .*new: cannot write there \\(No such file"):
+        check_out_dir(tmp_path / "new")  # any other refusal (e.g. /proc): one line too
+    assert list(tmp_path.iterdir()) == [], "nothing left"
 
 
 def test_failed_start_leaves_no_run_folder(tmp_path, monkeypatch):

@@ -170,6 +170,9 @@ def test_bad_names_malformed_json_and_wrong_dp_masks_are_problems(tmp_path):
 def test_nothing_found_and_missing_root(tmp_path):
     assert check_root(tmp_path) == {}
     assert format_report({}).startswith("No data set found"), format_report({})
+    assert failures({}, tmp_path) == [
+        f"no data set found under {tmp_path}; pass the folder holding the unpacked releases"
+    ], "a root with no data set at all fails the check (exit 1), not a silent pass"
     with pytest.raises(DataError, match="does not exist"):
         check_root(tmp_path / "nowhere")
 

@@ -329,3 +329,19 @@ def test_loaders_return_sorted_paths(tmp_path):
     splits = load_dataset("occluded_reid", tmp_path)
     paths = [Path(s.path) for s in splits.query]
     assert paths == sorted(paths), "samples must come in sorted, deterministic order"
+
+
+def test_a_plugin_set_missing_under_the_root_is_one_line_before_its_loader_runs(
+    tmp_path, monkeypatch
+):
+    from datasets.base import DatasetInfo
+    from datasets.layout import DatasetLayout
+
+    def loader(root, strict=True):
+        raise AssertionError("the loader must not run on a folder that is not there")
+
+    layout = DatasetLayout("my_set", ("MySet", "my_set/MySet"), ("query", "gallery"))
+    monkeypatch.setitem(DATASETS._entries, "my_set", loader)
+    monkeypatch.setitem(DATASETS._meta, "my_set", {"info": DatasetInfo("My set", layout=layout)})
+    with pytest.raises(DataError, match="my_set: folder MySet not found under .*MySet, my_set/"):
+        load_dataset("my_set", tmp_path)

@@ -36,3 +36,23 @@ def test_missing_or_mismatched_weights_are_user_errors(tmp_path) -> None:
     with pytest.raises(UserError, match="do not match") as e:
         build_backbone("resnet50", pretrained=str(path))
     assert "\n" not in str(e.value)
+
+
+class _Payload:
+    """A pickle that would run code when unpickled unsafely."""
+
+    def __reduce__(self):
+        return (print, ("unpickled unsafely",))
+
+
+def test_refused_or_corrupt_weights_never_advise_the_unsafe_loader(tmp_path) -> None:
+    evil = tmp_path / "evil.pth"
+    torch.save({"conv1.weight": _Payload()}, evil)
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(evil.read_bytes()[:40])
+    for path in (evil, cut):
+        with pytest.raises(UserError, match="never unpickled unsafely") as e:
+            build_backbone("resnet18", pretrained=str(path))
+        message = str(e.value)
+        assert "\n" not in message and "weights_only" not in message, message
+        assert str(path) in message, "the file is named"

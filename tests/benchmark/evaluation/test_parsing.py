@@ -10,16 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmark.errors import DataError
 from benchmark.evaluation.parsing import (
     PartCounts,
     count_batch,
+    evaluate_parsing,
     part_metrics,
     save_predictions,
     score_parsing,
-    truth_path,
-    with_truth,
 )
+from benchmark.evaluation.parsing_truth import truth_path, with_truth
 from datasets.base import Sample
 from methods.base import Output
 
@@ -144,7 +143,15 @@ def test_score_and_store_predictions(tmp_path: Path) -> None:
     assert stored["input_size"].tolist() == [16, 8], "input size"
 
 
-def test_missing_truth_is_a_data_error(tmp_path: Path) -> None:
-    image = tmp_path / "Occluded_REID" / "occluded_body_images" / "001_01.jpg"
-    with pytest.raises(DataError, match="ground-truth labels are missing"):
-        with_truth(tmp_path, [Sample(image, 1, 0)])
+def test_undefined_part_gives_no_metric_rather_than_a_made_up_value(tmp_path: Path) -> None:
+    samples = _write_tree(tmp_path)  # the truth holds only the head; only the head is predicted
+    out = tmp_path / "parsing.npz"
+    metrics = evaluate_parsing(_Masks(), samples, tmp_path, (16, 8), "cpu", 4, out)
+    assert metrics is not None and metrics["iou_grid_head"] == 1.0, "a defined part is scored"
+    for part in ("torso_arms", "upper_legs", "lower_legs_feet"):
+        for prefix in ("iou_grid", "iou_image", "vis_precision", "vis_recall"):
+            assert f"{prefix}_{part}" not in metrics, f"0/0 {prefix}_{part}: no row, no NaN"
+        assert metrics[f"vis_acc_{part}"] == 1.0, "absent and predicted absent: defined"
+    assert metrics["miou_grid"] == 1.0, "mIoU over the defined parts only"
+    assert not any(math.isnan(v) for v in metrics.values()), "no NaN value is returned"
+    assert metrics["images"] == 2.0 and out.is_file(), "count and predictions stored"

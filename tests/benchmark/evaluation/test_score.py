@@ -117,6 +117,31 @@ def test_non_finite_features(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert err.startswith("error: gallery_features") and err.count("\n") == 1, err
 
 
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_float64_beyond_float32_range_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, scale: float
+) -> None:
+    data = {k: v.astype(np.float64) if "features" in k else v for k, v in arrays().items()}
+    data["query_features"][[2, 5], 1] *= scale  # one part of two images out of float32's range
+    path = write(tmp_path, data)
+    with pytest.raises(DataError, match="query_features is float64 with values outside float32's"):
+        load_npz(path)
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "in 2 of 12 images" in err and "normalise" in err, err
+    assert err.startswith("error: query_features") and err.count("\n") == 1, err
+
+
+def test_float64_within_float32_range_scores_as_float32(tmp_path: Path) -> None:
+    data = arrays(3)
+    wide = {k: v.astype(np.float64) if "features" in k else v for k, v in data.items()}
+    wide["gallery_features"][4, 2] = 0.0  # an all-zero part is in range
+    data["gallery_features"][4, 2] = 0.0
+    q64, g64 = load_npz(write(tmp_path, wide, "wide.npz"))
+    q32, g32 = load_npz(write(tmp_path, data, "narrow.npz"))
+    assert evaluate(q64, g64).to_dict() == evaluate(q32, g32).to_dict(), "same numbers"
+
+
 def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such file"):
         load_npz(tmp_path / "missing.npz")

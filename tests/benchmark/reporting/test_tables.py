@@ -266,3 +266,50 @@ def test_latex_compiles(tmp_path):
     )
     assert done.returncode == 0, f"pdflatex failed:\n{done.stdout[-2000:]}"
     assert (tmp_path / "doc.pdf").stat().st_size > 0
+
+
+def test_official_distance_rows_show_map_zzd_under_its_own_name():
+    df = frame(
+        rows("hpnet", "occluded_reid", distance="official", rank1=0.80, mAP=0.70, mAP_zzd=0.66),
+        rows("baseline", "occluded_reid", distance="official", rank1=0.6, mAP=0.5, mAP_zzd=0.47),
+    )
+    text = render(df, "table3", "md")
+    table = _md_table(text)
+    assert table[0][1:] == ["Occluded-REID R1", "Occluded-REID mAP_zzd"], f"header {table[0]}"
+    hpnet = table[1:][[r[0] for r in table[1:]].index("HPNet")]
+    assert hpnet[2] == "**66.0**", f"the official trapezoid AP, not torchreid's 70.0: {hpnet}"
+    assert "70.0" not in text and "R1/mAP_zzd in %" in text, "mAP dropped, caption names it"
+    assert "official HPNet code's trapezoid AP" in text, "the caption says what mAP_zzd is"
+    tex = render(df, "table3", "latex")
+    assert r"R1 & mAP\_zzd \\" in tex, "the underscore is escaped in the LaTeX header"
+
+
+def test_paper_distance_rows_keep_map_beside_official_rows():
+    df = frame(
+        rows("hpnet", "occluded_reid", rank1=0.80, mAP=0.70, mAP_zzd=0.66),
+        rows("hpnet", "occluded_reid", distance="official", rank1=0.78, mAP=0.69, mAP_zzd=0.64),
+    )
+    table = _md_table(render(df, "table3", "md"))
+    assert table[0][2:] == ["Occluded-REID mAP", "Occluded-REID mAP_zzd"], f"{table[0]}"
+    by_label = {r[0]: r[1:] for r in table[1:]}
+    paper = by_label["HPNet (paper distance)"]
+    official = by_label["HPNet (official distance)"]
+    assert paper[1:] == ["70.0", "-"], f"paper row: torchreid's mAP only: {paper}"
+    assert official[1:] == ["-", "64.0"], f"official row: mAP_zzd only: {official}"
+    only_paper = frame(rows("hpnet", "occluded_reid", rank1=0.8, mAP=0.7, mAP_zzd=0.66))
+    assert "zzd" not in render(only_paper, "table3", "md"), "paper rows never show mAP_zzd"
+
+
+def test_official_rows_stored_before_map_zzd_keep_their_map():
+    df = frame(rows("hpnet", "occluded_reid", distance="official", rank1=0.8, mAP=0.7))
+    table = _md_table(render(df, "table3", "md"))
+    assert table[0][1:] == ["Occluded-REID R1", "Occluded-REID mAP"], f"{table[0]}"
+    assert table[1][2] == "70.0", f"no mAP_zzd row to show: mAP stays: {table[1]}"
+
+
+def test_every_ranking_caption_states_the_tie_rule():
+    for name, df in (("table4", _ablation_frame()), ("table2", _single_frame())):
+        for fmt in ("md", "latex"):
+            text = render(df, name, fmt)
+            assert "Ties: pessimistic" in text, f"{name} {fmt} caption lacks the tie rule"
+            assert "true match ranks after every non-match" in text, f"{name} {fmt}"

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from benchmark.errors import DataError
-from benchmark.training.data import PKSampler, ReIDImages
+from benchmark.training.data import PKSampler, ReIDImages, require_identities
 from benchmark.training.transforms import PairedTransform
 from datasets.base import Sample
 
@@ -30,8 +30,13 @@ def test_pk_sampler_batches_and_determinism() -> None:
 
 
 def test_pk_sampler_too_few_ids() -> None:
-    with pytest.raises(DataError, match="fewer than 8"):
+    with pytest.raises(DataError, match="fewer than 8") as err:
         PKSampler([0, 1, 2], p=8, k=2, iters=None, seed=0)
+    assert "train.val_ids" in str(err.value), "the validation split carves identities out"
+    with pytest.raises(DataError, match=r"3 identities \(2 held out by train.val_ids") as err:
+        require_identities(3, 4, held=2)
+    assert "lower train.ids_per_batch or train.val_ids" in str(err.value), str(err.value)
+    require_identities(4, 4, held=2)  # exactly P identities fill a batch
 
 
 def write_pair(tmp_path, name: str = "0001_c1s1_000001_00") -> Sample:

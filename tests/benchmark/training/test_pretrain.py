@@ -150,6 +150,21 @@ def test_run_resolves_synthetic_to_the_cached_file(tmp_path: Path, monkeypatch) 
     assert prepare_inits(get_profile("smoke")) == {}
 
 
+def test_a_bad_pretrained_file_fails_in_prepare_inits(tmp_path: Path) -> None:
+    """run calls prepare_inits before it makes the run folder: a bad file fails there."""
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a state dict")
+    smoke = get_profile("smoke")
+    cfg = dataclasses.replace(smoke, method={**smoke.method, "pretrained": str(bad)})
+    with pytest.raises(UserError, match="cannot read pretrained weights .*bad.pth"):
+        prepare_inits(cfg)
+    foreign = tmp_path / "r18.pth"
+    torch.save(build_backbone("resnet18").trunk.state_dict(), foreign)  # not this backbone
+    cfg = dataclasses.replace(smoke, method={**smoke.method, "pretrained": str(foreign)})
+    with pytest.raises(UserError, match="do not match the backbone"):
+        prepare_inits(cfg)
+
+
 def test_unresolved_synthetic_is_a_one_line_error() -> None:
     with pytest.raises(UserError, match="python -m benchmark pretrain"):
         build_backbone("resnet18_quarter", pretrained=SYNTHETIC)

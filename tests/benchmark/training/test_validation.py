@@ -13,8 +13,7 @@ from PIL import Image
 from benchmark.config import apply_overrides
 from benchmark.errors import ConfigError, DataError
 from benchmark.profiles import get_profile
-from benchmark.training.data import split_validation
-from benchmark.training.validation import Validator, validate, write_validation
+from benchmark.training.validation import Validator, split_validation, validate, write_validation
 from datasets.base import Sample
 from methods.base import Output
 
