@@ -213,7 +213,9 @@ def evaluate_method(
         ecfg = cfg.eval if occ is None else sweep_eval
         condition = {} if occ is None else {"occlusion": occ}
         for name, splits in tests.items():
-            found = evaluate_splits(model, splits, ecfg, size, device, cfg.data.num_workers)
+            found = evaluate_splits(
+                model, splits, ecfg, size, device, cfg.data.num_workers, precision
+            )
             if occ is None and name == EXAMPLES_SET:
                 save_rankings(splits, found.query, found.gallery, run_dir)
                 save_masks(model, splits, size, device, run_dir)
