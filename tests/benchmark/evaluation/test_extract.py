@@ -55,9 +55,10 @@ def test_features_under_bf16_autocast_are_close_to_fp32_and_rank_alike(tmp_path)
     from benchmark.evaluation.extract import extract
 
     rng = np.random.default_rng(1)
-    samples = []
+    samples, colour = [], np.zeros(3)
     for i in range(24):  # 8 identities x 3 images: a colour per identity plus noise
-        colour = rng.integers(0, 255, 3) if i % 3 == 0 else colour
+        if i % 3 == 0:
+            colour = rng.integers(0, 255, 3)
         img = np.clip(colour + rng.normal(0, 40, (64, 32, 3)), 0, 255).astype(np.uint8)
         Image.fromarray(img).save(tmp_path / f"{i}.png")
         samples.append(Sample(tmp_path / f"{i}.png", i // 3, i % 3))
