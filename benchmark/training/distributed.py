@@ -14,6 +14,7 @@ for it at barriers. A plain process is rank 0 of 1 and nothing here changes what
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+WAIT = datetime.timedelta(hours=3)
 
 
 class Local:
@@ -197,7 +199,9 @@ def process_group(group: Group, requested: str | None) -> Iterator[None]:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend, rank=group.rank, world_size=group.world)
+    # the other ranks wait at barriers while rank 0 generates data, pretrains a trunk or
+    # evaluates every test set: longer than NCCL's default 10 minutes on real data
+    dist.init_process_group(backend, rank=group.rank, world_size=group.world, timeout=WAIT)
     if not group.main:
         logging.getLogger().setLevel(logging.WARNING)
     log.info("rank 0 of %d processes (%s, %s)", group.world, backend, device)
