@@ -1,4 +1,5 @@
-"""Command line: run, sweep, list, synth, pretrain, datasets, score, tables, figures, check, parse.
+"""Command line: run, sweep, list, synth, pretrain, datasets, score, tables, figures, check, parse,
+export.
 
 The parsers and handlers live in ``benchmark.commands`` (run; data; results) and beside their
 tools (score, parse); this module imports the registries and dispatches.
@@ -11,6 +12,7 @@ import importlib
 import logging
 
 from benchmark.commands.data import add_data_parsers, cmd_datasets, cmd_list, cmd_synth
+from benchmark.commands.export import add_export_parser
 from benchmark.commands.results import add_report_parsers, cmd_check, cmd_figures, cmd_tables
 from benchmark.commands.run import add_run_parser, cmd_run, resolve_run_config
 from benchmark.errors import UserError
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     from benchmark.human_parsing import add_parse_parser
 
     add_parse_parser(sub)
+    add_export_parser(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The smoke / cpu / paper / official run profiles (values, varied with ``replace``)."""
+"""The smoke / cpu / cpu_long / paper / official run profiles (values, varied with ``replace``)."""
 
 from __future__ import annotations
 
@@ -27,24 +27,29 @@ SMOKE = RunConfig(
 )
 
 # cpu: the default synthetic benchmark on 2 CPU cores. At 128x64 a stride-16 Conv5 map is
-# 8x4 and the head or a lower leg covers one cell at best, so the parsing heads need hundreds
-# of steps before any mask passes 0.5 (measured: every visibility stayed 0 for 3 epochs).
-# A quarter-width ResNet-18 at output stride 8 (16x8 map) trains as fast as a half-width one at
-# stride 16 and every part keeps several cells; 8x4 batches give twice the steps per epoch.
-# From scratch, the official code's 2 parsing-only warm-up epochs and lr 0.02 let the masks
-# pass 0.5 before the ID loss moves the features (at lr 0.05 visibility fell back to ~0).
+# 8x4 and the head or a lower leg covers one cell at best, so a quarter-width ResNet-18 runs at
+# output stride 8 (16x8 map). Every method starts from the same trunk, pretrained once on a
+# disjoint synthetic identity task (benchmark.training.pretrain; it stands in for the paper's
+# ImageNet weights). The convergence study (results/convergence/) chose 16 epochs: from that trunk
+# validation Rank-1 and mAP flatten by epoch 11-12; the parsing masks are still improving (the
+# README reports the curve). The official code's 2 parsing-only warm-up epochs and lr 0.02.
 CPU = RunConfig(
     profile="cpu",
-    method={"backbone": "resnet18_quarter", "conv4_stride": 1, "head_dim": 64},
+    method={
+        "backbone": "resnet18_quarter",
+        "conv4_stride": 1,
+        "head_dim": 64,
+        "pretrained": "synthetic",
+    },
     data=DataConfig(synth_profile="cpu"),
     train=TrainConfig(
-        epochs=8,
+        epochs=16,
         iters_per_epoch=None,
         ids_per_batch=8,
         images_per_id=4,
         coco_batch=8,
         lr=0.02,
-        decay_epochs=(6,),
+        decay_epochs=(12,),
         warmup_epochs=1,
         parsing_warmup_epochs=2,
         # measured: channels_last makes an HPNet step 15% faster on 2 AVX2 cores; amp is
@@ -55,6 +60,11 @@ CPU = RunConfig(
     ),
     eval=EvalConfig(trials=10),
 )
+
+# cpu_long: the cpu recipe for twice the steps (decay at the same fraction). The convergence study
+# found the parsing masks still improving at 16 epochs (validation mask mIoU 43% at 16, 55% at 32)
+# while Rank-1 and mAP had flattened; about twice the default's training time.
+CPU_LONG = replace(CPU, profile="cpu_long", train=replace(CPU.train, epochs=32, decay_epochs=(24,)))
 
 # paper: section 4.1 on real data and GPUs (ResNet-50, 384x128, 300 epochs).
 PAPER = RunConfig(
@@ -85,7 +95,7 @@ OFFICIAL = replace(
 )
 
 PROFILES: Registry[RunConfig] = Registry("profile")
-for _profile in (SMOKE, CPU, PAPER, OFFICIAL):
+for _profile in (SMOKE, CPU, CPU_LONG, PAPER, OFFICIAL):
     PROFILES.register(_profile.profile, _profile)
 
 

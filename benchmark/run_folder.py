@@ -44,6 +44,7 @@ CONFIG = "config.json"
 ENV = "env.json"
 RESUME_LOG = "resume_log.json"
 DONE = "done.json"
+TIMINGS = "timings.json"
 CHECKPOINT = "checkpoint.pt"
 GROWING = ("methods", "seeds")  # may gain items on resume, never lose them
 ALLOWED = "a resume may add methods or seeds, lower train.lr or change eval.*"
@@ -226,6 +227,19 @@ def job_state(job: Path, cfg: RunConfig) -> str:
 def mark_done(job: Path, rows: int, cfg: RunConfig) -> None:
     """Record that ``job`` finished with ``rows`` result rows under ``cfg``'s eval settings."""
     write_json_atomic({"rows": rows, "eval": eval_stamp(cfg)}, Path(job) / DONE)
+
+
+def write_timings(job: Path, timing: dict[str, float], keep_train: bool) -> Path:
+    """Write ``job/timings.json``, keeping the training time already recorded when only
+    evaluation reran (``keep_train``)."""
+    path = Path(job) / TIMINGS
+    try:
+        before = json.loads(path.read_text(encoding="utf-8")) if keep_train else None
+    except (OSError, ValueError):
+        before = None
+    if isinstance(before, dict) and "train_s" in before:
+        timing = timing | {"train_s": before["train_s"]}
+    return write_json_atomic(timing, path)
 
 
 def record_resume(run_dir: Path, cfg: RunConfig, env: Mapping[str, Any]) -> dict[str, Any]:

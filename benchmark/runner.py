@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -12,13 +11,13 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.atomic import write_json_atomic
 from benchmark.config import RunConfig
 from benchmark.errors import ConfigError, DataError
 from benchmark.evaluation.extract import evaluate_splits, query_set_name
 from benchmark.evaluation.parsing import PARSING_MODE, evaluate_parsing, parsing_file
 from benchmark.provenance import env_info, pick_device, seed_everything
 from benchmark.reporting.figure_data import cmc_rows, save_cmc, save_masks, save_rankings
+from benchmark.reporting.per_query import merge_job, query_frame, save_job
 from benchmark.reporting.rows import make_rows
 from benchmark.reporting.store import ResultStore
 from benchmark.run_folder import (
@@ -29,6 +28,7 @@ from benchmark.run_folder import (
     job_state,
     mark_done,
     record_resume,
+    write_timings,
 )
 from benchmark.training import distributed
 from benchmark.training.data import ValidationSplit, split_validation
@@ -44,7 +44,6 @@ from methods.base import applicable_options, build_method, method_config
 log = logging.getLogger(__name__)
 
 EXAMPLES_SET = "occluded_reid"  # the paper's Figs. 5 and 6 show Occluded-REID
-TIMINGS = "timings.json"
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,7 @@ def run_method(
         return []
     rows = evaluate_method(cfg, data, model, method, seed, run_dir, device)
     timing = {"train_s": t1 - t0, "eval_s": time.perf_counter() - t1}
-    write_json_atomic(_timings(run_dir, timing, keep_train=trained), run_dir / TIMINGS)
+    write_timings(run_dir, timing, keep_train=trained)
     return rows
 
 
@@ -181,26 +180,13 @@ def make_validator(cfg: RunConfig, data: RunData, device):
     )
 
 
-def _timings(run_dir: Path, timing: dict, keep_train: bool) -> dict:
-    """``timing``, keeping the training time already recorded when only evaluation reran."""
-    if not keep_train:
-        return timing
-    try:
-        before = json.loads((run_dir / TIMINGS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return timing
-    if isinstance(before, dict) and "train_s" in before:
-        return timing | {"train_s": before["train_s"]}
-    return timing
-
-
 def evaluate_method(
     cfg: RunConfig, data: RunData, model, method: str, seed: int, run_dir: Path, device
 ) -> list[dict]:
     """Every test set (and occlusion sweep set) -> tidy rows; writes the method's figure data.
 
     Figure data in ``run_dir``: ``cmc.csv`` (every protocol's CMC curve), and on
-    ``EXAMPLES_SET`` the ranking lists and the predicted part masks.
+    ``EXAMPLES_SET`` the ranking lists and the predicted part masks; ``per_query.csv.gz``.
     """
     size = (cfg.data.height, cfg.data.width)
     labels = data.labels if model.cfg.needs_part_labels else "none"
@@ -208,7 +194,7 @@ def evaluate_method(
     base = {"method": method, "seed": seed, "data": data.kind, "labels": labels}
     base |= {"precision": precision}
     sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot
-    rows, curves = [], []
+    rows, curves, queries = [], [], []
     for occ, tests in [(None, data.tests), *data.sweep.items()]:
         ecfg = cfg.eval if occ is None else sweep_eval
         condition = {} if occ is None else {"occlusion": occ}
@@ -220,11 +206,14 @@ def evaluate_method(
                 save_rankings(splits, found.query, found.gallery, run_dir)
                 save_masks(model, splits, size, device, run_dir)
             for result in found.results:
-                rows += make_rows(base | result.context | condition, result.metrics)
+                ctx = base | result.context | condition
+                rows += make_rows(ctx, result.metrics)
                 curves += cmc_rows(result.context, result.cmc, occ)
+                queries.append(query_frame(ctx, result.per_query, found.query, labels != "none"))
             if occ is None and data.kind == "synthetic":  # real data has no ground truth
                 rows += parsing_rows(cfg, data, model, splits, base, run_dir, device)
     save_cmc(curves, run_dir)
+    save_job(queries, run_dir)
     return rows
 
 
@@ -281,16 +270,9 @@ def run_benchmark(
         store = ResultStore(run_dir)  # never written by this rank
     else:
         write_validation(data.validation, cfg.train.val_ids, cfg.train.val_seed, run_dir)
-    log.info(
-        "run folder %s (continue an interrupted run with --resume %s)", store.run_dir, store.run_dir
-    )
-    log.info(
-        "data: %s (%s), %d training images, part labels: %s",
-        data.root,
-        data.kind,
-        len(data.train.train),
-        data.labels,
-    )
+    log.info("run folder %s (continue an interrupted run with --resume %s)", *[store.run_dir] * 2)
+    what = (data.root, data.kind, len(data.train.train), data.labels)
+    log.info("data: %s (%s), %d training images, part labels: %s", *what)
     run_jobs(cfg, data, store, dev, group)
     return store.run_dir, pd.read_csv(store.run_dir / "results.csv")
 
@@ -313,6 +295,7 @@ def run_jobs(
                 log.info("%s seed %d: re-evaluating its final checkpoint", method, seed)
             rows = run_method(cfg, data, method, seed, sub, device, group)
             if group.main:
+                merge_job(store.run_dir, sub, method, seed)  # before the rows: done means both
                 store.replace(method, seed, [{"run": store.run_dir.name, **r} for r in rows])
                 mark_done(sub, len(rows), cfg)
             group.barrier()  # the next job's state is read once this one is stored

@@ -42,7 +42,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     )
     sweep.add_argument("--methods", nargs="+", help="method names, or 'all' (default: profile's)")
     sweep.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: 0)")
-    sweep.add_argument("--profile", help="smoke, cpu (default), paper or official")
+    sweep.add_argument("--profile", help="smoke, cpu (default), cpu_long, paper or official")
     sweep.add_argument("--root", type=Path, help="data root with real data sets")
     sweep.add_argument("--pretrained", help="local ResNet state dict to start the backbone from")
     sweep.add_argument("--occlusion-sweep", type=float, nargs="+", metavar="F")

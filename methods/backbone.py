@@ -1,4 +1,7 @@
-"""ResNet backbones with a configurable last stride and width; weights only from local files."""
+"""ResNet backbones with a configurable last stride and width, or any timm CNN (``timm:NAME``).
+
+Weights come only from local files.
+"""
 
 from __future__ import annotations
 
@@ -71,7 +74,7 @@ def make_stage(owner: nn.Module, block: type[nn.Module], planes: int, blocks: in
 class Backbone:
     """A trunk (Conv1-4), one Conv5 stage and the Conv5 output width."""
 
-    trunk: ResNetTrunk
+    trunk: nn.Module  # ResNetTrunk, or a timm model's stages before the last
     conv5: nn.Sequential
     dim: int
 
@@ -80,22 +83,41 @@ class Backbone:
         return nn.ModuleList([copy.deepcopy(self.conv5) for _ in range(n)])
 
 
+def check_backbone(name: str) -> None:
+    """A built-in ResNet name or ``timm:NAME`` of a timm model; else a one-line error.
+
+    Cheap enough to run when a configuration is checked, before any data work.
+    """
+    if name.startswith("timm:"):
+        from methods.timm_backbone import check_timm_name
+
+        check_timm_name(name.removeprefix("timm:"))
+    elif name not in SPECS:
+        raise ConfigError(
+            f"unknown backbone {name!r}; valid backbones: {', '.join(SPECS)}, or timm:NAME "
+            "for any timm CNN (e.g. timm:resnet50)"
+        )
+
+
 def build_backbone(
     name: str, last_stride: int = 1, pretrained: str | None = None, conv4_stride: int = 2
 ) -> Backbone:
     """Build backbone ``name``; ``last_stride`` 1 keeps Conv5 at 1/16 (paper section 4.1).
 
     Args:
-        name: one of ``SPECS``.
+        name: one of ``SPECS``, or ``timm:NAME`` for a timm CNN (``methods.timm_backbone``).
         last_stride: stride of the first Conv5 block (1 or 2).
-        pretrained: path of a local torchvision or timm ResNet state dict, or None.
+        pretrained: path of a local torchvision or timm state dict, or None.
         conv4_stride: stride of the first Conv4 block; 1 (with last_stride 1) gives a 1/8 map,
             which keeps every body part on several cells at small input sizes.
     """
-    if name not in SPECS:
-        raise ConfigError(f"unknown backbone {name!r}; valid backbones: {', '.join(SPECS)}")
     if last_stride not in (1, 2) or conv4_stride not in (1, 2):
         raise ConfigError(f"strides must be 1 or 2, got {last_stride} and {conv4_stride}")
+    check_backbone(name)
+    if name.startswith("timm:"):
+        from methods.timm_backbone import build_timm_backbone  # lazy: timm loads slowly
+
+        return build_timm_backbone(name, last_stride, pretrained, conv4_stride)
     spec = SPECS[name]
     trunk = ResNetTrunk(spec, conv4_stride)
     conv5 = make_stage(trunk, spec.block, spec.widths[3], spec.layers[3], last_stride)
@@ -116,8 +138,8 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def load_pretrained(trunk: nn.Module, conv5: nn.Module, path: Path) -> None:
-    """Load a torchvision/timm ResNet state dict (``fc.*`` ignored); a mismatch is a UserError."""
+def check_weights_file(path: Path) -> None:
+    """A local weights file must exist; ``synthetic`` is resolved by ``run`` only."""
     if str(path) == "synthetic":  # resolved to the cached file by benchmark.training.pretrain
         raise UserError(
             "pretrained='synthetic' is resolved by 'python -m benchmark run'; elsewhere pass the "
@@ -125,6 +147,11 @@ def load_pretrained(trunk: nn.Module, conv5: nn.Module, path: Path) -> None:
         )
     if not path.is_file():
         raise UserError(f"pretrained weights {path} not found; give a local .pth state dict path")
+
+
+def load_pretrained(trunk: nn.Module, conv5: nn.Module, path: Path) -> None:
+    """Load a torchvision/timm ResNet state dict (``fc.*`` ignored); a mismatch is a UserError."""
+    check_weights_file(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix

@@ -56,6 +56,7 @@ class Batch:
 class MethodConfig:
     """Fields every method has. Subclasses add their own (with a why-comment each)."""
 
+    # a built-in ResNet (methods.backbone.SPECS) or timm:NAME, any timm CNN with stages
     backbone: str = "resnet50"
     last_stride: int = 1  # paper 4.1: Conv5 stride 2 -> 1 keeps a finer part map
     conv4_stride: int = 2  # 1 halves the output stride again (small inputs: parts keep cells)

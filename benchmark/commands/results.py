@@ -9,9 +9,17 @@ from benchmark.errors import UserError
 
 
 def add_report_parsers(sub) -> None:
-    tables = sub.add_parser("tables", help="paper-style tables from stored results")
-    tables.add_argument("dir", type=Path)
+    tables = sub.add_parser(
+        "tables",
+        help="paper-style tables, claims with bootstrap intervals, from stored results",
+        description="Regenerate every table from stored rows (results.csv and, beside it, "
+        "per_query.csv.gz): print FORMAT and write tables.md and tables.tex atomically.",
+    )
+    tables.add_argument("dir", type=Path, help="run folder, results.csv or sweep store")
     tables.add_argument("--format", choices=["md", "latex", "csv"], default="md")
+    tables.add_argument(
+        "--out", type=Path, help="folder for tables.md and tables.tex (default: DIR or its folder)"
+    )
     figures = sub.add_parser("figures", help="figures from stored results")
     figures.add_argument("dir", type=Path)
     figures.add_argument("--out", type=Path, help="output folder (default: DIR/figures)")
@@ -29,10 +37,15 @@ def add_report_parsers(sub) -> None:
 
 
 def cmd_tables(args) -> int:
+    from benchmark.reporting.per_query import load_per_query
     from benchmark.reporting.store import load_results
-    from benchmark.reporting.tables import render_all
+    from benchmark.reporting.tables import render_report, write_report
 
-    print(render_all(load_results(args.dir), args.format))
+    df, per_query = load_results(args.dir), load_per_query(args.dir)
+    out = args.out or (args.dir if args.dir.is_dir() else args.dir.parent)
+    written = write_report(df, per_query, out)
+    text = written[args.format].read_text(encoding="utf-8") if args.format in written else None
+    print(text if text is not None else render_report(df, per_query, args.format))
     return 0
 
 

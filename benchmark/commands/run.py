@@ -45,7 +45,7 @@ def add_run_parser(sub) -> None:
         help="method names, or 'all' for the paper's ablation and comparison (default: "
         "hpnet baseline); with --resume: the run's methods plus any to add",
     )
-    run.add_argument("--profile", help="smoke, cpu (default), paper or official")
+    run.add_argument("--profile", help="smoke, cpu (default), cpu_long, paper or official")
     run.add_argument("--out", type=Path, help=f"folder for run folders (default: {DEFAULT_OUT})")
     run.add_argument("--root", type=Path, help="data root with real data sets (default: synthetic)")
     run.add_argument(
@@ -139,7 +139,8 @@ def refuse_resume_flags(args, base) -> None:
 def cmd_run(args) -> int:
     import os
 
-    from benchmark.reporting.tables import render_all
+    from benchmark.reporting.per_query import load_per_query
+    from benchmark.reporting.tables import render_report
     from benchmark.runner import run_benchmark
     from benchmark.training import distributed
 
@@ -159,7 +160,7 @@ def cmd_run(args) -> int:
         run_dir, df = run_benchmark(cfg, out, args.resume, args.device, group=group)
     if not group.main:
         return 0  # rank 0 prints the tables
-    print(render_all(df, "md"))
+    print(render_report(df, load_per_query(run_dir), "md"))
     sets = df["dataset"].nunique()
     print(
         f"\nsummary: {len(cfg.methods)} method(s) x {len(cfg.seeds)} seed(s), {sets} test set(s), "

@@ -15,6 +15,7 @@ from benchmark.config import EvalConfig
 from benchmark.errors import DataError
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.protocols import evaluate
+from benchmark.evaluation.ranking import PerQuery
 from benchmark.training.data import ReIDImages, collate
 from benchmark.training.precision import autocast
 from datasets.base import Sample, Splits
@@ -33,11 +34,13 @@ class ProtocolResult:
         context: the result row's dataset, query_set, mode, distance and vis.
         metrics: metric name -> value (fractions for rank-k and mAP).
         cmc: [max_rank] CMC curve, ``cmc[k - 1]`` = Rank-k.
+        per_query: the multi-gallery-shot per-query results behind the metrics, in query order.
     """
 
     context: dict[str, Any]
     metrics: dict[str, float]
     cmc: np.ndarray
+    per_query: PerQuery | None = None
 
 
 @dataclass(frozen=True)
@@ -133,5 +136,5 @@ def evaluate_splits(
                 "vis": vis,
             }
             metrics = result.to_dict() | ({"trials": cfg.trials} if mode == "single" else {})
-            results.append(ProtocolResult(context, metrics, result.cmc))
+            results.append(ProtocolResult(context, metrics, result.cmc, result.per_query))
     return SetEvaluation(tuple(results), query, gallery)

@@ -37,7 +37,9 @@ def decay_at(profile_epochs: int, decay: tuple[int, ...], budget: int) -> list[i
     return [max(1, round(e / profile_epochs * budget)) for e in decay]
 
 
-def run_budget(profile: str, methods: list[str], budget: int, seed: int, out: Path) -> Path:
+def run_budget(
+    profile: str, methods: list[str], budget: int, seed: int, out: Path, extra: list[str] = ()
+) -> Path:
     """Run (or resume, or just find) the benchmark run of one budget; returns its folder."""
     from benchmark.cli import main as cli
     from benchmark.profiles import get_profile
@@ -51,11 +53,13 @@ def run_budget(profile: str, methods: list[str], budget: int, seed: int, out: Pa
         return found[-1]
     train = get_profile(profile).train
     sets = [
+        *extra,
         f"train.epochs={budget}",
         f"train.decay_epochs={json.dumps(decay_at(train.epochs, train.decay_epochs, budget))}",
     ]
     args = ["run", "--profile", profile, "--methods", *methods, "--seeds", str(seed)]
-    _check(cli([*args, "--out", str(out), "--set", *sets]), budget)
+    sets = [arg for s in sets for arg in ("--set", s)]
+    _check(cli([*args, "--out", str(out), *sets]), budget)
     return sorted(p.parent for p in out.glob("*/config.json"))[-1]
 
 
@@ -131,11 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, nargs="+", default=[8, 16, 24], help="budgets")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("results/convergence"))
+    p.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="run settings for every budget"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows, times = [], []
     for budget in sorted(set(args.epochs)):
-        run_dir = run_budget(args.profile, args.methods, budget, args.seed, args.out / f"e{budget}")
+        run_dir = run_budget(
+            args.profile, args.methods, budget, args.seed, args.out / f"e{budget}", args.set
+        )
         r, t = collect(run_dir, args.methods, budget, args.seed)
         rows, times = rows + r, times + t
     frame = pd.DataFrame(rows)

@@ -155,7 +155,8 @@ class ResultStore:
         logger.debug("wrote %d result rows to %s", len(rows), self.run_dir)
 
 
-def _result_files(path: Path) -> list[Path]:
+def result_files(path: Path) -> list[Path]:
+    """The results files ``load_results`` reads for ``path`` (see there)."""
     if not path.exists():
         raise DataError(f"results path {path} does not exist; pass a run folder or a results.csv")
     if path.is_file():
@@ -245,7 +246,7 @@ def load_results(path: Path) -> pd.DataFrame:
         DataError: a missing or unreadable file, or a cell of the wrong type (one line naming
             the file, line and column).
     """
-    frames = [f for f in (_read_csv(p) for p in _result_files(Path(path))) if not f.empty]
+    frames = [f for f in (_read_csv(p) for p in result_files(Path(path))) if not f.empty]
     if not frames:
         raise DataError(f"no result rows under {path}; run an evaluation first")
     frame = pd.concat(frames, ignore_index=True)

@@ -81,7 +81,11 @@ def _caption(table: Table, latex: bool) -> str:
     """The caption as plain text (LaTeX-escaped when ``latex``), stating the protocol."""
     df, seeds = table.frame, sorted({c.n_seeds for c in table.cells.values()})
     counts = "-".join(str(s) for s in dict.fromkeys((seeds[0], seeds[-1])))
-    spread = "one seed" if seeds[-1] == 1 else f"mean ± sample std over {counts} seeds"
+    spread = (
+        "one seed"
+        if seeds[-1] == 1
+        else f"mean ± sample std (ddof=1) over {counts} seeds; a cell of one seed: its value"
+    )
     parts = _protocol(table) + [f"Cells: {spread}."]
     if table.spec.mode == "single":
         parts.append(

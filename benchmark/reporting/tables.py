@@ -43,3 +43,33 @@ def write_tables(df: pd.DataFrame, out_dir: Path, trials: int | None = None) -> 
     """Write tables.md, tables.tex (needs booktabs) and tables.csv atomically into ``out_dir``."""
     texts = {fmt: render_all(df, fmt, trials) for fmt in FORMATS}  # all built before any write
     return [write_text_atomic(text, Path(out_dir) / FILE_NAMES[fmt]) for fmt, text in texts.items()]
+
+
+def render_report(
+    df: pd.DataFrame, per_query: pd.DataFrame | None, fmt: str, trials: int | None = None
+) -> str:
+    """``render_all`` followed, in Markdown and LaTeX, by the claims and visible-part tables.
+
+    Args:
+        df: result rows.
+        per_query: per-query rows (``benchmark.reporting.per_query``); None when the results
+            have none (an older run): the claims give way to a one-line note.
+        fmt: "md", "latex" or "csv" (csv: the result tables only, one row per cell).
+        trials: as in ``render_all``.
+    """
+    from benchmark.reporting.table_claims import render_confidence
+
+    text = render_all(df, fmt, trials)
+    if fmt == "csv":
+        return text
+    return text + "\n" + render_confidence(per_query, fmt)
+
+
+def write_report(
+    df: pd.DataFrame, per_query: pd.DataFrame | None, out_dir: Path, trials: int | None = None
+) -> dict[str, Path]:
+    """Write ``render_report`` as tables.md and tables.tex atomically into ``out_dir``."""
+    texts = {fmt: render_report(df, per_query, fmt, trials) for fmt in ("md", "latex")}
+    return {
+        fmt: write_text_atomic(text, Path(out_dir) / FILE_NAMES[fmt]) for fmt, text in texts.items()
+    }

@@ -151,6 +151,7 @@ def test_disk_full_is_one_line_naming_the_path_and_leaves_nothing(tmp_path, monk
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(runner, "prepare_data", lambda cfg: None)  # the data are not under test
+    monkeypatch.setattr(runner, "prepare_inits", lambda cfg, dev: {})  # nor the cpu trunk
     monkeypatch.setattr(os, "fsync", full)
     code, lines = run_cli(["run", "--profile", "cpu", "--out", "runs"], capsys)
     one_line_error(code, lines, "disk full writing runs/")

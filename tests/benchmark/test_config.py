@@ -49,7 +49,7 @@ def test_profiles_round_trip_through_json_and_pass_the_checker(name: str) -> Non
 
 def test_profiles_of_all_three_kinds_live_in_registries() -> None:
     for registry, names in (
-        (PROFILES, ["cpu", "official", "paper", "smoke"]),
+        (PROFILES, ["cpu", "cpu_long", "official", "paper", "smoke"]),
         (PARSE_PROFILES, ["cpu", "paper", "smoke"]),
         (SYNTH_PROFILES, ["cpu", "smoke"]),
     ):

@@ -112,6 +112,34 @@ def test_tables_and_figures_from_stored_results(smoke_run) -> None:
         assert expected in names, f"{expected} not among {sorted(names)}"
 
 
+def test_per_query_rows_reproduce_the_metrics_and_feed_the_claims(smoke_run, tmp_path) -> None:
+    work, proc = smoke_run
+    (run_dir,) = (work / "runs").iterdir()
+    pq = pd.read_csv(run_dir / "per_query.csv.gz", dtype={"visible_parts": str})
+    df = pd.read_csv(run_dir / "results.csv")
+    multi = df[(df["mode"] == "multi") & df["metric"].isin(["rank1", "mAP"])]
+    assert len(multi), "multi-shot rows to compare with"
+    for key, group in pq[pq["valid"]].groupby(["method", "dataset", "vis"]):
+        want = multi.set_index(["method", "dataset", "vis", "metric"])["value"]
+        assert (group["first_match_rank"] == 1).mean() == pytest.approx(want[(*key, "rank1")])
+        assert group["ap"].mean() == pytest.approx(want[(*key, "mAP")]), f"mAP of {key}"
+    hp = pq[pq["method"] == "hpnet"]
+    assert hp["visible_parts"].str.fullmatch("[01]{4}").all(), "4-part pattern for HPNet"
+    assert (hp["visible_parts"].str.count("1") == hp["n_visible"]).all()
+    assert pq.loc[pq["method"] == "baseline", "visible_parts"].isna().all(), "none for baseline"
+    assert "(a) HPNet > baseline under occlusion" in proc.stdout, "the run prints the claims"
+    copy = tmp_path / "old"
+    shutil.copytree(run_dir, copy)
+    made = cli("tables", str(copy), cwd=work)
+    assert made.returncode == 0 and "paired bootstrap" in made.stdout, made.stderr[-1000:]
+    assert "holds" in made.stdout or "inconclusive" in made.stdout or "reversed" in made.stdout
+    assert (copy / "tables.md").read_text(encoding="utf-8") == made.stdout.rstrip("\n") + "\n"
+    assert "\\caption{Paper claims" in (copy / "tables.tex").read_text(encoding="utf-8")
+    (copy / "per_query.csv.gz").unlink()  # a run from before per-query results
+    old = cli("tables", str(copy), cwd=work)
+    assert old.returncode == 0 and "Claims and visible-part tables skipped" in old.stdout
+
+
 REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference" / "smoke.csv"
 
 

@@ -1,0 +1,187 @@
+"""Per-query tables: the claims table and accuracy by number of visible parts (Markdown, LaTeX)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from benchmark.reporting.claims import (
+    BOOTSTRAP_METHOD,
+    CONFIDENCE,
+    N_RESAMPLES,
+    Claim,
+    claims_frame,
+)
+from benchmark.reporting.labels import dataset_label, escape_latex, row_label, row_order
+from benchmark.reporting.table_render import SYNTHETIC_NOTE, markdown_row
+from datasets.base import dataset_rank
+
+
+def latex_text(text: str) -> str:
+    """``escape_latex`` plus math-mode comparison signs (``>`` is not a text glyph in OT1)."""
+    return escape_latex(text).replace(">=", r"$\geq$").replace(">", "$>$")
+
+
+MISSING_NOTE = (
+    "Claims and visible-part tables skipped: no per_query.csv.gz beside the results "
+    "(a run from before per-query results were stored); rerun the evaluation to get them."
+)
+
+
+def visible_parts_frame(per_query: pd.DataFrame) -> pd.DataFrame:
+    """Rank-1 and mAP (fractions) by the query's number of predicted visible parts.
+
+    Valid standard-protocol multi-shot queries tested with visibility, of methods that predict
+    visibility; every (query, seed) pair counts once, so cells pool the seeds.
+
+    Returns:
+        Columns data, distance, method, dataset, query_set, n_visible, queries, seeds, rank1, mAP.
+    """
+    pq = per_query
+    keep = pq["vis"] & (pq["mode"] == "multi") & pq["occlusion"].isna() & pq["valid"]
+    rows = pq[keep & (pq["visible_parts"] != "")]
+    rows = rows.assign(hit=(rows["first_match_rank"] == 1).astype(float))
+    keys = ["data", "distance", "method", "dataset", "query_set", "n_visible"]
+    out = rows.groupby(keys, sort=True).agg(
+        queries=("hit", "size"),
+        seeds=("seed", "nunique"),
+        rank1=("hit", "mean"),
+        mAP=("ap", "mean"),
+    )
+    return out.reset_index()
+
+
+def _data_note(data: str, distances: list[str]) -> str:
+    kind = f"synthetic ({SYNTHETIC_NOTE})" if data == "synthetic" else data
+    return f"Data: {kind}; distance: {', '.join(distances)}."
+
+
+def _claims_caption(frame: pd.DataFrame, data: str, not_run: list[Claim], resamples: int) -> str:
+    seeds = sorted(frame["seeds"].unique())
+    counts = "-".join(str(s) for s in dict.fromkeys((seeds[0], seeds[-1])))
+    text = (
+        "Paper claims tested on per-query results (multi-gallery-shot). Difference = method "
+        "minus reference in percentage points of per-query Rank-1 hit (first match at rank 1) "
+        "and AP; each query averaged over the "
+        f"{counts} seed(s) both have, then a {CONFIDENCE:.0%} paired bootstrap interval over "
+        f"queries (scipy.stats.bootstrap, paired=True, {BOOTSTRAP_METHOD}, {resamples} "
+        "resamples, seed 0; the same queries are drawn for both methods). Verdict: holds if "
+        "the interval lies entirely on the claimed side of 0 (> 0, or >= 0 for a >= claim), "
+        "reversed if entirely below 0, else inconclusive. "
+        + _data_note(data, sorted(frame["distance"].unique()))
+    )
+    if not_run:
+        names = "; ".join(f"({c.key}) {c.text}" for c in not_run)
+        text += f" Not run (a method or the w/o vis test is missing): {names}."
+    return text
+
+
+def _claim_cells(row: pd.Series, latex: bool, several_sets: bool) -> list[str]:
+    dataset = dataset_label(row["dataset"])
+    if several_sets:
+        dataset += f" ({row['query_set']})"
+    method = row_label(row["method"], row["method_vis"], latex)
+    reference = row_label(row["reference"], row["reference_vis"], latex)
+    text = f"({row['claim']}) {row['text']}"
+    metric = "R1" if row["metric"] == "rank1" else "mAP"
+    cells = [latex_text(c) if latex else c for c in (text, dataset, metric)]
+    numbers = [f"{row['difference']:+.1f}", f"[{row['low']:+.1f}, {row['high']:+.1f}]"]
+    counts = [str(row["queries"]), str(row["seeds"]), row["verdict"]]
+    return cells + [method, reference] + numbers + counts
+
+
+HEADER = [
+    "Claim",
+    "Data set",
+    "Metric",
+    "Method",
+    "Reference",
+    "Difference",
+    "95% CI",
+    "Queries",
+    "Seeds",
+    "Verdict",
+]
+
+
+def render_claims(
+    frame: pd.DataFrame, not_run: list[Claim], fmt: str, resamples: int = N_RESAMPLES
+) -> str:
+    """The claims table(s), one per kind of data, as Markdown ("md") or LaTeX ("latex")."""
+    if frame.empty:
+        names = "; ".join(f"({c.key}) {c.text}" for c in not_run)
+        return f"Claims: none of the paper's claims can be tested here (not run: {names}).\n"
+    out = []
+    for data in sorted(frame["data"].unique(), key=lambda d: (d != "real", d)):
+        part = frame[frame["data"] == data]
+        part = part.assign(order=part["dataset"].map(dataset_rank))  # the registry's set order
+        part = part.sort_values(["claim", "order"], kind="stable")  # claim keys sort a, a0, b..
+        several = part.groupby("dataset")["query_set"].nunique().max() > 1
+        body = [_claim_cells(r, fmt == "latex", several) for _, r in part.iterrows()]
+        caption = _claims_caption(part, data, not_run, resamples)
+        out.append(_render(f"claims-{data}", caption, HEADER, body, fmt))
+    return "\n".join(out)
+
+
+def render_visible_parts(frame: pd.DataFrame, fmt: str) -> str:
+    """Accuracy by number of visible parts, one table per kind of data ("" if none)."""
+    out = []
+    header = ["Method", "Data set", "Visible parts", "Queries", "R1", "mAP"]
+    for data in sorted(frame["data"].unique(), key=lambda d: (d != "real", d)):
+        part = frame[frame["data"] == data]
+        part = part.assign(order=[row_order(m, True) for m in part["method"]])
+        part = part.sort_values(["order", "dataset", "query_set", "n_visible"], kind="stable")
+        latex = fmt == "latex"
+        body = [
+            [
+                row_label(r["method"], True, latex),
+                (escape_latex if latex else str)(dataset_label(r["dataset"])),
+                str(int(r["n_visible"])),
+                str(int(r["queries"])),
+                f"{100 * r['rank1']:.1f}",
+                f"{100 * r['mAP']:.1f}",
+            ]
+            for _, r in part.iterrows()
+        ]
+        caption = (
+            "Accuracy by the query's number of visible parts (the method's own predicted "
+            "visibility), multi-gallery-shot, tested with visibility; R1 and mAP in %, pooled "
+            "over (query, seed) pairs; Queries counts those pairs. "
+            + _data_note(data, sorted(part["distance"].unique()))
+        )
+        out.append(_render(f"visible-parts-{data}", caption, header, body, fmt))
+    return "\n".join(out)
+
+
+def _render(name: str, caption: str, header: list[str], body: list[list[str]], fmt: str) -> str:
+    if fmt == "latex":
+        lines = [
+            r"\begin{table}[t]",
+            r"\centering",
+            f"\\caption{{{latex_text(caption)}}}",
+            f"\\label{{tab:{escape_latex(name)}}}",
+            f"\\begin{{tabular}}{{{'l' * 3 + 'c' * (len(header) - 3)}}}",
+            r"\toprule",
+            " & ".join(escape_latex(h) for h in header) + r" \\",
+            r"\midrule",
+        ]
+        lines += [" & ".join(row) + r" \\" for row in body]
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        return "\n".join(lines) + "\n"
+    lines = [f"**{name}**. {caption}", "", markdown_row(header)]
+    lines.append(markdown_row(["---"] * 3 + [":---:"] * (len(header) - 3)))
+    lines += [markdown_row(row) for row in body]
+    return "\n".join(lines) + "\n"
+
+
+def render_confidence(
+    per_query: pd.DataFrame | None, fmt: str, n_resamples: int = N_RESAMPLES
+) -> str:
+    """The claims and visible-part tables, or a one-line note when per-query rows are missing."""
+    if per_query is None or per_query.empty:
+        return ("% " if fmt == "latex" else "") + MISSING_NOTE + "\n"
+    frame, not_run = claims_frame(per_query, n_resamples)
+    text = render_claims(frame, not_run, fmt, n_resamples)
+    if fmt == "latex" and frame.empty:
+        text = "% " + text
+    parts = render_visible_parts(visible_parts_frame(per_query), fmt)
+    return text + ("\n" + parts if parts else "")
