@@ -26,7 +26,7 @@ def torchrun(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 def smoke_run(tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path]:
     args = ["--profile", "smoke", "--methods", "baseline", "--out", str(tmp_path / "runs")]
-    args += ["--set", "eval.datasets=[market1501, occluded_reid]", "--set", "eval.modes=multi"]
+    args += ["--set", 'eval.datasets=["market1501", "occluded_reid"]', "--set", "eval.modes=multi"]
     done = torchrun(tmp_path, *args)
     assert done.returncode == 0, done.stderr[-3000:]
     (run_dir,) = (tmp_path / "runs").iterdir()
