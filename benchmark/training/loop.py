@@ -133,8 +133,10 @@ def fit(
             continue  # rank 0 validates and writes; the others meet it in the next step
         val = validate(model, epoch) if validate is not None else {}  # held-out train ids
         rows.append({"epoch": epoch + 1, "step": steps, "lr": lr, **terms, **val})
-        save_checkpoint(ckpt, model, opt, sched, epoch + 1)
+        # the log first: a checkpoint always has its epoch's row (a kill between the two
+        # resumes from the older checkpoint, which keeps the log's first rows only)
         write_csv_atomic(pd.DataFrame(rows), log_path)
+        save_checkpoint(ckpt, model, opt, sched, epoch + 1)
     return pd.DataFrame(rows)
 
 
