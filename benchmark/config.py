@@ -97,6 +97,9 @@ class TrainConfig:
     # (benchmark.training.precision); the precision used is recorded in every result row
     amp: bool = False
     channels_last: bool = False  # memory format for convolutions (faster on GPUs and CPUs)
+    # torchrun/DDP: BatchNorm statistics over the global batch (SyncBatchNorm, CUDA only); each
+    # rank's batch is P / N identities, so plain BN sees 1/N of the batch; no effect in one process
+    sync_bn: bool = False
     # fraction of the training identities held out as a validation split (seeded, recorded in
     # validation.json); per-epoch val_* columns of train_log.csv come from it, never from tests
     val_ids: float = field(default=0.0, metadata={"min": 0.0, "lt": 1.0})

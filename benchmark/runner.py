@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from torch.utils.data import DataLoader
 
 from benchmark.config import RunConfig
 from benchmark.errors import ConfigError, DataError
@@ -33,19 +32,13 @@ from benchmark.run_folder import (
     record_resume,
     write_timings,
 )
-from benchmark.training.data import (
-    CocoParts,
-    PKSampler,
-    RandomBatches,
-    ReIDImages,
-    collate,
-    require_identities,
-    upright_instances,
-)
-from benchmark.training.loop import Streams, fit
+from benchmark.training import distributed
+from benchmark.training.distributed import SINGLE, Group
+from benchmark.training.loop import fit
 from benchmark.training.precision import resolve_precision
 from benchmark.training.pretrain import init_options, prepare_inits
-from benchmark.training.transforms import PairedTransform
+from benchmark.training.samplers import require_identities
+from benchmark.training.streams import make_streams
 from benchmark.training.validation import (
     ValidationSplit,
     build_validator,
@@ -158,39 +151,19 @@ def load_test_set(cfg: RunConfig, name: str, root: Path) -> Splits:
         raise DataError(f"{e}; or choose the test sets: --set eval.datasets='[...]'") from e
 
 
-def make_streams(cfg: RunConfig, data: RunData, model, labels: list[int], seed: int) -> Streams:
-    """The PK-batched ReID loader and, for methods that need it, the COCO parsing loader."""
-    size, t = (cfg.data.height, cfg.data.width), cfg.train
-    d = cfg.data
-    transform = PairedTransform(
-        d.flip, d.photometric, d.blackout if model.cfg.needs_part_labels else 0
-    )
-    reid = ReIDImages(
-        data.train.train, size, labels, model.cfg.needs_part_labels, transform, cache=True
-    )
-    per_id = t.pk_epoch == "identities"
-    sampler = PKSampler(labels, t.ids_per_batch, t.images_per_id, t.iters_per_epoch, seed, per_id)
-    workers = cfg.data.num_workers
-    streams = Streams(
-        DataLoader(reid, batch_sampler=sampler, collate_fn=collate, num_workers=workers)
-    )
-    if model.cfg.needs_coco:
-        instances = upright_instances(data.coco, d.coco_min_aspect)
-        # official code: the COCO stream gets the ReID transforms, part blackout included
-        coco = CocoParts(
-            instances, size, PairedTransform(d.flip, d.photometric, d.blackout), cache=True
-        )
-        batches = RandomBatches(len(coco), t.coco_batch, len(sampler), seed)
-        streams.coco = DataLoader(
-            coco, batch_sampler=batches, collate_fn=collate, num_workers=workers
-        )
-    return streams
-
-
 def run_method(
-    cfg: RunConfig, data: RunData, method: str, seed: int, run_dir: Path, device
+    cfg: RunConfig,
+    data: RunData,
+    method: str,
+    seed: int,
+    run_dir: Path,
+    device,
+    group: Group = SINGLE,
 ) -> list[dict]:
-    """Train (or resume) one method with one seed and evaluate it; returns tidy rows."""
+    """Train (or resume) one method with one seed and evaluate it; returns tidy rows.
+
+    Under torchrun every rank trains; rank 0 alone evaluates and writes (the others get []).
+    """
     labels_of = {pid: i for i, pid in enumerate(sorted({s.pid for s in data.train.train}))}
     labels = [labels_of[s.pid] for s in data.train.train]
     seed_everything(seed)
@@ -198,9 +171,12 @@ def run_method(
     run_dir.mkdir(parents=True, exist_ok=True)
     trained = (run_dir / DONE).exists()  # a re-evaluation: fit only loads the final checkpoint
     t0 = time.perf_counter()
-    streams = make_streams(cfg, data, model, labels, seed)
-    fit(model, streams, cfg.train, run_dir, device, make_validator(cfg, data, device))
+    streams = make_streams(cfg, data, model, labels, seed, device, group)
+    validator = make_validator(cfg, data, device) if group.main else None
+    fit(model, streams, cfg.train, run_dir, device, validator, group)
     t1 = time.perf_counter()
+    if not group.main:
+        return []
     rows = evaluate_method(cfg, data, model, method, seed, run_dir, device)
     timing = {"train_s": t1 - t0, "eval_s": time.perf_counter() - t1}
     write_timings(run_dir, timing, keep_train=trained)
@@ -240,7 +216,9 @@ def evaluate_method(
         condition = {} if occ is None else {"occlusion": occ}
         for name, splits in tests.items():
             with MaskRecorder(model) as recorder:  # part maps of the extraction's own forward
-                found = evaluate_splits(model, splits, ecfg, size, device, cfg.data.num_workers)
+                found = evaluate_splits(
+                    model, splits, ecfg, size, device, cfg.data.num_workers, precision
+                )
             if occ is None:
                 store_ranklist_data(splits, found.query, found.gallery, recorder, run_dir)
             if occ is None and name == EXAMPLES_SET:
@@ -280,6 +258,7 @@ def run_benchmark(
     resume: Path | None = None,
     device: str | None = None,
     name: str | None = None,
+    group: Group = SINGLE,
 ):
     """Run every method x seed of ``cfg``; returns (run folder, results DataFrame).
 
@@ -288,30 +267,44 @@ def run_benchmark(
     Everything is checked before any work: the device, the output folder (or the stored results
     of a resumed run), then the data. Only then is the run folder made (removed again if its
     first files cannot be written) or the resume recorded (see ``benchmark.run_folder``).
+    Under torchrun (``group``) rank 0 does every write first and the others follow it.
     """
-    dev = pick_device(device)
+    dev = pick_device(group.device_name(device))
+    t = cfg.train
+    distributed.check_group(group, dev, t.sync_bn, t.ids_per_batch, t.coco_batch)
     store = ResultStore.open(resume) if resume else None  # a malformed stored row fails here
     if store is None:
         check_out_dir(out)
-    data = prepare_data(cfg)  # before the run folder exists, so bad data leaves nothing behind
-    env = env_info() | {"device": str(dev), "precision": resolve_precision(cfg.train.amp, dev)}
-    env |= prepare_inits(cfg, dev)  # method.pretrained=synthetic: the shared trunk, built now
-    if store is None:
+    with group.main_first():  # rank 0 generates data and builds caches, the others read them
+        data = prepare_data(cfg)  # before the run folder exists: bad data leaves nothing behind
+        env = env_info() | {"device": str(dev), "precision": resolve_precision(cfg.train.amp, dev)}
+        env |= prepare_inits(cfg, dev)  # method.pretrained=synthetic: the shared trunk, built now
+    env |= distributed.describe(group, dev)
+    if group.main and store is None:
         store = create_run(out, cfg, env, name)
-    else:
+    elif group.main:
         record = record_resume(store.run_dir, cfg, env)  # env.json keeps the first environment
         for key, change in record["changes"].items():
             log.info("resume: %s %s -> %s (resume_log.json)", key, change["old"], change["new"])
-    write_validation(data.validation, cfg.train.val_ids, cfg.train.val_seed, store.run_dir)
+    run_dir = group.broadcast(store.run_dir if group.main else None)
+    if not group.main:
+        store = ResultStore(run_dir)  # never written by this rank
+    else:
+        write_validation(data.validation, cfg.train.val_ids, cfg.train.val_seed, run_dir)
     log.info("run folder %s (continue an interrupted run with --resume %s)", *[store.run_dir] * 2)
     what = (data.root, data.kind, len(data.train.train), data.labels)
     log.info("data: %s (%s), %d training images, part labels: %s", *what)
-    run_jobs(cfg, data, store, dev)
+    run_jobs(cfg, data, store, dev, group)
     return store.run_dir, pd.read_csv(store.run_dir / "results.csv")
 
 
-def run_jobs(cfg: RunConfig, data: RunData, store: ResultStore, device) -> None:
-    """Train and evaluate each method x seed not yet done; re-evaluate those whose eval changed."""
+def run_jobs(
+    cfg: RunConfig, data: RunData, store: ResultStore, device, group: Group = SINGLE
+) -> None:
+    """Train and evaluate each method x seed not yet done; re-evaluate those whose eval changed.
+
+    Under torchrun every rank trains each job and rank 0 stores it before any rank moves on.
+    """
     for seed in cfg.seeds:
         for method in cfg.methods:
             sub = job_dir(store.run_dir, method, seed)
@@ -321,7 +314,9 @@ def run_jobs(cfg: RunConfig, data: RunData, store: ResultStore, device) -> None:
                 continue
             if state == "reevaluate":
                 log.info("%s seed %d: re-evaluating its final checkpoint", method, seed)
-            rows = run_method(cfg, data, method, seed, sub, device)
-            merge_job(store.run_dir, sub, method, seed)  # before the rows: done means both
-            store.replace(method, seed, [{"run": store.run_dir.name, **r} for r in rows])
-            mark_done(sub, len(rows), cfg)
+            rows = run_method(cfg, data, method, seed, sub, device, group)
+            if group.main:
+                merge_job(store.run_dir, sub, method, seed)  # before the rows: done means both
+                store.replace(method, seed, [{"run": store.run_dir.name, **r} for r in rows])
+                mark_done(sub, len(rows), cfg)
+            group.barrier()  # the next job's state is read once this one is stored

@@ -95,7 +95,7 @@ def set_threads(threads: int | None, portable: bool) -> None:
     import torch
 
     if portable:
-        from benchmark.cli import pin_portable_numerics
+        from benchmark.commands.run import pin_portable_numerics
 
         pin_portable_numerics()
     if threads is not None:
@@ -119,7 +119,8 @@ def run_job(
         ``{"job", "status", "error"}``: status ``done``, ``skipped`` (finished before) or
         ``failed`` with the one-line error, so one failed job never stops the others.
     """
-    from benchmark.cli import PORTABLE_PROFILES, import_registries
+    from benchmark.cli import import_registries
+    from benchmark.commands.run import PORTABLE_PROFILES
 
     record: dict[str, Any] = {"job": job.name, "status": "done", "error": ""}
     try:

@@ -22,18 +22,19 @@ PORTABLE_NUMERICS = {
 }
 
 
-def pin_portable_numerics() -> None:
+def pin_portable_numerics(threads: int = 2) -> None:
     """Use kernels that give the same numbers on any x86-64 CPU (before the first torch op).
 
     Generic ATen kernels, SSE4.1 oneDNN kernels, MKL's compatible code path and two threads:
     AVX2 vs AVX-512 kernels alone moved a third of the smoke metrics by up to 29 points.
+    (``threads``: 1 per torchrun process, so N processes do not oversubscribe the cores.)
     """
     import os
 
     import torch
 
     os.environ.update(PORTABLE_NUMERICS)
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
 
 
 def add_run_parser(sub) -> None:
@@ -136,19 +137,29 @@ def refuse_resume_flags(args, base) -> None:
 
 
 def cmd_run(args) -> int:
+    import os
+
     from benchmark.reporting.per_query import load_per_query
     from benchmark.reporting.tables import render_report
     from benchmark.runner import run_benchmark
+    from benchmark.training import distributed
 
     cfg = resolve_run_config(args)
+    group = distributed.group_from_env(os.environ)  # torchrun's RANK, WORLD_SIZE, LOCAL_RANK
     if args.store is not None:
+        if group.distributed:
+            raise UserError("--store runs sweep jobs one process each; drop it under torchrun")
         from benchmark.sweep_cli import run_in_store
 
         return run_in_store(args, cfg)
     if cfg.profile in PORTABLE_PROFILES:
-        pin_portable_numerics()
+        pin_portable_numerics(1 if group.distributed else 2)
     start = time.perf_counter()
-    run_dir, df = run_benchmark(cfg, args.out or DEFAULT_OUT, args.resume, args.device)
+    with distributed.process_group(group, args.device):
+        out = args.out or DEFAULT_OUT
+        run_dir, df = run_benchmark(cfg, out, args.resume, args.device, group=group)
+    if not group.main:
+        return 0  # rank 0 prints the tables
     print(render_report(df, load_per_query(run_dir), "md"))
     sets = df["dataset"].nunique()
     print(

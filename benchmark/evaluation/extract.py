@@ -17,6 +17,7 @@ from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.protocols import evaluate
 from benchmark.evaluation.ranking import PerQuery
 from benchmark.training.data import ReIDImages, collate
+from benchmark.training.precision import autocast
 from datasets.base import Sample, Splits
 from datasets.market1501 import NAME as MARKET1501
 
@@ -60,18 +61,26 @@ def extract(
     device: torch.device,
     desc: str,
     num_workers: int = 0,
+    precision: str = "fp32",
 ) -> FeatureBank:
-    """Features, visibility, pids and camids of ``samples`` (model in eval mode)."""
+    """Features, visibility, pids and camids of ``samples`` (model in eval mode).
+
+    ``precision`` "bf16"/"fp16": the forward runs under that autocast (as training did with
+    ``train.amp``); the features come back as float32 either way.
+    """
     model.eval()
+    device = torch.device(device)  # a name ("cpu") works too
     loader = DataLoader(
         ReIDImages(samples, size),
         batch_size=batch_size,
         collate_fn=collate,
         num_workers=num_workers,
+        pin_memory=device.type == "cuda",  # asynchronous copies to the GPU
     )
     feats, vis = [], []
     for item in tqdm(loader, desc=desc, leave=False, dynamic_ncols=True):
-        out = model(item["images"].to(device))
+        with autocast(precision, device):
+            out = model(item["images"].to(device, non_blocking=True))
         feats.append(out.features.float().cpu())  # [n, P, D]
         vis.append(out.visibility.float().cpu())  # [n, P]
     return FeatureBank(
@@ -94,13 +103,16 @@ def evaluate_splits(
     size: tuple[int, int],
     device: torch.device,
     num_workers: int = 0,
+    precision: str = "fp32",
 ) -> SetEvaluation:
-    """Every protocol of ``cfg`` on one test set; writes nothing."""
+    """Every protocol of ``cfg`` on one test set (features under ``precision``); writes nothing."""
     if not splits.query or not splits.gallery:
         raise DataError(f"{splits.name}: the query or gallery split is empty; check the data root")
     bs, name = cfg.batch_size, splits.name
-    query = extract(model, splits.query, size, bs, device, f"{name} query", num_workers)
-    gallery = extract(model, splits.gallery, size, bs, device, f"{name} gallery", num_workers)
+    query, gallery = (
+        extract(model, part, size, bs, device, f"{name} {which}", num_workers, precision)
+        for part, which in ((splits.query, "query"), (splits.gallery, "gallery"))
+    )
     # "test w/o vis" for every part method (P > 1), whatever its visibility: rows stay stable
     part_method = query.visibility.shape[1] > 1
     vis_options = (True, False) if cfg.without_vis and part_method else (True,)

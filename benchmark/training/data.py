@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,11 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from benchmark.errors import DataError
+from benchmark.training.samplers import (  # noqa: F401 - their old home
+    PKSampler,
+    RandomBatches,
+    require_identities,
+)
 from benchmark.training.transforms import PairedTransform, normalise
 from datasets.base import Sample
 from datasets.parts import part7_to_4
@@ -103,79 +108,6 @@ class ReIDImages(Dataset):
         return normalise(image), self.labels[i], labels, i
 
 
-def require_identities(count: int, p: int, held: int | None = None) -> None:
-    """One line when ``count`` training identities cannot fill P = ``p`` per batch.
-
-    ``held``: identities the validation split (``train.val_ids``) carved out, when known.
-    """
-    if count >= p:
-        return
-    out = (
-        "train.val_ids holds identities out"
-        if held is None
-        else f"{held} held out by train.val_ids"
-    )
-    raise DataError(
-        f"the training set has {count} identities ({out} for validation), fewer than {p} per "
-        "batch; lower train.ids_per_batch or train.val_ids, or use more training data"
-    )
-
-
-class PKSampler:
-    """Batches of P identities x K images (Hermans et al.'s batch-hard sampling).
-
-    ``per_identity`` False: each batch draws P identities at random, and an epoch is
-    images // (P x K) batches (one pass over the images on average). True (the official code's
-    RandomIdentitySampler): an epoch visits every identity once, in a random order, P per batch
-    (the last incomplete batch dropped), so it is identities // P batches. ``iters`` overrides
-    the count. Each epoch draws from a generator seeded by (seed, epoch), so an epoch is the
-    same whether the run was interrupted before it or not.
-    """
-
-    def __init__(
-        self,
-        labels: Sequence[int],
-        p: int,
-        k: int,
-        iters: int | None,
-        seed: int,
-        per_identity: bool = False,
-    ) -> None:
-        self.by_id: dict[int, np.ndarray] = {}
-        labels_arr = np.asarray(labels)
-        for pid in np.unique(labels_arr):
-            self.by_id[int(pid)] = np.flatnonzero(labels_arr == pid)
-        require_identities(len(self.by_id), p)
-        self.p, self.k, self.seed, self.epoch = p, k, seed, 0
-        self.per_identity = per_identity
-        natural = len(self.by_id) // p if per_identity else len(labels_arr) // (p * k)
-        self.iters = iters or max(1, natural)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.iters
-
-    def __iter__(self) -> Iterator[list[int]]:
-        rng = np.random.default_rng([self.seed, self.epoch])
-        ids = np.array(sorted(self.by_id))
-        per_pass = len(ids) // self.p  # per_identity: batches per permutation of the identities
-        order = ids
-        for b in range(self.iters):
-            if not self.per_identity:
-                chosen = rng.choice(ids, self.p, replace=False)
-            else:  # consecutive identities of a permutation, a new one when it is used up
-                if b % per_pass == 0:
-                    order = rng.permutation(ids)
-                chosen = order[(b % per_pass) * self.p : (b % per_pass + 1) * self.p]
-            batch = []
-            for pid in chosen:
-                pool = self.by_id[int(pid)]
-                batch += rng.choice(pool, self.k, replace=len(pool) < self.k).tolist()
-            yield batch
-
-
 def collate(items: list[tuple[Tensor, int, Tensor, int]]) -> dict[str, Tensor]:
     """Stack dataset items into a dict of tensors (parts None when absent)."""
     images, labels, parts, index = zip(*items, strict=True)
@@ -240,25 +172,3 @@ class CocoParts(Dataset):
         image, label = self.decoded(i)
         image, parts = self.transform(to_tensor(image.copy()), torch.from_numpy(label.copy()))
         return normalise(image), -1, parts, i
-
-
-class RandomBatches:
-    """``iters`` random batches of ``size`` indices per epoch, seeded by (seed, epoch)."""
-
-    def __init__(self, n: int, size: int, iters: int, seed: int) -> None:
-        if n == 0:
-            raise DataError(
-                "the COCO parsing set is empty; check coco/annotations under the data root"
-            )
-        self.n, self.size, self.iters, self.seed, self.epoch = n, size, iters, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.iters
-
-    def __iter__(self) -> Iterator[list[int]]:
-        rng = np.random.default_rng([self.seed, self.epoch, 1])
-        for _ in range(self.iters):
-            yield rng.choice(self.n, self.size, replace=self.n < self.size).tolist()

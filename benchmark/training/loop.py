@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import defaultdict
@@ -18,6 +19,7 @@ from benchmark.atomic import write_csv_atomic
 from benchmark.config import TrainConfig
 from benchmark.errors import NonFiniteError
 from benchmark.training.checkpoint import load_checkpoint, save_checkpoint
+from benchmark.training.distributed import SINGLE, Group, Local
 from benchmark.training.precision import autocast, grad_scaler, resolve_precision
 from methods.base import Batch, Method
 
@@ -93,12 +95,15 @@ def fit(
     run_dir: Path,
     device: torch.device,
     validate: Callable[[Method, int], dict[str, float]] | None = None,
+    group: Group = SINGLE,
 ) -> pd.DataFrame:
     """Train ``model`` for ``cfg.epochs``, resuming from ``run_dir/checkpoint.pt`` if present.
 
     Writes ``checkpoint.pt`` after every epoch and ``train_log.csv`` (one row per epoch: the
     epoch, the optimiser steps so far, the rate, every loss term and what ``validate(model,
     epoch)`` returns, e.g. ``val_rank1``: ``benchmark.training.validation``); returns the log.
+    Under torchrun (``group``) every rank trains its share of each batch through DDP and
+    rank 0 alone validates and writes; the logged loss terms are means over the ranks.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     model.to(device)
@@ -115,15 +120,23 @@ def fit(
         log.info("resuming %s from epoch %d", run_dir.name, start)
     precision = resolve_precision(cfg.amp, device)
     scaler = grad_scaler(precision, device)
+    replica = group.replicate(model, device, cfg.sync_bn)
     for epoch in range(start, cfg.epochs):
         streams.set_epoch(epoch)
         lr = opt.param_groups[0]["lr"]
-        terms = train_one_epoch(model, streams, opt, sched, scaler, cfg, device, epoch, precision)
+        terms = train_one_epoch(
+            model, streams, opt, sched, scaler, cfg, device, epoch, precision, replica
+        )
+        terms = group.mean(terms)
         steps = (epoch + 1) * len(streams.reid)
+        if not group.main:
+            continue  # rank 0 validates and writes; the others meet it in the next step
         val = validate(model, epoch) if validate is not None else {}  # held-out train ids
         rows.append({"epoch": epoch + 1, "step": steps, "lr": lr, **terms, **val})
-        save_checkpoint(ckpt, model, opt, sched, epoch + 1)
+        # the log first: a checkpoint always has its epoch's row (a kill between the two
+        # resumes from the older checkpoint, which keeps the log's first rows only)
         write_csv_atomic(pd.DataFrame(rows), log_path)
+        save_checkpoint(ckpt, model, opt, sched, epoch + 1)
     return pd.DataFrame(rows)
 
 
@@ -137,14 +150,23 @@ def train_one_epoch(
     device,
     epoch: int,
     precision: str = "fp32",
+    replica: Local | None = None,
 ) -> dict:
-    """One epoch; returns the mean of every named loss term (weighted, as summed)."""
+    """One epoch; returns the mean of every named loss term (weighted, as summed).
+
+    ``replica`` is how the step reaches the model: the model itself (default) or DDP.
+    """
+    replica = replica or Local(model)
     model.train()
     sums: dict[str, float] = defaultdict(float)
     visible: list[torch.Tensor] = []  # [P] fraction of the batch where each part is visible
     coco_iter = iter(streams.coco) if streams.coco is not None else None
     bar = tqdm(
-        streams.reid, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, dynamic_ncols=True
+        streams.reid,
+        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        leave=False,
+        dynamic_ncols=True,
+        disable=not replica.main,
     )
     for step, item in enumerate(bar):
         opt.zero_grad(set_to_none=True)
@@ -157,7 +179,12 @@ def train_one_epoch(
             drop = dropped_terms(cfg, epoch, step, parsing, "triplet" in terms)
             return {k: v for k, v in terms.items() if k not in drop}
 
-        terms = forward_backward(model, batch.images, cfg, scaler, device, reid_loss, precision)
+        # with a COCO batch to come, DDP reduces the gradients once, after both backwards
+        later = replica.accumulate() if coco_iter is not None else contextlib.nullcontext()
+        with later:
+            terms = forward_backward(
+                replica.reid, batch.images, cfg, scaler, device, reid_loss, precision
+            )
         if coco_iter is not None:  # eq. (10): the COCO batch after the ReID batch, grads summed
             coco = next(coco_iter)
             images, parts = coco["images"].to(device), coco["parts"].to(device)
@@ -166,7 +193,7 @@ def train_one_epoch(
                 return model.coco_loss(masks, parts)
 
             terms |= forward_backward(
-                model.parse, images, cfg, scaler, device, coco_loss, precision
+                replica.coco, images, cfg, scaler, device, coco_loss, precision
             )
         check_finite(terms, epoch, step)
         scaler.step(opt)
