@@ -9,8 +9,12 @@ def test_one_step_of_a_coco_method_is_measured() -> None:
     row = measure(Spec("hpnet", "smoke", size=(64, 32), batch=8, steps=1, device="cpu"))
     assert (row["method"], row["backbone"], row["input"]) == ("hpnet", "resnet18_quarter", "64x32")
     assert (row["batch"], row["coco_batch"]) == (8, 4), "smoke's coco_batch beside the ReID batch"
-    assert row["images_per_s"] > 0 and row["coco_per_s"] == row["images_per_s"] / 2, row
-    assert row["memory"] == "ru_maxrss" and row["peak_mem_mb"] >= row["mem_above_start_mb"] > 0
+    assert row["images_per_s"] > 0, row
+    # both rates are rounded to 0.1 image/s: half the batch, half the rate
+    assert abs(row["coco_per_s"] - row["images_per_s"] / 2) <= 0.051, row
+    # ru_maxrss is the process's lifetime peak: in a test process that already peaked higher the
+    # growth reads 0 (the script measures each method in a fresh process for that reason)
+    assert row["memory"] == "ru_maxrss" and row["peak_mem_mb"] >= row["mem_above_start_mb"] >= 0
     assert row["precision"] == "fp32", "smoke trains without amp"
 
 

@@ -202,7 +202,10 @@ def test_resume_adds_a_method_and_reevaluates_under_new_eval_settings(smoke_run,
     assert "re-evaluating its final checkpoint" in proc.stderr, "finished jobs are re-evaluated"
     df = pd.read_csv(run / "results.csv")
     assert set(df["method"]) == {"hpnet", "baseline", "pcb"}, "the added method ran"
-    assert set(df["mode"]) == {"multi"} and set(df["dataset"]) == {"occluded_reid"}, "old rows go"
+    # single-shot rows go; parsing rows (HPNet's masks) stay, as eval.parsing is still on
+    assert set(df["mode"]) == {"multi", "parsing"}, "old single-shot rows go"
+    assert set(df["dataset"]) == {"occluded_reid"}, "old rows of other test sets go"
+    assert set(df.loc[df["mode"] == "parsing", "method"]) == {"hpnet"}, "only HPNet has masks"
     key = ["method", "dataset", "query_set", "mode", "distance", "vis", "seed", "metric"]
     before = pd.read_csv(original / "results.csv").drop(columns="run")
     again = before.merge(df.drop(columns="run"), on=key, suffixes=("", "_again"))

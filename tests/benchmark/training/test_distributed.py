@@ -135,17 +135,23 @@ def test_ddp_gradients_are_the_mean_of_the_ranks_local_gradients(tmp_path) -> No
     """Both forwards reduced once, parsing-only warm-up's unused classifiers left without grad."""
     mp.spawn(_worker, args=(str(tmp_path / "store"), str(tmp_path / "rank")), nprocs=2)
     reduced = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' thread count: the same kernels and summation order
+    try:
+        local = [[step_gradients(r, warmup, SINGLE) for r in range(2)] for warmup in (0, 1)]
+    finally:
+        torch.set_num_threads(threads)
     for case, warmup in enumerate((0, 1)):
-        local = [step_gradients(r, warmup, SINGLE) for r in range(2)]
-        for name, g0 in local[0].items():
-            g1 = local[1][name]
+        local_case = local[case]
+        for name, g0 in local_case[0].items():
+            g1 = local_case[1][name]
             for r in range(2):
                 got = reduced[r][case][name]
                 if g0 is None:
                     assert g1 is None and got is None, f"{name}: no rank has a gradient"
                     continue
                 torch.testing.assert_close(
-                    got, (g0 + g1) / 2, atol=1e-6, rtol=1e-4, msg=f"warmup {warmup} {name} r{r}"
+                    got, (g0 + g1) / 2, atol=1e-5, rtol=1e-4, msg=f"warmup {warmup} {name} r{r}"
                 )
-        unused = [k for k, g in local[0].items() if g is None]
+        unused = [k for k, g in local_case[0].items() if g is None]
         assert (warmup == 1) == any("classifier" in k for k in unused), unused
