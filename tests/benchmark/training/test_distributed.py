@@ -131,16 +131,19 @@ def _worker(rank: int, store: str, out: str) -> None:
     dist.destroy_process_group()
 
 
+def _local_worker(_: int, out: str) -> None:
+    """Each rank's gradients without DDP, in a fresh process like the DDP workers (the same
+    thread count and kernels, whatever an earlier test set up in the pytest process)."""
+    torch.set_num_threads(1)
+    torch.save([[step_gradients(r, w, SINGLE) for r in range(2)] for w in (0, 1)], out)
+
+
 def test_ddp_gradients_are_the_mean_of_the_ranks_local_gradients(tmp_path) -> None:
     """Both forwards reduced once, parsing-only warm-up's unused classifiers left without grad."""
     mp.spawn(_worker, args=(str(tmp_path / "store"), str(tmp_path / "rank")), nprocs=2)
     reduced = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the workers' thread count: the same kernels and summation order
-    try:
-        local = [[step_gradients(r, warmup, SINGLE) for r in range(2)] for warmup in (0, 1)]
-    finally:
-        torch.set_num_threads(threads)
+    mp.spawn(_local_worker, args=(str(tmp_path / "local.pt"),), nprocs=1)
+    local = torch.load(tmp_path / "local.pt", weights_only=True)
     for case, warmup in enumerate((0, 1)):
         local_case = local[case]
         for name, g0 in local_case[0].items():
