@@ -205,6 +205,10 @@ def check_run_config(cfg: RunConfig) -> None:
     configs = _method_configs(cfg.methods)
     for name, value in cfg.method.items():
         _check_option(name, value, configs)
+    if isinstance(cfg.method.get("backbone"), str):
+        from methods.backbone import check_backbone
+
+        check_backbone(cfg.method["backbone"])  # a bad (timm) name fails before any data work
     if cfg.data.root is None:
         _check_synthetic(cfg)
 

@@ -57,6 +57,10 @@ class PretrainConfig:
     lr: float = field(default=0.05, metadata={"gt": 0.0})  # SGD, Nesterov momentum 0.9
     weight_decay: float = field(default=5e-4, metadata={"min": 0.0})  # paper 4.1
     warmup_epochs: int = field(default=1, metadata={"min": 0})  # then cosine decay to 0
+    # dense 7-part segmentation beside the identity task (0: identity classification only)
+    parts_weight: float = field(default=0.0, metadata={"min": 0.0})
+    crop_p: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})  # random vertical crops
+    crop_min_height: float = field(default=0.4, metadata={"gt": 0.0, "max": 1.0})
     amp: bool = True  # bf16 on CPUs with native bf16 (recorded in the card)
     channels_last: bool = True
 
@@ -90,11 +94,32 @@ def people_digest(people: list[Identity]) -> str:
     return hashlib.sha256(codes.tobytes()).hexdigest()[:16]
 
 
+# options added after the first trunks were cached: they enter the key only when set, so the
+# identity-only trunk keeps its name (its weights do not depend on them)
+LATER_OPTIONS = {"parts_weight": 0.0, "crop_p": 0.0, "crop_min_height": 0.4}
+
+
+def key_options(pcfg: PretrainConfig) -> dict[str, Any]:
+    """The pretraining options that name the cache file."""
+    options = dataclasses.asdict(pcfg)
+    return {k: v for k, v in options.items() if LATER_OPTIONS.get(k, object()) != v}
+
+
+def task_text(pcfg: PretrainConfig) -> str:
+    """The pretraining task in words (the card's "task")."""
+    task = "identity classification (GAP + linear, label smoothing 0.1)"
+    if pcfg.parts_weight > 0:
+        task += f" + {pcfg.parts_weight:g} x 7-part segmentation (1x1 conv on Conv5, cross-entropy)"
+    if pcfg.crop_p > 0:
+        task += f", random vertical crops (p {pcfg.crop_p:g}, >= {pcfg.crop_min_height:g} of H)"
+    return task + " on holistic synthetic people disjoint from every benchmark set"
+
+
 def cache_key(spec: TrunkSpec, pcfg: PretrainConfig, avoid: list[Identity]) -> str:
     """Hash of everything the weights depend on: the cache file's name."""
     payload = {
         "trunk": dataclasses.asdict(spec),
-        "pretrain": dataclasses.asdict(pcfg),
+        "pretrain": key_options(pcfg),
         "generator": GENERATOR_VERSION,
         "version": PRETRAIN_VERSION,
         "avoid": people_digest(avoid),
@@ -157,8 +182,7 @@ def make_card(
     """How the weights were made: the task, its config, what it avoided, how it went."""
     return {
         "key": key,
-        "task": "identity classification (GAP + linear, label smoothing 0.1) on holistic "
-        "synthetic people disjoint from every benchmark set",
+        "task": task_text(pcfg),
         "trunk": dataclasses.asdict(spec),
         "pretrain": dataclasses.asdict(pcfg),
         "generator_version": GENERATOR_VERSION,

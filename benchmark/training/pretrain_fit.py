@@ -2,8 +2,12 @@
 
 A stand-in for the paper's ImageNet initialisation (paper section 4.1): the trunk (Conv1-Conv5)
 learns person-identity classification (global average pooling, one linear classifier, as an
-ImageNet classifier) on holistic images of identities that no benchmark set contains. The
-benchmark's own training set stays the only ReID data a method is trained on.
+ImageNet classifier) on holistic images of identities that no benchmark set contains,
+optionally (``parts_weight`` > 0) together with dense 7-part body segmentation on the Conv5 grid
+(a 1x1 convolution, cross-entropy), and optionally on random vertical crops (``crop_p``: a
+random band of the image's height stretched back to the input size, as an ImageNet
+RandomResizedCrop). Only the trunk is kept; the heads are dropped. The benchmark's own
+training set stays the only ReID data a method is trained on.
 """
 
 from __future__ import annotations
@@ -46,12 +50,14 @@ class PretrainSet:
 
     Attributes:
         images: [M, H, W, 3] uint8 RGB.
+        parts: [M, H, W] uint8 7-part label maps (0 background).
         labels: [M] identity index in [0, ids).
         heldout: [M] True for the images kept out of training (one per identity).
         people: the identities drawn.
     """
 
     images: Tensor
+    parts: Tensor
     labels: Tensor
     heldout: Tensor
     people: list[Identity]
@@ -72,14 +78,16 @@ def render_set(
         for c in range(cameras)
     ]
     images = np.empty((len(people) * images_per_id, height, width, 3), dtype=np.uint8)
+    parts = np.empty((len(people) * images_per_id, height, width), dtype=np.uint8)
     for i, ident in enumerate(people):
         for j in range(images_per_id):
             rng = np.random.default_rng([seed, STREAM, 2, i, j])
             cam = cams[int(rng.integers(cameras))]
-            images[i * images_per_id + j] = render_shot(rng, ident, cam, size, "holistic").image
+            shot = render_shot(rng, ident, cam, size, "holistic")
+            images[i * images_per_id + j], parts[i * images_per_id + j] = shot.image, shot.label
     labels = torch.arange(len(people)).repeat_interleave(images_per_id)
     heldout = torch.arange(len(labels)) % images_per_id == images_per_id - 1  # the last per id
-    return PretrainSet(torch.from_numpy(images), labels, heldout, people)
+    return PretrainSet(torch.from_numpy(images), torch.from_numpy(parts), labels, heldout, people)
 
 
 def as_input(images: Tensor, flip: Tensor | None, channels_last: bool) -> Tensor:
@@ -91,18 +99,61 @@ def as_input(images: Tensor, flip: Tensor | None, channels_last: bool) -> Tensor
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def classifier(spec: TrunkSpec, num_classes: int) -> nn.Sequential:
-    """Trunk + Conv5 (module names "0", "1"), global average pooling, one linear layer."""
-    net = build_backbone(spec.backbone, spec.last_stride, None, spec.conv4_stride)
-    head = nn.Linear(net.dim, num_classes)
-    return nn.Sequential(net.trunk, net.conv5, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
+NUM_PARTS = 7  # the generator's part codes 1-7 (0 background)
 
 
-def trunk_state(model: nn.Sequential) -> dict[str, Tensor]:
+class PretrainNet(nn.Module):
+    """Trunk + Conv5; identity logits by global average pooling and one linear layer, and
+    per-cell 8-class part logits (background + 7 parts) by a 1x1 convolution on Conv5."""
+
+    def __init__(self, spec: TrunkSpec, num_classes: int) -> None:
+        super().__init__()
+        net = build_backbone(spec.backbone, spec.last_stride, None, spec.conv4_stride)
+        self.trunk, self.conv5 = net.trunk, net.conv5
+        self.classifier = nn.Linear(net.dim, num_classes)
+        self.parts = nn.Conv2d(net.dim, NUM_PARTS + 1, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        fmap = self.conv5(self.trunk(x))  # [N, D, h, w]
+        return self.classifier(fmap.mean(dim=(2, 3))), self.parts(fmap)  # [N, C], [N, 8, h, w]
+
+
+def trunk_state(model: PretrainNet) -> dict[str, Tensor]:
     """The trunk and Conv5 weights in torchvision's names (``layer4.*`` is Conv5)."""
-    state = {k: v.detach().clone() for k, v in model[0].state_dict().items()}
-    state |= {f"layer4.{k}": v.detach().clone() for k, v in model[1].state_dict().items()}
+    state = {k: v.detach().clone() for k, v in model.trunk.state_dict().items()}
+    state |= {f"layer4.{k}": v.detach().clone() for k, v in model.conv5.state_dict().items()}
     return state
+
+
+def vertical_crops(
+    x: Tensor, parts: Tensor, crop_p: float, min_height: float, gen: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """With probability ``crop_p`` per image, a random band of at least ``min_height`` of the
+    height, stretched back to the full size (bilinear image, nearest labels).
+
+    Args:
+        x: [N, 3, H, W] float images.
+        parts: [N, H, W] part codes.
+
+    Returns:
+        The images and float labels [N, H, W] (codes), cropped where drawn.
+    """
+    n = len(x)
+    crop = torch.rand(n, generator=gen) < crop_p
+    scale = torch.where(crop, min_height + (1 - min_height) * torch.rand(n, generator=gen), 1.0)
+    shift = (1 - scale) * (2 * torch.rand(n, generator=gen) - 1)  # band inside the image
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1], theta[:, 1, 2] = 1.0, scale, shift
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    lab = F.grid_sample(parts[:, None].float(), grid, mode="nearest", align_corners=False)
+    return x, lab[:, 0]
+
+
+def grid_labels(parts: Tensor, size: tuple[int, int]) -> Tensor:
+    """Part codes [N, H, W] -> the code covering most of each Conv5 cell [N, h, w] (long)."""
+    onehot = F.one_hot(parts.long(), NUM_PARTS + 1).permute(0, 3, 1, 2).float()
+    return F.adaptive_avg_pool2d(onehot, size).argmax(1)
 
 
 def lr_factor(step: int, warm: int, total: int) -> float:
@@ -119,7 +170,7 @@ def fit_trunk(data: PretrainSet, spec: TrunkSpec, pcfg, device: torch.device, pr
     Deterministic on one machine from ``pcfg.seed`` (bf16 kernels differ between CPUs).
     """
     torch.manual_seed(pcfg.seed)
-    model = classifier(spec, len(data.people)).to(device)
+    model = PretrainNet(spec, len(data.people)).to(device)
     if pcfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     precision = resolve_precision(pcfg.amp, device)
@@ -140,12 +191,20 @@ def fit_trunk(data: PretrainSet, spec: TrunkSpec, pcfg, device: torch.device, pr
             for b in range(per_epoch):
                 idx = order[b * pcfg.batch_size : (b + 1) * pcfg.batch_size]
                 flip = torch.rand(len(idx), generator=gen) < 0.5
-                x = as_input(data.images[idx], flip, pcfg.channels_last).to(device)
+                x = as_input(data.images[idx], flip, channels_last=False)
+                parts = torch.where(flip[:, None, None], data.parts[idx].flip(-1), data.parts[idx])
+                if pcfg.crop_p > 0:
+                    x, parts = vertical_crops(x, parts, pcfg.crop_p, pcfg.crop_min_height, gen)
+                if pcfg.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 with autocast(precision, device):
-                    logits = model(x)  # [N, ids]
+                    logits, part_logits = model(x.to(device))  # [N, ids], [N, 8, h, w]
                 loss = F.cross_entropy(
                     logits.float(), data.labels[idx].to(device), label_smoothing=0.1
                 )
+                if pcfg.parts_weight > 0:
+                    target = grid_labels(parts, tuple(part_logits.shape[-2:])).to(device)
+                    loss = loss + pcfg.parts_weight * F.cross_entropy(part_logits.float(), target)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -172,6 +231,6 @@ def heldout_accuracy(model: nn.Module, data: PretrainSet, pcfg, device, precisio
     for chunk in idx.split(256):
         x = as_input(data.images[chunk], None, pcfg.channels_last).to(device)
         with autocast(precision, device):
-            pred = model(x).argmax(1).cpu()  # [N]
+            pred = model(x)[0].argmax(1).cpu()  # [N]
         correct += int((pred == data.labels[chunk]).sum())
     return correct / max(len(idx), 1)

@@ -183,3 +183,17 @@ def test_set_method_backbone_builds_the_timm_model_for_every_method() -> None:
         assert model.cfg.backbone == "timm:test_efficientnet"
         names = {name.split(".")[-1] for name, _ in model.named_modules()}
         assert "blocks_4" in names and "conv_stem" in names, f"{method}: timm stages missing"
+
+
+def test_a_bad_backbone_name_fails_when_the_config_is_checked() -> None:
+    from dataclasses import replace
+
+    from benchmark.config import apply_overrides, check_run_config
+    from benchmark.profiles import get_profile
+
+    smoke = replace(get_profile("smoke"), methods=("hpnet", "baseline"))
+    for name, error in (("timm:resnt50", UnknownNameError), ("resnet19", ConfigError)):
+        cfg = apply_overrides(smoke, [f"method.backbone={name}"])
+        with pytest.raises(error) as caught:
+            check_run_config(cfg)  # before any data is drawn or any model is built
+        assert "\n" not in str(caught.value)

@@ -13,7 +13,7 @@ from torch import nn
 from benchmark.__main__ import main
 from benchmark.errors import UserError
 from benchmark.profiles import get_profile
-from benchmark.training import pretrain
+from benchmark.training import pretrain, pretrain_fit
 from benchmark.training.pretrain import (
     PROFILES,
     SYNTHETIC,
@@ -185,3 +185,51 @@ def test_pretrain_cli_builds_then_reuses(tmp_path: Path, capsys) -> None:
     assert f"synthetic pretrained trunk: {weights}" in first
     assert main(args) == 0 and capsys.readouterr().out == first, "the second call reuses it"
     assert {p.name for p in tmp_path.iterdir()} == {weights.name, weights.stem + ".json"}
+
+
+def test_added_options_keep_the_identity_trunk_key_and_change_it_when_set(avoid) -> None:
+    assert not set(pretrain.LATER_OPTIONS) & set(pretrain.key_options(SMOKE)), "legacy key kept"
+    base = cache_key(SPEC, SMOKE, avoid)
+    keys = {
+        cache_key(SPEC, dataclasses.replace(SMOKE, parts_weight=1.0), avoid),
+        cache_key(SPEC, dataclasses.replace(SMOKE, crop_p=0.5), avoid),
+        cache_key(SPEC, dataclasses.replace(SMOKE, crop_p=0.5, crop_min_height=0.6), avoid),
+    }
+    assert len(keys | {base}) == 4
+
+
+def test_grid_labels_take_each_cells_majority_code() -> None:
+    parts = torch.tensor(
+        [[[1, 1, 0, 0], [1, 2, 0, 3], [4, 4, 5, 5], [4, 0, 5, 6]]], dtype=torch.uint8
+    )  # [1, 4, 4] -> 2x2 cells
+    got = pretrain_fit.grid_labels(parts, (2, 2))
+    assert got.tolist() == [[[1, 0], [4, 5]]]
+
+
+def test_vertical_crops_move_labels_with_the_image() -> None:
+    gen = torch.Generator().manual_seed(0)
+    h, w = 32, 8
+    rows = torch.arange(h, dtype=torch.float32)[:, None].expand(h, w)
+    x = rows.expand(6, 3, h, w).clone()  # pixel value = its row
+    parts = (rows // 4).to(torch.uint8).expand(6, h, w).clone()  # code = row // 4 (0..7)
+    same, same_parts = pretrain_fit.vertical_crops(x, parts, 0.0, 0.4, gen)
+    torch.testing.assert_close(same, x)
+    assert torch.equal(same_parts, parts.float())
+    out, out_parts = pretrain_fit.vertical_crops(x, parts, 1.0, 0.4, gen)
+    assert out.shape == x.shape and out_parts.shape == (6, h, w)
+    for i in range(6):
+        band = out[i, 0, :, 0]  # the source row each output row shows
+        assert band[-1] - band[0] < h - 1, "a crop shows fewer rows than the image"
+        assert bool((band[1:] >= band[:-1]).all()), "rows keep their order"
+        # the label of each output row is the code of (about) the source row it shows
+        assert (out_parts[i, :, 0] - (band // 4)).abs().max() <= 1
+
+
+def test_parts_pretraining_runs_and_says_so_in_its_card(tmp_path: Path, avoid) -> None:
+    pcfg = dataclasses.replace(SMOKE, parts_weight=1.0, crop_p=0.5)
+    path = ensure_pretrained(SPEC, pcfg, avoid, tmp_path, progress=False)
+    card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert "7-part segmentation" in card["task"] and "vertical crops" in card["task"]
+    assert card["pretrain"]["parts_weight"] == 1.0 and card["final_loss"] > 0
+    state = torch.load(path, weights_only=True)
+    assert not any(k.startswith(("parts", "classifier")) for k in state), "heads are dropped"
