@@ -137,3 +137,20 @@ def test_empty_or_mismatched_sets_raise_user_error() -> None:
     other = make_bank(3, 8, dim=5)
     with pytest.raises(UserError, match="same P and D"):
         distance_matrix(bank, other)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 255, 256, 700])
+def test_part_norms_are_exact_float64_norms_at_any_scale(rows: int) -> None:
+    from benchmark.evaluation.distance import _norms64
+
+    gen = torch.Generator().manual_seed(rows)
+    feats = torch.randn(rows, 3, 16, generator=gen)
+    if rows:
+        feats[0] *= 1e20  # float32 squares would overflow
+        feats[-1] *= 1e-25  # and underflow
+        feats[rows // 2, 1] = 0.0
+    got = _norms64(feats)
+    assert got.dtype == torch.float64 and got.shape == (rows, 3)
+    torch.testing.assert_close(
+        got, torch.linalg.vector_norm(feats.double(), dim=-1), rtol=0, atol=0
+    )
