@@ -110,18 +110,20 @@ class PretrainNet(nn.Module):
         super().__init__()
         net = build_backbone(spec.backbone, spec.last_stride, None, spec.conv4_stride)
         self.trunk, self.conv5 = net.trunk, net.conv5
+        self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(net.dim, num_classes)
         self.parts = nn.Conv2d(net.dim, NUM_PARTS + 1, 1)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         fmap = self.conv5(self.trunk(x))  # [N, D, h, w]
-        return self.classifier(fmap.mean(dim=(2, 3))), self.parts(fmap)  # [N, C], [N, 8, h, w]
+        logits = self.classifier(self.pool(fmap).flatten(1))  # [N, C]
+        return logits, self.parts(fmap)  # [N, 8, h, w] part logits
 
 
-def trunk_state(model: PretrainNet) -> dict[str, Tensor]:
+def trunk_state(trunk: nn.Module, conv5: nn.Module) -> dict[str, Tensor]:
     """The trunk and Conv5 weights in torchvision's names (``layer4.*`` is Conv5)."""
-    state = {k: v.detach().clone() for k, v in model.trunk.state_dict().items()}
-    state |= {f"layer4.{k}": v.detach().clone() for k, v in model.conv5.state_dict().items()}
+    state = {k: v.detach().clone() for k, v in trunk.state_dict().items()}
+    state |= {f"layer4.{k}": v.detach().clone() for k, v in conv5.state_dict().items()}
     return state
 
 
@@ -219,7 +221,8 @@ def fit_trunk(data: PretrainSet, spec: TrunkSpec, pcfg, device: torch.device, pr
         "final_loss": float(np.mean(losses[-max(1, per_epoch // 4) :])) if losses else None,
         "heldout_accuracy": heldout_accuracy(model, data, pcfg, device, precision),
     }
-    return trunk_state(model.cpu()), stats
+    model = model.cpu()
+    return trunk_state(model.trunk, model.conv5), stats
 
 
 @torch.no_grad()

@@ -7,7 +7,6 @@ import socket
 import pytest
 import timm
 import torch
-from torch import nn
 from torchvision.models import resnet18, resnet50
 
 from benchmark.errors import ConfigError, UnknownNameError, UserError
@@ -111,7 +110,7 @@ def test_pretrain_trunk_format_round_trips(tmp_path) -> None:
     torch.manual_seed(0)
     net = build_backbone("timm:test_convnext", 1)
     path = tmp_path / "trunk.pt"
-    torch.save(trunk_state(nn.Sequential(net.trunk, net.conv5)), path)
+    torch.save(trunk_state(net.trunk, net.conv5), path)
     again = build_backbone("timm:test_convnext", 1, str(path))
     for a, b in ((net.trunk, again.trunk), (net.conv5, again.conv5)):
         for (k, u), v in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
