@@ -106,8 +106,9 @@ def _norms64(feats: Tensor) -> Tensor:
     memory for a 159k-image gallery, measured by ``benchmark.perf.eval_speed``).
     """
     out = torch.empty(feats.shape[:2], dtype=torch.float64, device=feats.device)
-    buf = torch.empty((min(_NORM_ROWS, len(feats)), *feats.shape[1:]), dtype=torch.float64)
-    buf = buf.to(feats.device)
+    buf = torch.empty(
+        (min(_NORM_ROWS, len(feats)), *feats.shape[1:]), dtype=torch.float64, device=feats.device
+    )
     for r0 in range(0, len(feats), _NORM_ROWS):
         rows = buf[: min(_NORM_ROWS, len(feats) - r0)]
         rows.copy_(feats[r0 : r0 + len(rows)])

@@ -94,15 +94,16 @@ def people_digest(people: list[Identity]) -> str:
     return hashlib.sha256(codes.tobytes()).hexdigest()[:16]
 
 
-# options added after the first trunks were cached: they enter the key only when set, so the
-# identity-only trunk keeps its name (its weights do not depend on them)
-LATER_OPTIONS = {"parts_weight": 0.0, "crop_p": 0.0, "crop_min_height": 0.4}
+# options added after the first trunks were cached: they enter the key only when they differ
+# from their defaults, so the identity-only trunk keeps its name (its weights do not use them)
+LATER_OPTIONS = ("parts_weight", "crop_p", "crop_min_height")
 
 
 def key_options(pcfg: PretrainConfig) -> dict[str, Any]:
     """The pretraining options that name the cache file."""
+    defaults = {f.name: f.default for f in dataclasses.fields(PretrainConfig)}
     options = dataclasses.asdict(pcfg)
-    return {k: v for k, v in options.items() if LATER_OPTIONS.get(k, object()) != v}
+    return {k: v for k, v in options.items() if k not in LATER_OPTIONS or v != defaults[k]}
 
 
 def task_text(pcfg: PretrainConfig) -> str:
