@@ -1,0 +1,130 @@
+"""Why a trained method's masks score what they do; run on request on a finished run folder.
+
+    python -m benchmark.perf.mask_diagnosis RUN_DIR [--method hpnet] [--seed 0] [--out CSV]
+
+Scores three sets of masks on every test set of the run that has synthetic ground truth, with
+the parsing-quality code of ``benchmark.evaluation.parsing`` (grid and image IoU, visibility):
+
+- ``prior``: one fixed mask, no image seen: each Conv5 cell is positive for a part where more
+  than half of the run's training labels (resized as training resizes them) have it there. What
+  a model that only learnt where parts usually are would score.
+- ``model``: the method's masks as evaluation computes them (BatchNorm running statistics).
+- ``model, batch BN``: the same weights with every BatchNorm normalising by the statistics of
+  the batch it sees (64 test images of one set), to tell whether running statistics that mix
+  ReID and COCO batches hurt the masks.
+
+Writes a tidy CSV (dataset, masks, metric, value) and prints mIoU and visibility recall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from benchmark.atomic import write_csv_atomic
+from benchmark.evaluation.parsing import count_batch, part_metrics, score_parsing
+from benchmark.evaluation.parsing_truth import full_label, sets_with_truth, with_truth
+from datasets.base import Sample
+from methods.losses import part_targets
+
+
+def _labels(samples: list[Sample], size: tuple[int, int], batch: int = 256):
+    """Batches of (4-part labels [n, H, W] at the input size, full-size labels), as training reads
+    them (``ReIDImages``)."""
+    from benchmark.training.data import ReIDImages
+
+    images = ReIDImages(samples, size, with_parts=True)
+    for b0 in range(0, len(samples), batch):
+        idx = range(b0, min(len(samples), b0 + batch))
+        parts = torch.stack([images[i][2] for i in idx])
+        yield parts, [full_label(samples[i].label_path) for i in idx]
+
+
+def prior_mask(train: list[Sample], size: tuple[int, int], grid: tuple[int, int]) -> torch.Tensor:
+    """[P, h, w] {0, 1}: cells where more than half of the training targets have the part."""
+    total, count = None, 0
+    for parts, _ in _labels(train, size):
+        targets, _ = part_targets(parts, 4, grid)  # [n, P, h, w], as the parsing loss sees them
+        total = targets.sum(0) if total is None else total + targets.sum(0)
+        count += len(parts)
+    assert total is not None, "no training image"
+    return (total / count > 0.5).float()
+
+
+def score_prior(prior: torch.Tensor, samples: list[Sample], size: tuple[int, int]) -> dict:
+    """``part_metrics`` of the fixed ``prior`` mask on every image of ``samples``."""
+    counts = None
+    visible = prior.amax(dim=(1, 2))  # [P]: the prior calls a part visible if it has a cell
+    for parts, full in _labels(samples, size):
+        n = len(parts)
+        batch = count_batch(prior.expand(n, *prior.shape), visible.expand(n, -1), parts, full)
+        counts = batch if counts is None else counts + batch
+    return part_metrics(counts)
+
+
+def with_batch_statistics(model: nn.Module) -> nn.Module:
+    """A copy whose BatchNorm layers normalise by each batch's own statistics, also in eval mode
+    (a BatchNorm without running statistics uses the batch's)."""
+    model = copy.deepcopy(model)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.running_mean, m.running_var = None, None
+    return model
+
+
+def diagnose(run_dir: Path, method: str, seed: int | None) -> pd.DataFrame:
+    """Tidy rows (dataset, masks, metric, value) for every test set with ground truth."""
+    from benchmark.reporting.export import data_root, load_trained
+    from benchmark.runner import load_test_set
+    from datasets.base import load_dataset
+
+    trained = load_trained(run_dir, method, seed)
+    cfg, model = trained.cfg, trained.model
+    root, kind = data_root(cfg)
+    size = (cfg.data.height, cfg.data.width)
+    queries = {name: load_test_set(cfg, name, root).query for name in cfg.eval.datasets}
+    scored = sets_with_truth(root, queries, kind == "synthetic")
+    if not scored:
+        raise SystemExit(f"{run_dir}: no test set with synthetic ground truth to diagnose")
+    train = list(load_dataset("market1501", root, labels="gt").train)
+    with torch.no_grad():
+        grid = tuple(model.parse(torch.zeros(1, 3, *size)).shape[-2:])
+    prior = prior_mask(train, size, grid)
+    device = torch.device("cpu")
+    rows = []
+    for name in scored:
+        samples = with_truth(root, queries[name])
+        found = {"prior": score_prior(prior, samples, size)}
+        for label, net in (("model", model), ("model, batch BN", with_batch_statistics(model))):
+            result = score_parsing(net, samples, size, device)
+            assert result is not None, f"{method} predicts no masks"
+            found[label] = part_metrics(result.counts)
+        for masks, metrics in found.items():
+            rows += [(name, masks, k, v) for k, v in metrics.items() if not np.isnan(v)]
+    return pd.DataFrame(rows, columns=["dataset", "masks", "metric", "value"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", type=Path, help="a finished run folder (made by 'run')")
+    p.add_argument("--method", default="hpnet", help="a method of the run that predicts masks")
+    p.add_argument("--seed", type=int, help="which seed's job (default: the lowest)")
+    p.add_argument("--out", type=Path, help="CSV to write (default RUN_DIR/mask_diagnosis.csv)")
+    args = p.parse_args(argv)
+    frame = diagnose(args.run_dir, args.method, args.seed)
+    out = write_csv_atomic(frame, args.out or args.run_dir / "mask_diagnosis.csv")
+    shown = frame[frame.metric.isin(["miou_grid", "vis_recall"])]
+    table = shown.pivot_table(index=["dataset", "masks"], columns="metric", values="value")
+    print((100 * table).round(1).to_markdown())
+    print(f"rows: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

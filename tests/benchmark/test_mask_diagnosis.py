@@ -1,0 +1,53 @@
+"""The mask diagnosis script: the fixed prior mask and BatchNorm on batch statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.perf import mask_diagnosis as md
+
+
+def _labels(batches):
+    def fake(samples, size, batch=256):
+        yield from batches
+
+    return fake
+
+
+def test_prior_marks_cells_most_training_labels_have(monkeypatch) -> None:
+    head_top = torch.zeros(4, 8, 4, dtype=torch.uint8)
+    head_top[:, :2] = 1  # head in the top quarter of every image
+    head_top[:3, 6:] = 4  # lower legs at the bottom in 3 of 4 images
+    head_top[0, 2:6] = 2  # torso in 1 of 4 images only
+    monkeypatch.setattr(md, "_labels", _labels([(head_top, [])]))
+    prior = md.prior_mask([], (8, 4), (4, 2))  # [P, 4, 2]
+    assert prior[0].tolist() == [[1, 1], [0, 0], [0, 0], [0, 0]]
+    assert prior[1].sum() == 0 and prior[2].sum() == 0, "a part in 1 of 4 images is not marked"
+    assert prior[3].tolist() == [[0, 0], [0, 0], [0, 0], [1, 1]]
+
+
+def test_a_prior_equal_to_the_truth_scores_full_iou(monkeypatch) -> None:
+    labels = torch.zeros(2, 8, 4, dtype=torch.uint8)
+    labels[:, :4], labels[:, 4:] = 1, 2  # head on top, torso below; no legs
+    full = [labels[i].numpy().astype(np.uint8) for i in range(2)]
+    monkeypatch.setattr(md, "_labels", _labels([(labels, full)]))
+    prior = torch.zeros(4, 4, 2)
+    prior[0, :2], prior[1, 2:] = 1, 1
+    metrics = md.score_prior(prior, [], (8, 4))
+    assert metrics["miou_grid"] == 1.0 and metrics["miou_image"] == 1.0
+    assert metrics["vis_recall_head"] == 1.0 and metrics["vis_recall_torso_arms"] == 1.0
+
+
+def test_batch_statistics_copy_normalises_by_the_batch_in_eval_mode() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)).eval()
+    net[1].running_mean.fill_(5.0)  # running statistics far from the batch's
+    x = torch.randn(6, 3, 5, 5)
+    copy = md.with_batch_statistics(net).eval()
+    with torch.no_grad():
+        h = net[0](x)
+        want = nn.functional.batch_norm(h, None, None, net[1].weight, net[1].bias, training=True)
+        torch.testing.assert_close(copy(x), want)
+    assert float(net[1].running_mean[0]) == 5.0, "the original keeps its running statistics"
