@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from benchmark.atomic import write_csv_atomic
+from benchmark.errors import DataError, UserError
 from benchmark.evaluation.parsing import count_batch, part_metrics, score_parsing
 from benchmark.evaluation.parsing_truth import full_label, sets_with_truth, with_truth
 from datasets.base import Sample
@@ -91,10 +93,13 @@ def diagnose(run_dir: Path, method: str, seed: int | None) -> pd.DataFrame:
     queries = {name: load_test_set(cfg, name, root).query for name in cfg.eval.datasets}
     scored = sets_with_truth(root, queries, kind == "synthetic")
     if not scored:
-        raise SystemExit(f"{run_dir}: no test set with synthetic ground truth to diagnose")
+        raise DataError(f"{run_dir}: no test set with synthetic ground truth (real data)")
     train = list(load_dataset("market1501", root, labels="gt").train)
     with torch.no_grad():
-        grid = tuple(model.parse(torch.zeros(1, 3, *size)).shape[-2:])
+        masks = model(torch.zeros(1, 3, *size)).masks
+    if masks is None:
+        raise DataError(f"method {method} predicts no part masks; pick one that does")
+    grid = tuple(masks.shape[-2:])
     prior = prior_mask(train, size, grid)
     device = torch.device("cpu")
     rows = []
@@ -103,7 +108,7 @@ def diagnose(run_dir: Path, method: str, seed: int | None) -> pd.DataFrame:
         found = {"prior": score_prior(prior, samples, size)}
         for label, net in (("model", model), ("model, batch BN", with_batch_statistics(model))):
             result = score_parsing(net, samples, size, device)
-            assert result is not None, f"{method} predicts no masks"
+            assert result is not None, "a method with masks in forward scores them"
             found[label] = part_metrics(result.counts)
         for masks, metrics in found.items():
             rows += [(name, masks, k, v) for k, v in metrics.items() if not np.isnan(v)]
@@ -117,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, help="which seed's job (default: the lowest)")
     p.add_argument("--out", type=Path, help="CSV to write (default RUN_DIR/mask_diagnosis.csv)")
     args = p.parse_args(argv)
-    frame = diagnose(args.run_dir, args.method, args.seed)
+    try:
+        frame = diagnose(args.run_dir, args.method, args.seed)
+    except UserError as e:  # a bad folder, method or checkpoint: one line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     out = write_csv_atomic(frame, args.out or args.run_dir / "mask_diagnosis.csv")
     shown = frame[frame.metric.isin(["miou_grid", "vis_recall"])]
     table = shown.pivot_table(index=["dataset", "masks"], columns="metric", values="value")

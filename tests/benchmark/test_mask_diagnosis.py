@@ -51,3 +51,9 @@ def test_batch_statistics_copy_normalises_by_the_batch_in_eval_mode() -> None:
         want = nn.functional.batch_norm(h, None, None, net[1].weight, net[1].bias, training=True)
         torch.testing.assert_close(copy(x), want)
     assert float(net[1].running_mean[0]) == 5.0, "the original keeps its running statistics"
+
+
+def test_a_missing_run_folder_is_a_one_line_error(tmp_path, capsys) -> None:
+    assert md.main([str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "does not exist" in err and "\n" not in err
