@@ -222,7 +222,9 @@ def evaluate_method(
             if occ is None:
                 store_ranklist_data(splits, found.query, found.gallery, recorder, run_dir)
             if occ is None and name == EXAMPLES_SET:
-                save_rankings(splits, found.query, found.gallery, run_dir)
+                save_rankings(
+                    splits, found.query, found.gallery, run_dir, distance=cfg.eval.distance
+                )
                 save_masks(model, splits, size, device, run_dir)
             for result in found.results:
                 ctx = base | result.context | condition

@@ -18,7 +18,9 @@ import torch
 from benchmark.atomic import atomic_path, write_csv_atomic, write_json_atomic
 from benchmark.errors import DataError
 from benchmark.evaluation.distance import distance_matrix
+from benchmark.evaluation.extract import MARKET_STYLE
 from benchmark.evaluation.features import FeatureBank
+from benchmark.reporting.ranklist_data import ranked_gallery, subset
 from benchmark.training.data import ReIDImages, collate
 from datasets.base import Splits
 
@@ -66,16 +68,16 @@ def save_rankings(
     out_dir: Path,
     count: int = 6,
     top: int = 10,
+    distance: str = "paper",
 ) -> Path:
-    """Top-``top`` gallery images of ``count`` queries with right/wrong flags, as JSON."""
+    """Top-``top`` gallery images of ``count`` queries with right/wrong flags, as JSON, ranked as
+    the evaluation ranks (``ranked_gallery``) under the run's ``distance``."""
     picks = pick_queries(len(query), count)
-    sub = FeatureBank(
-        query.features[picks], query.visibility[picks], query.pids[picks], query.camids[picks]
-    )
-    dist = distance_matrix(sub, gallery)  # [count, G]
-    order = torch.argsort(dist, dim=1, stable=True)[:, :top]  # ties: gallery order
+    sub = subset(query, picks)
+    dist = distance_matrix(sub, gallery, distance=distance)  # [count, G]
+    order = ranked_gallery(dist, sub, gallery, splits.name in MARKET_STYLE, top)
     rows = []
-    for row, qi in zip(order.tolist(), picks, strict=True):
+    for row, qi in zip(order, picks, strict=True):
         rows.append(
             {
                 "query": str(splits.query[qi].path),

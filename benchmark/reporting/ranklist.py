@@ -1,5 +1,6 @@
 """Rank lists that explain themselves: which queries (a stated rule), their top-k gallery under the
-evaluation's ranking rules, and per gallery image the eq. (1) part distances and used parts.
+evaluation's ranking rules and the run's test distance, and per gallery image the part distances
+and the parts used (commonly visible).
 
 The result is one tidy frame (``FRAME_COLUMNS``, one row per query x rank x part) that the
 figure draws and ``ranklist`` writes as CSV beside it.
@@ -21,6 +22,7 @@ from benchmark.reporting.ranklist_data import (
     part_distances,
     pattern_of,
     query_aps,
+    ranked_gallery,
     subset,
 )
 
@@ -88,39 +90,31 @@ def select_queries(
     return picks, f"{len(picks)} drawn at random (seed {rule.seed}) from {what}"
 
 
-def top_k(data: RanklistData, queries: list[int], k: int) -> tuple[list[list[int]], torch.Tensor]:
-    """Each query's top-``k`` gallery indices under the evaluation's rules, and [n, G] eq. (1).
-
-    Rules (``benchmark.evaluation.ranking``): same pid and same camera is not listed (nor
-    Market-1501 junk); ascending distance; at a tie a true match ranks after the non-matches,
-    then gallery order.
-    """
+def top_k(
+    data: RanklistData, queries: list[int], k: int, distance: str = "paper"
+) -> tuple[list[list[int]], torch.Tensor]:
+    """Each query's top-``k`` gallery indices under the evaluation's rules (``ranked_gallery``)
+    and their [n, G] distances (``distance``: the run's ``eval.distance``)."""
     if k < 1:
         raise UserError(f"--topk must be at least 1, got {k}")
-    q, g = subset(data.query, queries), data.gallery
-    dist = distance_matrix(q, g)  # [n, G] eq. (1), +inf without a shared visible part
-    lists = []
-    for row, (pid, cam) in enumerate(zip(q.pids.tolist(), q.camids.tolist(), strict=True)):
-        match = (g.pids == pid).numpy()
-        keep = ~(match & (g.camids == cam).numpy())
-        if data.market_ids:
-            keep &= (g.pids >= 0).numpy()
-        index = np.flatnonzero(keep)
-        order = np.lexsort((index, match[index], dist[row, index].numpy()))
-        lists.append([int(i) for i in index[order[:k]]])
-    return lists, dist
+    q = subset(data.query, queries)
+    dist = distance_matrix(q, data.gallery, distance=distance)  # [n, G]
+    return ranked_gallery(dist, q, data.gallery, data.market_ids, k), dist
 
 
-def ranklist_frame(data: RanklistData, rule: Rule, count: int, k: int) -> tuple[pd.DataFrame, str]:
-    """The tidy rank-list frame (``FRAME_COLUMNS``) and the sentence stating the query rule."""
-    aps = query_aps(data)
+def ranklist_frame(
+    data: RanklistData, rule: Rule, count: int, k: int, distance: str = "paper"
+) -> tuple[pd.DataFrame, str]:
+    """The tidy rank-list frame (``FRAME_COLUMNS``) and the sentence stating the query rule,
+    under the run's test distance (``eval.distance``: "paper" eq. (1) or "official")."""
+    aps = query_aps(data, distance)
     picks, said = select_queries(data, rule, count, aps)
-    lists, dist = top_k(data, picks, k)
+    lists, dist = top_k(data, picks, k, distance)
     patterns = pattern_of(data.query.visibility)
     rows = []
     for n, (qi, gallery) in enumerate(zip(picks, lists, strict=True)):
         q, g = subset(data.query, [qi]), subset(data.gallery, gallery)
-        parts = part_distances(q, g)[0]  # [k, P]
+        parts = part_distances(q, g, distance)[0]  # [k, P]
         qv, gv = q.visibility[0] > 0, g.visibility > 0  # [P], [k, P]
         for rank, gi in enumerate(gallery, 1):
             for j in range(parts.shape[1]):
@@ -139,7 +133,8 @@ def ranklist_frame(data: RanklistData, rule: Rule, count: int, k: int) -> tuple[
                         "part_distance": float(parts[rank - 1, j]),
                         "query_visible": bool(qv[j]),
                         "gallery_visible": bool(gv[rank - 1, j]),
-                        "used": bool(qv[j] and gv[rank - 1, j]),  # eq. (1): v1_j v2_j
+                        # eq. (1): v1_j v2_j (official: the parts of its shared term)
+                        "used": bool(qv[j] and gv[rank - 1, j]),
                     }
                 )
     return pd.DataFrame(rows, columns=list(FRAME_COLUMNS)), said
@@ -147,7 +142,7 @@ def ranklist_frame(data: RanklistData, rule: Rule, count: int, k: int) -> tuple[
 
 def caption(tile: pd.DataFrame, part_names: list[str]) -> str:
     """The text under one gallery image: per part its distance, marked used (●) or not (○),
-    then the eq. (1) total (the mean over the used parts)."""
+    then the total (eq. (1): the mean over the used parts)."""
     lines = []
     for row in tile.sort_values("part").itertuples():
         mark = "●" if row.used else "○"

@@ -186,11 +186,13 @@ def subset(bank: FeatureBank, rows: list[int] | Tensor) -> FeatureBank:
     return FeatureBank(bank.features[idx], bank.visibility[idx], bank.pids[idx], bank.camids[idx])
 
 
-def part_distances(query: FeatureBank, gallery: FeatureBank) -> Tensor:
-    """[Q, G, P] eq. (1) part terms ``||f1_j - f2_j||`` of unit features, by ``distance_matrix``.
+def part_distances(query: FeatureBank, gallery: FeatureBank, distance: str = "paper") -> Tensor:
+    """[Q, G, P] part terms by ``distance_matrix``: eq. (1)'s ``||f1_j - f2_j||`` of unit features
+    ("paper") or the official code's cosine distance ``1 - cos`` ("official").
 
     Each part goes through the evaluation's own distance code alone, visibility forced to 1, so
-    its value is exactly the term eq. (1) averages over the commonly visible parts.
+    its value is exactly the term the distance averages over its parts. (The official distance
+    of one part is its query term plus its shared term, the same ``1 - cos`` twice: halved.)
     """
     cols = []
     for j in range(query.features.shape[1]):
@@ -198,7 +200,8 @@ def part_distances(query: FeatureBank, gallery: FeatureBank) -> Tensor:
         g = FeatureBank(
             gallery.features[:, j : j + 1], gallery.visibility[:, j : j + 1], *_ids(gallery)
         )
-        cols.append(distance_matrix(q, g, use_visibility=False))  # [Q, G]
+        d = distance_matrix(q, g, use_visibility=False, distance=distance)  # [Q, G]
+        cols.append(d / 2 if distance == "official" else d)
     return torch.stack(cols, dim=-1)
 
 
@@ -206,12 +209,35 @@ def _ids(bank: FeatureBank) -> tuple[Tensor, Tensor]:
     return bank.pids, bank.camids
 
 
-def query_aps(data: RanklistData) -> np.ndarray:
+def query_aps(data: RanklistData, distance: str = "paper") -> np.ndarray:
     """[Q] multi-gallery-shot AP of each query (NaN for a query without a match)."""
-    dist = distance_matrix(data.query, data.gallery)  # [Q, G] eq. (1)
+    dist = distance_matrix(data.query, data.gallery, distance=distance)  # [Q, G]
     q, g = data.query, data.gallery
     per = rank_queries(dist, q.pids, q.camids, g.pids, g.camids, market_ids=data.market_ids)
     return np.where(per.valid.numpy(), per.ap.numpy(), np.nan)
+
+
+def ranked_gallery(
+    dist: Tensor, query: FeatureBank, gallery: FeatureBank, market_ids: bool, k: int
+) -> list[list[int]]:
+    """Each query's top-``k`` gallery indices under the evaluation's rules
+    (``benchmark.evaluation.ranking``): same pid and same camera is not listed (nor Market-1501
+    junk); ascending distance; at a tie a true match ranks after the non-matches, then gallery
+    order.
+
+    Args:
+        dist: [Q, G] distances of ``query`` to ``gallery``.
+    """
+    lists = []
+    for row, (pid, cam) in enumerate(zip(query.pids.tolist(), query.camids.tolist(), strict=True)):
+        match = (gallery.pids == pid).numpy()
+        keep = ~(match & (gallery.camids == cam).numpy())
+        if market_ids:
+            keep &= (gallery.pids >= 0).numpy()
+        index = np.flatnonzero(keep)
+        order = np.lexsort((index, match[index], dist[row, index].numpy()))
+        lists.append([int(i) for i in index[order[:k]]])
+    return lists
 
 
 def pattern_of(visibility: Tensor) -> list[str]:

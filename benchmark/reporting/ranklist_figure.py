@@ -1,5 +1,5 @@
 """The rank-list figure: a matplotlib grid, one row per query, its top-k gallery with a green (right
-identity) or red (wrong) frame, part masks overlaid, eq. (1) part distances under each image."""
+identity) or red (wrong) frame, part masks overlaid, part distances under each image."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from benchmark.reporting.figures import PART_COLORS, overlay
 from benchmark.reporting.labels import dataset_label, row_label
 from benchmark.reporting.ranklist import Rule, caption, ranklist_frame
 from benchmark.reporting.ranklist_data import RanklistData, load_ranklist_data, stored_datasets
+from benchmark.run_folder import read_run_config
 from benchmark.training.data import read_image
 from datasets.parts import PART4_NAMES
 
@@ -101,13 +102,19 @@ def draw_ranklist(frame: pd.DataFrame, data: RanklistData, title: str, out: Path
 _FRAME_KEY = ((RIGHT, "right identity"), (WRONG, "wrong identity"))
 
 
-def figure_title(method: str, dataset: str, rule_text: str) -> str:
+def figure_title(method: str, dataset: str, rule_text: str, distance: str = "paper") -> str:
     """The figure's title: what is shown, how the queries were chosen, how to read the text."""
-    return (
-        f"{method} on {dataset}; queries: {rule_text}\n"
-        "under each image: eq. (1) part distances (● used: visible in query and gallery, "
-        "○ not used) and d = their mean over the used parts"
-    )
+    if distance == "official":
+        how = (
+            "cosine part distances (● visible in query and gallery, ○ not) and d = the official "
+            "distance (mean over the query's visible parts + mean over the shared ones)"
+        )
+    else:
+        how = (
+            "eq. (1) part distances (● used: visible in query and gallery, ○ not used) and "
+            "d = their mean over the used parts"
+        )
+    return f"{method} on {dataset}; queries: {rule_text}\nunder each image: {how}"
 
 
 def find_method_dir(run_dir: Path, method: str) -> Path:
@@ -136,7 +143,8 @@ def write_ranklist(
     the tidy frame as CSV beside it. Returns (png, csv)."""
     mdir = find_method_dir(run_dir, method)
     data = load_ranklist_data(mdir, dataset)
-    frame, said = ranklist_frame(data, rule, queries, topk)
+    distance = read_run_config(run_dir).eval.distance  # rank as the run's tables were scored
+    frame, said = ranklist_frame(data, rule, queries, topk, distance)
     tag = rule.kind if rule.kind != "pattern" else f"pattern{rule.bits}"
     out = (
         Path(out)
@@ -145,7 +153,9 @@ def write_ranklist(
     )
     name, _, seed = mdir.name.rpartition("-seed")
     label = f"{row_label(name, True)}, seed {seed}" if name else mdir.name
-    png = draw_ranklist(frame, data, figure_title(label, dataset_label(dataset), said), out)
+    png = draw_ranklist(
+        frame, data, figure_title(label, dataset_label(dataset), said, distance), out
+    )
     return png, write_csv_atomic(frame, out.with_suffix(".csv"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from benchmark.reporting.ranklist_data import (
     load_ranklist_data,
     part_distances,
     query_aps,
+    ranked_gallery,
     save_ranklist_data,
     stored_datasets,
 )
@@ -248,3 +250,63 @@ def test_mask_recorder_keeps_the_part_maps_of_each_forward() -> None:
     with MaskRecorder(plain) as rec:
         plain(torch.zeros(2, 3, 4, 2))
     assert rec.split(1, 1) == (None, None), "a method without masks shows none"
+
+
+def cos_part(a, b) -> float:
+    """The slow reference of the official part term: 1 - cos(a, b) in float64."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(1.0 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_official_runs_rank_and_caption_by_the_official_distance() -> None:
+    data = tiny()
+    parts = part_distances(data.query, data.gallery, "official")
+    slow = torch.tensor(
+        [[[cos_part(q[j], g[j]) for j in range(3)] for g in G_FEATS] for q in Q_FEATS]
+    )
+    torch.testing.assert_close(parts, slow.float(), atol=1e-6, rtol=0)
+    frame, _ = ranklist_frame(data, Rule("pattern", "111"), count=1, k=4, distance="official")
+    official = distance_matrix(data.query, data.gallery, distance="official")
+    ranks = frame.groupby("rank")[["query", "gallery", "total"]].first()
+    q = int(ranks["query"].iloc[0])
+    assert ranks["total"].tolist() == [float(official[q, g]) for g in ranks["gallery"]]
+    assert ranks["total"].is_monotonic_increasing
+    eq1, _ = ranklist_frame(data, Rule("pattern", "111"), count=1, k=4)
+    assert not np.allclose(eq1["total"], frame["total"]), "the two distances differ here"
+
+
+def test_ranked_gallery_leaves_out_same_camera_matches_and_puts_tied_matches_last() -> None:
+    data = tiny()
+    gallery = FeatureBank(
+        data.gallery.features,
+        data.gallery.visibility,
+        data.gallery.pids,
+        torch.tensor([1, 1, 1, 0]),
+    )  # g3 (pid 1) shares camera 0 with the queries
+    dist = torch.tensor([[0.5, 0.5, 0.2, 0.1], [0.3, 0.3, 0.3, 0.3]])
+    q = FeatureBank(
+        data.query.features[:2],
+        data.query.visibility[:2],
+        torch.tensor([1, 2]),
+        torch.zeros(2, dtype=torch.long),
+    )
+    assert ranked_gallery(dist, q, gallery, False, 4) == [[2, 1, 0], [0, 3, 1, 2]]
+
+
+def test_the_runs_example_rankings_follow_the_evaluation_rules(tmp_path) -> None:
+    import json
+
+    from benchmark.reporting.figure_data import EXAMPLES_JSON, save_rankings
+    from datasets.base import Sample, Splits
+
+    data = tiny()
+    q_pids = [1, 2, 1, 9]
+    splits = Splits(
+        "tiny",
+        query=tuple(Sample(Path(p), q_pids[i], 0) for i, p in enumerate(data.query_paths)),
+        gallery=tuple(Sample(Path(p), G_PIDS[i], 1) for i, p in enumerate(data.gallery_paths)),
+    )
+    save_rankings(splits, data.query, data.gallery, tmp_path, count=4, top=4)
+    stored = json.loads((tmp_path / EXAMPLES_JSON).read_text())["rankings"]
+    want, _ = top_k(data, [0, 1, 2, 3], k=4)
+    assert [[data.gallery_paths.index(g) for g in r["gallery"]] for r in stored] == want
