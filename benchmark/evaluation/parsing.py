@@ -75,12 +75,14 @@ class PartCounts:
         )
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den elementwise as floats; NaN where den is 0 (an undefined ratio)."""
     num, den = num.astype(float), den.astype(float)
     return np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0)
 
 
-def _nanmean(values: np.ndarray) -> float:
+def mean_defined(values: np.ndarray) -> float:
+    """The mean over the non-NaN entries; NaN when none is defined."""
     kept = values[~np.isnan(values)]
     return float(kept.mean()) if kept.size else float("nan")
 
@@ -96,12 +98,12 @@ def part_metrics(counts: PartCounts) -> dict[str, float]:
     ``vis_acc``, ``vis_precision`` and ``vis_recall`` are means over the parts where defined.
     """
     names = part_names(len(counts.tp))
-    iou_grid = _ratio(counts.inter_grid, counts.union_grid)
-    iou_image = _ratio(counts.inter_image, counts.union_image)
-    vis_acc = _ratio(counts.tp + counts.tn, counts.tp + counts.fp + counts.fn + counts.tn)
-    precision = _ratio(counts.tp, counts.tp + counts.fp)
-    recall = _ratio(counts.tp, counts.tp + counts.fn)
-    out = {"miou_grid": _nanmean(iou_grid), "miou_image": _nanmean(iou_image)}
+    iou_grid = ratio(counts.inter_grid, counts.union_grid)
+    iou_image = ratio(counts.inter_image, counts.union_image)
+    vis_acc = ratio(counts.tp + counts.tn, counts.tp + counts.fp + counts.fn + counts.tn)
+    precision = ratio(counts.tp, counts.tp + counts.fp)
+    recall = ratio(counts.tp, counts.tp + counts.fn)
+    out = {"miou_grid": mean_defined(iou_grid), "miou_image": mean_defined(iou_image)}
     per_part = {
         "iou_grid": iou_grid,
         "iou_image": iou_image,
@@ -111,7 +113,7 @@ def part_metrics(counts: PartCounts) -> dict[str, float]:
     }
     for prefix, values in per_part.items():
         if prefix.startswith("vis"):
-            out[prefix] = _nanmean(values)  # mean over parts
+            out[prefix] = mean_defined(values)  # mean over parts
         out |= {f"{prefix}_{name}": float(v) for name, v in zip(names, values, strict=True)}
     return out
 

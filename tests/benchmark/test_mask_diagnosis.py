@@ -57,3 +57,35 @@ def test_a_missing_run_folder_is_a_one_line_error(tmp_path, capsys) -> None:
     assert md.main([str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "does not exist" in err and "\n" not in err
+
+
+def test_threshold_sweep_on_a_hand_case() -> None:
+    probs = torch.tensor([[[[0.35, 0.45], [0.55, 0.2]]]])  # [1, 1, 2, 2]
+    truth = torch.tensor([[[[True, True], [False, False]]]])
+    sweep = md.threshold_sweep(probs, truth, (0.3, 0.4, 0.5))
+    assert sweep["model, G > 0.3"] == {
+        "miou_grid": 2 / 3,
+        "cell_precision": 2 / 3,
+        "cell_recall": 1,
+    }
+    assert sweep["model, G > 0.4"] == {
+        "miou_grid": 1 / 3,
+        "cell_precision": 0.5,
+        "cell_recall": 0.5,
+    }
+    assert sweep["model, G > 0.5"] == {"miou_grid": 0, "cell_precision": 0, "cell_recall": 0}
+
+
+def test_threshold_sweep_at_the_papers_t_equals_the_evaluation() -> None:
+    from benchmark.evaluation.parsing import count_grid, mean_defined, ratio
+    from methods.losses import part_targets
+
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 5, (6, 32, 16), generator=gen)
+    labels[:, :8] = 1  # a head everywhere, so the parts differ in size
+    probs = torch.rand(6, 4, 8, 4, generator=gen)
+    inter, union, *_ = count_grid(probs, torch.ones(6, 4), labels)
+    truth = part_targets(labels, 4, (8, 4))[0].bool()
+    got = md.threshold_sweep(probs, truth, (0.5,))["model, G > 0.5"]["miou_grid"]
+    assert got == mean_defined(ratio(inter, union))
+    assert 0 < got < 1
