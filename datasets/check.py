@@ -1,4 +1,4 @@
-"""Logic of `datasets check` (a data root vs the real releases) and `export-labels`.
+"""Logic of `datasets check`: a data root vs the real releases (export-labels: datasets.export).
 
 ``check_root`` returns one JSON-ready dict per data set found under the root::
 
@@ -32,16 +32,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 from tabulate import tabulate
 from tqdm import tqdm
 
-from benchmark.atomic import atomic_path
-from benchmark.errors import ConfigError, DataError
+from benchmark.errors import DataError
 from datasets import coco_densepose, market1501, partial_reid
-from datasets.base import ROLES, SPLITS, Splits, dataset_info, datasets_with_role, load_dataset
-from datasets.check_labels import READ_ERRORS, check_labels, header_size, load_leniently
+from datasets.base import ROLES, SPLITS, Splits, dataset_info, datasets_with_role
+from datasets.check_labels import READ_ERRORS, check_labels, load_leniently
 from datasets.layout import find_dir
 
 logger = logging.getLogger(__name__)
@@ -273,43 +271,3 @@ def format_report(report: dict[str, Any]) -> str:
     headers.append("status")
     table = tabulate(rows, headers=headers, tablefmt="github")
     return "\n".join([table, *notes]) if notes else table + "\nNo problems found."
-
-
-def _write_png(path: Path, label: np.ndarray) -> None:
-    """Write a single-channel PNG atomically (``benchmark.atomic.atomic_path``)."""
-    with atomic_path(path) as tmp:
-        Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8)).save(tmp, format="PNG")
-
-
-def export_labels(
-    root: Path, out: Path, dataset: str = "coco_densepose", splits: Sequence[str] = ("train",)
-) -> int:
-    """Write ``OUT/<annotation id>.png``: each DensePose person's 7-part map at its box size.
-
-    Args:
-        root: the data root holding ``coco/``.
-        out: output folder (created).
-        dataset: only "coco_densepose" has part annotations to export.
-        splits: the annotation files to read ("train", "val", "minival").
-
-    Returns:
-        The number of label PNGs written.
-    """
-    if dataset != coco_densepose.NAME:
-        raise ConfigError(
-            f"export-labels reads part annotations of coco_densepose only, not {dataset!r}"
-        )
-    instances = load_dataset(dataset, Path(root), splits=tuple(splits)).train
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    sizes: dict[Path, tuple[int, int]] = {}
-    for instance in tqdm(instances, desc="export-labels", unit="person", disable=None):
-        if instance.image_path not in sizes:
-            size = header_size(instance.image_path)
-            if size is None:
-                raise DataError(f"cannot read image {instance.image_path}; re-extract it")
-            sizes[instance.image_path] = size
-        label = coco_densepose.instance_part_map(instance, sizes[instance.image_path])
-        _write_png(out / f"{instance.ann_id}.png", label)
-    logger.info("wrote %d part-label PNGs to %s", len(instances), out)
-    return len(instances)

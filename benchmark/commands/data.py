@@ -101,7 +101,9 @@ def cmd_datasets(args) -> int:
             print(f"datasets check FAILED: {'; '.join(failed)}", file=sys.stderr)
             return 1
         return 0
-    n = datacheck.export_labels(args.root, args.out, args.dataset)
+    from datasets.export import export_labels
+
+    n = export_labels(args.root, args.out, args.dataset)
     print(f"wrote {n} label PNGs to {args.out}")
     return 0
 

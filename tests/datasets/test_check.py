@@ -16,11 +16,11 @@ from datasets.check import (
     EXTRA_QUERY_KEY,
     check_root,
     checked_datasets,
-    export_labels,
     failures,
     format_report,
 )
 from datasets.coco_densepose import instance_part_map
+from datasets.export import export_labels
 from tests.datasets.real_trees import (
     make_all,
     make_coco,

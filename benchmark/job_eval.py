@@ -1,0 +1,80 @@
+"""Evaluate one trained job: every test set -> tidy rows, figure data and per-query results."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from benchmark.config import RunConfig
+from benchmark.evaluation.extract import evaluate_splits, query_set_name
+from benchmark.evaluation.parsing import PARSING_MODE, evaluate_parsing, parsing_file
+from benchmark.reporting.figure_data import cmc_rows, save_cmc, save_masks, save_rankings
+from benchmark.reporting.per_query import query_frame, save_job
+from benchmark.reporting.ranklist_data import MaskRecorder, store_ranklist_data
+from benchmark.reporting.rows import make_rows
+from benchmark.training.precision import resolve_precision
+from datasets.base import Splits
+
+if TYPE_CHECKING:
+    from benchmark.runner import RunData
+
+EXAMPLES_SET = "occluded_reid"  # the paper's Figs. 5 and 6 show Occluded-REID
+
+
+def evaluate_method(
+    cfg: RunConfig, data: RunData, model, method: str, seed: int, run_dir: Path, device
+) -> list[dict]:
+    """Every test set (and occlusion sweep set) -> tidy rows; writes the method's figure data.
+
+    Figure data in ``run_dir``: ``cmc.csv`` (every protocol's CMC curve), and on
+    ``EXAMPLES_SET`` the ranking lists and the predicted part masks; ``per_query.csv.gz``.
+    """
+    size = (cfg.data.height, cfg.data.width)
+    labels = data.labels if model.cfg.needs_part_labels else "none"
+    precision = resolve_precision(cfg.train.amp, device)
+    base = {"method": method, "seed": seed, "data": data.kind, "labels": labels}
+    base |= {"precision": precision}
+    sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot
+    rows, curves, queries = [], [], []
+    for occ, tests in [(None, data.tests), *data.sweep.items()]:
+        ecfg = cfg.eval if occ is None else sweep_eval
+        condition = {} if occ is None else {"occlusion": occ}
+        for name, splits in tests.items():
+            with MaskRecorder(model) as recorder:  # part maps of the extraction's own forward
+                found = evaluate_splits(
+                    model, splits, ecfg, size, device, cfg.data.num_workers, precision
+                )
+            if occ is None:
+                store_ranklist_data(splits, found.query, found.gallery, recorder, run_dir)
+            if occ is None and name == EXAMPLES_SET:
+                save_rankings(
+                    splits, found.query, found.gallery, run_dir, distance=cfg.eval.distance
+                )
+                save_masks(model, splits, size, device, run_dir)
+            for result in found.results:
+                ctx = base | result.context | condition
+                rows += make_rows(ctx, result.metrics)
+                curves += cmc_rows(result.context, result.cmc, occ)
+                queries.append(query_frame(ctx, result.per_query, found.query, labels != "none"))
+            if occ is None and name in data.parsing_sets:  # sets with ground truth only
+                rows += parsing_rows(cfg, data, model, splits, base, run_dir, device)
+    save_cmc(curves, run_dir)
+    save_job(queries, run_dir)
+    return rows
+
+
+def parsing_rows(
+    cfg: RunConfig, data: RunData, model, splits: Splits, base: dict, run_dir: Path, device
+) -> list[dict]:
+    """Parsing-quality rows of the method's own masks on a synthetic test set's queries."""
+    size = (cfg.data.height, cfg.data.width)
+    out = run_dir / parsing_file(splits.name)
+    metrics = evaluate_parsing(
+        model, splits.query, data.root, size, device, cfg.eval.batch_size, out
+    )
+    if metrics is None:  # a method without masks
+        return []
+    context = {"dataset": splits.name, "query_set": query_set_name(splits)}
+    context |= {"mode": PARSING_MODE, "distance": "-", "vis": True}
+    return make_rows(base | context, metrics)
