@@ -58,6 +58,23 @@ def test_profiles_of_all_three_kinds_live_in_registries() -> None:
         get_profile("smok")
 
 
+def test_cpu_long_is_the_cpu_recipe_for_twice_the_steps_at_the_papers_coco_ratio() -> None:
+    cpu, long = get_profile("cpu"), get_profile("cpu_long")
+    assert long.train.epochs == 2 * cpu.train.epochs
+    assert long.train.decay_epochs == tuple(2 * e for e in cpu.train.decay_epochs)
+    reid = long.train.ids_per_batch * long.train.images_per_id
+    assert reid == 2 * long.train.coco_batch, "section 4.1: 64 ReID and 32 COCO images per step"
+    t = cpu.train
+    same = dataclasses.replace(
+        long.train, epochs=t.epochs, decay_epochs=t.decay_epochs, coco_batch=t.coco_batch
+    )
+    assert same == t and (long.method, long.data, long.eval) == (
+        cpu.method,
+        cpu.data,
+        cpu.eval,
+    )
+
+
 def test_paper_profile_matches_section_4_1() -> None:
     cfg = get_profile("paper")
     assert (cfg.data.height, cfg.data.width) == (384, 128)
