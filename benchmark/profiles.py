@@ -64,9 +64,10 @@ CPU = RunConfig(
 # cpu_long: the cpu recipe for twice the steps (decay at the same fraction) and the paper's 2:1
 # ratio of ReID to COCO images per step (64:32 in section 4.1; cpu: 32:8, which keeps the default
 # within 10 minutes on CPUs without bf16). The convergence study found the parsing masks still
-# improving at 16 epochs while Rank-1 and mAP had flattened. Measured on one seed (bf16):
-# HPNet's holistic mask mIoU 58.3 (32 epochs, 32:8; 3-seed mean) -> 61.5 (32 epochs, 32:16); at
-# 16 epochs the 32:16 ratio gave 50.7 vs 46.4 for +10% HPNet training time.
+# improving at 16 epochs while Rank-1 and mAP had flattened. Measured (bf16):
+# HPNet's holistic mask mIoU over 3 seeds 58.3 (32 epochs, 32:8) -> 59.5 (32 epochs, 32:16;
+# results/cpu_long/); on seed 0 at 16 epochs the 32:16 ratio gave 50.7 vs 46.4 for +10% HPNet
+# training time.
 CPU_LONG = replace(
     CPU,
     profile="cpu_long",
