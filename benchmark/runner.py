@@ -211,7 +211,7 @@ def run_benchmark(
     t = cfg.train
     distributed.check_group(group, dev, t.sync_bn, t.ids_per_batch, t.coco_batch)
     store = ResultStore.open(resume) if resume else None  # a malformed stored row fails here
-    if store is None:
+    if store is None and group.main:  # rank 0 writes the run folder; a probe per rank would race
         check_out_dir(out)
     with group.main_first():  # rank 0 generates data and builds caches, the others read them
         data = prepare_data(cfg)  # before the run folder exists: bad data leaves nothing behind
