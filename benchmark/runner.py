@@ -31,7 +31,7 @@ from benchmark.run_folder import (
 from benchmark.training import distributed
 from benchmark.training.distributed import SINGLE, Group
 from benchmark.training.loop import fit
-from benchmark.training.precision import resolve_precision
+from benchmark.training.precision import precision_note, resolve_precision
 from benchmark.training.pretrain import init_options, prepare_inits
 from benchmark.training.samplers import require_identities
 from benchmark.training.streams import make_streams
@@ -218,6 +218,8 @@ def run_benchmark(
         env = env_info() | {"device": str(dev), "precision": resolve_precision(cfg.train.amp, dev)}
         env |= prepare_inits(cfg, dev)  # method.pretrained=synthetic: the shared trunk, built now
     env |= distributed.describe(group, dev)
+    if group.main and (note := precision_note(cfg.train.amp, dev)):
+        log.warning(note)
     if group.main and store is None:
         store = create_run(out, cfg, env, name)
     elif group.main:

@@ -38,6 +38,17 @@ def resolve_precision(amp: bool, device: torch.device) -> str:
     return "bf16" if device.type == "cpu" and native_bf16() else "fp32"
 
 
+def precision_note(amp: bool, device: torch.device) -> str | None:
+    """One line for the run log when ``train.amp`` asked for bf16 on a CPU that lacks it."""
+    if not amp or device.type != "cpu" or resolve_precision(amp, device) != "fp32":
+        return None
+    return (
+        f"this CPU ({torch.backends.cpu.get_cpu_capability()}) has no native bfloat16: training "
+        "runs in fp32, several times slower than with bf16 (README, 'What the default run "
+        "gives'); --profile smoke is a quick check"
+    )
+
+
 def autocast(precision: str, device: torch.device):
     """The autocast context of ``precision`` (a no-op for fp32)."""
     if precision == "fp32":

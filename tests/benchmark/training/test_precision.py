@@ -21,6 +21,17 @@ def test_amp_is_float16_on_cuda_and_follows_native_bf16_on_cpus(monkeypatch):
     assert P.resolve_precision(True, torch.device("cpu")) == "fp32", "emulated bf16 is slower"
 
 
+def test_a_note_only_when_amp_falls_back_to_fp32_on_a_cpu(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(P, "native_bf16", lambda: False)
+    note = P.precision_note(True, cpu)
+    assert note is not None and "no native bfloat16" in note and "\n" not in note
+    assert P.precision_note(False, cpu) is None  # fp32 asked for: nothing to say
+    assert P.precision_note(True, torch.device("cuda")) is None
+    monkeypatch.setattr(P, "native_bf16", lambda: True)
+    assert P.precision_note(True, cpu) is None
+
+
 def test_autocast_computes_in_the_resolved_dtype():
     a, b = torch.randn(4, 8), torch.randn(8, 3)
     with P.autocast("bf16", torch.device("cpu")):
