@@ -9,7 +9,8 @@ batch for methods with a COCO stream, one SGD step on the summed gradients), at 
 input size, batch (P x K ReID images + coco_batch crops), precision (``train.amp``: fp16 on CUDA,
 bf16 on CPUs with native bf16, else fp32) and memory format (``train.channels_last``), on
 random tensors (no data loading: this measures the model, not the disk). ``images_per_s``
-counts ReID images; ``coco_per_s`` the COCO crops trained beside them.
+counts ReID images; ``coco_per_s`` the COCO crops trained beside them; ``fwd_gflop_per_image``
+the floating-point work of one forward pass per image (a backward costs about twice that).
 
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` over the timed steps (the tensors
 PyTorch holds, not the caching allocator's reserve); on the CPU the process's peak resident
@@ -29,6 +30,7 @@ import time
 from dataclasses import asdict, dataclass
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 MARKET_IDS = 751  # Market-1501's training identities: the classifiers' size
 
@@ -109,6 +111,7 @@ def measure(spec: Spec) -> dict:
         step()
     sync(device)
     seconds = time.perf_counter() - start
+    memory = peak_memory(device, before)  # before the FLOP count's own forward
     return {
         "method": spec.method,
         "backbone": options.get("backbone", model.cfg.backbone),
@@ -122,8 +125,18 @@ def measure(spec: Spec) -> dict:
         "step_ms": round(1000 * seconds / spec.steps, 1),
         "images_per_s": round(batch * spec.steps / seconds, 1),
         "coco_per_s": round(coco * spec.steps / seconds, 1),
-        **peak_memory(device, before),
+        "fwd_gflop_per_image": round(forward_gflop(model, reid.images[:2]), 3),
+        **memory,
     }
+
+
+def forward_gflop(model: torch.nn.Module, images: torch.Tensor) -> float:
+    """GFLOP of one training-mode forward per image (torch's FlopCounterMode: convolutions and
+    matrix products, the work that bounds a CPU step). Two images: BatchNorm needs more than one."""
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(images)
+    return counter.get_total_flops() / len(images) / 1e9
 
 
 def sync(device: torch.device) -> None:

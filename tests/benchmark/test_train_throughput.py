@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from benchmark.perf.train_throughput import Spec, main, measure
+import torch
+
+from benchmark.perf.train_throughput import Spec, forward_gflop, main, measure
 
 
 def test_one_step_of_a_coco_method_is_measured() -> None:
@@ -16,6 +18,20 @@ def test_one_step_of_a_coco_method_is_measured() -> None:
     # growth reads 0 (the script measures each method in a fresh process for that reason)
     assert row["memory"] == "ru_maxrss" and row["peak_mem_mb"] >= row["mem_above_start_mb"] >= 0
     assert row["precision"] == "fp32", "smoke trains without amp"
+
+
+def test_forward_flops_per_image_by_hand() -> None:
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
+    # each of the 8 x 16 x 8 outputs: 3 x 3 x 3 multiply-adds, 2 FLOPs each
+    assert forward_gflop(conv, torch.randn(2, 3, 16, 8)) * 1e9 == 2 * 8 * 16 * 8 * 27
+
+
+def test_hpnet_costs_more_than_twice_the_baseline_per_image() -> None:
+    rows = {
+        m: measure(Spec(m, "smoke", size=(64, 32), batch=8, steps=1, device="cpu"))
+        for m in ("baseline", "hpnet")
+    }
+    assert rows["hpnet"]["fwd_gflop_per_image"] > 2 * rows["baseline"]["fwd_gflop_per_image"] > 0
 
 
 def test_the_table_has_a_row_per_method_from_fresh_processes(capsys) -> None:
