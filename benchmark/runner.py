@@ -218,7 +218,7 @@ def run_benchmark(
         env = env_info() | {"device": str(dev), "precision": resolve_precision(cfg.train.amp, dev)}
         env |= prepare_inits(cfg, dev)  # method.pretrained=synthetic: the shared trunk, built now
     env |= distributed.describe(group, dev)
-    if group.main and (note := precision_note(cfg.train.amp, dev)):
+    if group.main and (note := precision_note(cfg.train.amp, env["precision"])):
         log.warning(note)
     if group.main and store is None:
         store = create_run(out, cfg, env, name)

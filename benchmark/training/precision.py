@@ -38,9 +38,10 @@ def resolve_precision(amp: bool, device: torch.device) -> str:
     return "bf16" if device.type == "cpu" and native_bf16() else "fp32"
 
 
-def precision_note(amp: bool, device: torch.device) -> str | None:
-    """One line for the run log when ``train.amp`` asked for bf16 on a CPU that lacks it."""
-    if not amp or device.type != "cpu" or resolve_precision(amp, device) != "fp32":
+def precision_note(amp: bool, precision: str) -> str | None:
+    """One line for the run log when ``train.amp`` resolved to ``precision`` fp32: a CPU without
+    native bf16 (CUDA always gets fp16)."""
+    if not amp or precision != "fp32":
         return None
     return (
         f"this CPU ({torch.backends.cpu.get_cpu_capability()}) has no native bfloat16: training "

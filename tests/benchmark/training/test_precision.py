@@ -22,14 +22,16 @@ def test_amp_is_float16_on_cuda_and_follows_native_bf16_on_cpus(monkeypatch):
 
 
 def test_a_note_only_when_amp_falls_back_to_fp32_on_a_cpu(monkeypatch):
-    cpu = torch.device("cpu")
+    def note(amp: bool, device: str):
+        return P.precision_note(amp, P.resolve_precision(amp, torch.device(device)))
+
     monkeypatch.setattr(P, "native_bf16", lambda: False)
-    note = P.precision_note(True, cpu)
-    assert note is not None and "no native bfloat16" in note and "\n" not in note
-    assert P.precision_note(False, cpu) is None  # fp32 asked for: nothing to say
-    assert P.precision_note(True, torch.device("cuda")) is None
+    line = note(True, "cpu")
+    assert line is not None and "no native bfloat16" in line and "\n" not in line
+    assert note(False, "cpu") is None  # fp32 asked for: nothing to say
+    assert note(True, "cuda") is None
     monkeypatch.setattr(P, "native_bf16", lambda: True)
-    assert P.precision_note(True, cpu) is None
+    assert note(True, "cpu") is None
 
 
 def test_autocast_computes_in_the_resolved_dtype():
