@@ -153,7 +153,11 @@ def _focal_reduce(
     if normalize == "batch":
         return (per_map.sum(dim=0) / batch_count).sum()  # official: no 1 / N_b
     # eq. (9): each label by its own positive count. The paper leaves an empty label undefined;
-    # it takes the code's normaliser (the batch's count) so absent pairs weigh as in the code.
+    # it takes the code's denominator for every pair, the batch's count of that part. Present
+    # pairs divide by their own, smaller count, so next to them an absent pair weighs about 1/n
+    # (n: the batch's images showing the part) of what it weighs in the code. Dividing it by the
+    # mean count of the present labels instead (the code's weighting) moved the masks by about a
+    # point on one seed, inside the seed spread (README, "Why the masks lag"), so it stays.
     denom = torch.where(positives > 0, positives, batch_count.expand_as(positives))
     return (per_map / denom).sum(dim=1).mean()  # eq. (9): sum over parts, 1 / N_b
 
