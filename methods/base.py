@@ -137,6 +137,9 @@ METHODS: Registry[tuple[type[Method], MethodConfig]] = Registry(
 )
 
 
+REFERENCE = "baseline"  # what a method is compared with unless it names its own reference
+
+
 def _display_meta(
     name: str,
     label: str | None,
@@ -145,9 +148,12 @@ def _display_meta(
     order: int | None,
     in_all: bool,
     wo_vis: RowDisplay | None,
+    reference: str | None,
 ) -> dict[str, Any]:
     row = RowDisplay(label or name, latex, table, order)
-    return {"row": row, "wo_vis": wo_vis or row.without_vis(), "in_all": in_all}
+    reference = None if reference == name else reference
+    wo_vis = wo_vis or row.without_vis()
+    return {"row": row, "wo_vis": wo_vis, "in_all": in_all, "reference": reference}
 
 
 def register_method(
@@ -160,6 +166,7 @@ def register_method(
     order: int | None = None,
     in_all: bool = False,
     wo_vis: RowDisplay | None = None,
+    reference: str | None = REFERENCE,
 ) -> Callable[[type[Method]], type[Method]]:
     """Register a Method class with its default config and display metadata under ``name``.
 
@@ -170,8 +177,10 @@ def register_method(
             ``name``.
         in_all: whether ``run --methods all`` trains it.
         wo_vis: its "test w/o vis" row; default: ``label`` marked, right below its own row.
+        reference: the method its paired differences are measured against (the
+            "differences" table); default the baseline, None for none.
     """
-    meta = _display_meta(name, label, latex, table, order, in_all, wo_vis)
+    meta = _display_meta(name, label, latex, table, order, in_all, wo_vis, reference)
 
     def wrap(cls: type[Method]) -> type[Method]:
         METHODS.register(name, (cls, cfg), base=name, **meta)
@@ -190,14 +199,16 @@ def register_variant(
     order: int | None = None,
     in_all: bool = False,
     wo_vis: RowDisplay | None = None,
+    reference: str | None = None,
     **overrides: Any,
 ) -> None:
     """Register ``name`` as ``base`` with some config fields replaced (a value, not a class).
 
     The display arguments are those of ``register_method``; the rest are config overrides.
+    ``reference`` defaults to ``base``: an ablation is measured against the full method.
     """
     cls, cfg = METHODS.get(base)
-    meta = _display_meta(name, label, latex, table, order, in_all, wo_vis)
+    meta = _display_meta(name, label, latex, table, order, in_all, wo_vis, reference or base)
     METHODS.register(name, (cls, _replace(cfg, name, overrides)), base=base, **meta)
 
 
@@ -207,6 +218,14 @@ def method_row(name: str, vis: bool = True) -> RowDisplay:
         return METHODS.meta(name)["row" if vis else "wo_vis"]
     row = RowDisplay(name)
     return row if vis else row.without_vis()
+
+
+def method_reference(name: str) -> str | None:
+    """The method ``name`` is compared with: its registered reference (a variant: its base);
+    an unregistered name (a plug-in not imported) gets the baseline."""
+    if name in METHODS:
+        return METHODS.meta(name)["reference"]
+    return None if name == REFERENCE else REFERENCE
 
 
 def all_methods() -> list[str]:

@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from benchmark.errors import DataError
+from methods.base import method_reference
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 9999
@@ -238,3 +239,42 @@ def claims_frame(
             continue
         rows += claim_rows(per_query, claim, n_resamples, seed)
     return pd.DataFrame(rows), not_run
+
+
+def reference_side(side: Side) -> Side | None:
+    """What a table row is compared with: a "test w/o vis" row with the same method tested
+    with visibility; any other row with its method's reference (``register_method``)."""
+    if not side.vis:
+        return Side(side.method)
+    reference = method_reference(side.method)
+    return None if reference is None else Side(reference)
+
+
+def differences_frame(
+    per_query: pd.DataFrame, n_resamples: int = N_RESAMPLES, seed: int = 0
+) -> pd.DataFrame:
+    """Every row's paired difference to its reference on every test set it shares with it.
+
+    The claims' pairing and bootstrap (``claim_rows``) for each (method, vis) of the
+    per-query rows whose reference was run too; "test w/o vis" rows only for methods that
+    predict visibility.
+
+    Returns:
+        Tidy rows as ``claim_rows`` gives them, without claim, text, relation and verdict.
+    """
+    present = run_methods(per_query)
+    datasets = tuple(sorted(per_query["dataset"].unique()))
+    # a method without visibility gives the same results w/o vis: nothing to compare
+    with_vis = set(per_query.loc[per_query["visible_parts"] != "", "method"])
+    rows = []
+    for method, vis in sorted(present):
+        side = Side(method, vis)
+        reference = reference_side(side)
+        if reference is None or (reference.method, reference.vis) not in present:
+            continue
+        if not vis and method not in with_vis:
+            continue
+        pair = Claim("", "", side, reference, ">", datasets)
+        rows += claim_rows(per_query, pair, n_resamples, seed)
+    frame = pd.DataFrame(rows)
+    return frame.drop(columns=["claim", "text", "relation", "verdict"], errors="ignore")

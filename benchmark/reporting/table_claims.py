@@ -10,6 +10,7 @@ from benchmark.reporting.claims import (
     N_RESAMPLES,
     Claim,
     claims_frame,
+    differences_frame,
 )
 from benchmark.reporting.labels import dataset_label, escape_latex, row_label, row_order
 from benchmark.reporting.table_render import SYNTHETIC_NOTE, markdown_row
@@ -22,7 +23,7 @@ def latex_text(text: str) -> str:
 
 
 MISSING_NOTE = (
-    "Claims and visible-part tables skipped: no per_query.csv.gz beside the results "
+    "Claims, differences and visible-part tables skipped: no per_query.csv.gz beside the results "
     "(a run from before per-query results were stored); rerun the evaluation to get them."
 )
 
@@ -122,6 +123,72 @@ def render_claims(
     return "\n".join(out)
 
 
+METRIC_ORDER = ("rank1", "mAP")
+DIFF_HEADER = [
+    "Method",
+    "Reference",
+    "Data set",
+    "R1 difference",
+    "R1 95% CI",
+    "mAP difference",
+    "mAP 95% CI",
+    "Queries",
+    "Seeds",
+]
+
+
+def _difference_cells(pair: pd.DataFrame, latex: bool, several_sets: bool) -> list[str]:
+    first = pair.iloc[0]
+    dataset = dataset_label(first["dataset"])
+    if several_sets:
+        dataset += f" ({first['query_set']})"
+    cells = [
+        row_label(first["method"], first["method_vis"], latex),
+        row_label(first["reference"], first["reference_vis"], latex),
+        escape_latex(dataset) if latex else dataset,
+    ]
+    for metric in METRIC_ORDER:
+        row = pair[pair["metric"] == metric].iloc[0]
+        cells += [f"{row['difference']:+.1f}", f"[{row['low']:+.1f}, {row['high']:+.1f}]"]
+    return cells + [str(first["queries"]), str(first["seeds"])]
+
+
+def render_differences(frame: pd.DataFrame, fmt: str, resamples: int = N_RESAMPLES) -> str:
+    """Each row's difference to its reference with its interval, per kind of data ("" if none)."""
+    if frame.empty:
+        return ""
+    out = []
+    for data in sorted(frame["data"].unique(), key=lambda d: (d != "real", d)):
+        part = frame[frame["data"] == data]
+        keys = ["method", "method_vis", "reference", "reference_vis", "dataset", "query_set"]
+        keys += ["distance", "labels_a", "labels_b"]
+        groups = [g for _, g in part.groupby(keys, sort=False)]
+        groups.sort(
+            key=lambda g: (
+                row_order(g["method"].iloc[0], bool(g["method_vis"].iloc[0])),
+                dataset_rank(g["dataset"].iloc[0]),
+                g["query_set"].iloc[0],
+            )
+        )
+        several = part.groupby("dataset")["query_set"].nunique().max() > 1
+        body = [_difference_cells(g, fmt == "latex", several) for g in groups]
+        seeds = sorted(part["seeds"].unique())
+        counts = "-".join(str(s) for s in dict.fromkeys((seeds[0], seeds[-1])))
+        caption = (
+            "Each row's difference to its reference, multi-gallery-shot, on every test set: "
+            "a method against the baseline (or the reference it registers), an ablation "
+            "against the full method, a test w/o vis row against the same model tested with "
+            "visibility. Difference = row minus reference in percentage points of per-query "
+            f"Rank-1 hit and AP; each query averaged over the {counts} seed(s) both have, then "
+            f"a {CONFIDENCE:.0%} paired bootstrap interval over queries (scipy.stats.bootstrap, "
+            f"paired=True, {BOOTSTRAP_METHOD}, {resamples} resamples, seed 0). An interval "
+            "that excludes 0 is a difference these queries resolve; see the claims table for "
+            "the paper's claims. " + _data_note(data, sorted(part["distance"].unique()))
+        )
+        out.append(_render(f"differences-{data}", caption, DIFF_HEADER, body, fmt))
+    return "\n".join(out)
+
+
 def render_visible_parts(frame: pd.DataFrame, fmt: str) -> str:
     """Accuracy by number of visible parts, one table per kind of data ("" if none)."""
     out = []
@@ -176,12 +243,14 @@ def _render(name: str, caption: str, header: list[str], body: list[list[str]], f
 def render_confidence(
     per_query: pd.DataFrame | None, fmt: str, n_resamples: int = N_RESAMPLES
 ) -> str:
-    """The claims and visible-part tables, or a one-line note when per-query rows are missing."""
+    """The claims, differences and visible-part tables, or a one-line note when per-query rows
+    are missing."""
     if per_query is None or per_query.empty:
         return ("% " if fmt == "latex" else "") + MISSING_NOTE + "\n"
     frame, not_run = claims_frame(per_query, n_resamples)
     text = render_claims(frame, not_run, fmt, n_resamples)
     if fmt == "latex" and frame.empty:
         text = "% " + text
+    diffs = render_differences(differences_frame(per_query, n_resamples), fmt, n_resamples)
     parts = render_visible_parts(visible_parts_frame(per_query), fmt)
-    return text + ("\n" + parts if parts else "")
+    return text + "".join("\n" + t for t in (diffs, parts) if t)

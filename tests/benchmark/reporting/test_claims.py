@@ -10,6 +10,7 @@ from benchmark.errors import DataError
 from benchmark.reporting.claims import (
     CLAIMS,
     claims_frame,
+    differences_frame,
     paired_interval,
     paired_queries,
     verdict,
@@ -20,6 +21,7 @@ from benchmark.reporting.table_claims import (
     render_confidence,
     visible_parts_frame,
 )
+from methods.base import method_reference
 
 CLAIM_A = next(c for c in CLAIMS if c.key == "a")
 
@@ -154,3 +156,45 @@ def test_accuracy_by_visible_parts_matches_a_hand_count() -> None:
     got = {int(r.n_visible): (r.queries, r.rank1, r.mAP) for r in table.itertuples()}
     assert got == {2: (2, 1.0, 1.0), 4: (3, 2 / 3, 0.75)}, f"by visible parts: {got}"
     assert set(table["method"]) == {"hpnet"}
+
+
+def test_each_row_is_compared_with_its_reference() -> None:
+    assert method_reference("baseline") is None, "the baseline is the reference"
+    assert method_reference("pcb") == method_reference("hpnet") == "baseline"
+    assert method_reference("hpnet_wo_coco") == "hpnet", "an ablation: the full method"
+    assert method_reference("my_plugin_net") == "baseline", "unregistered: the baseline"
+    base = [1] * 10 + [0] * 10  # 50% Rank-1
+    pq = pd.concat(
+        [
+            _rows("baseline", 0, base),
+            _rows("pcb", 0, base),  # no visibility: its w/o vis row is the same model
+            _rows("pcb", 0, base, vis=False),
+            _rows("hpnet", 0, [1] * 16 + [0] * 4, parts="1111"),  # 80%
+            _rows("hpnet", 0, [1] * 8 + [0] * 12, vis=False, parts="1111"),  # 40%
+            _rows("hpnet_wo_coco", 0, [1] * 14 + [0] * 6, parts="1111"),  # 70%
+            _rows("my_plugin_net", 0, [0] * 20),  # 0%
+        ]
+    )
+    frame = differences_frame(pq, n_resamples=1000)
+    rank1 = frame[frame["metric"] == "rank1"]
+    got = {
+        (r.method, r.method_vis, r.reference, r.reference_vis): round(r.difference, 6)
+        for r in rank1.itertuples()
+    }
+    assert got == {
+        ("pcb", True, "baseline", True): 0.0,
+        ("hpnet", True, "baseline", True): 30.0,
+        ("hpnet", False, "hpnet", True): -40.0,
+        ("hpnet_wo_coco", True, "hpnet", True): -10.0,
+        ("my_plugin_net", True, "baseline", True): -50.0,
+    }, f"rows, references and differences in points: {got}"
+    ap = frame[(frame["metric"] == "mAP") & (frame["method"] == "hpnet") & frame["method_vis"]]
+    assert ap["difference"].iloc[0] == pytest.approx(30.0 * 0.75), "AP 1 vs 0.25 per hit"
+    assert (rank1["low"] <= rank1["difference"]).all() and (
+        rank1["difference"] <= rank1["high"]
+    ).all()
+    text = render_confidence(pq, "md", n_resamples=1000)
+    assert "**differences-synthetic**" in text
+    assert "| HPNet, test w/o vis | HPNet | Occluded-REID | -40.0 |" in text
+    assert "PCB, test w/o vis" not in text.split("**differences-synthetic**")[1].split("**")[0]
+    assert "\\label{tab:differences-synthetic}" in render_confidence(pq, "latex", 1000)
