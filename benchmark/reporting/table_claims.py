@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from benchmark.reporting.claims import (
@@ -240,17 +242,38 @@ def _render(name: str, caption: str, header: list[str], body: list[list[str]], f
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class Confidence:
+    """The per-query tables' data, computed once for every format (the bootstrap is the cost)."""
+
+    claims: pd.DataFrame
+    not_run: list[Claim]
+    differences: pd.DataFrame
+    visible_parts: pd.DataFrame
+    n_resamples: int
+
+
+def confidence_frames(per_query: pd.DataFrame, n_resamples: int = N_RESAMPLES) -> Confidence:
+    """Claims, differences and accuracy by visible parts of non-empty per-query rows."""
+    claims, not_run = claims_frame(per_query, n_resamples)
+    differences = differences_frame(per_query, n_resamples)
+    return Confidence(claims, not_run, differences, visible_parts_frame(per_query), n_resamples)
+
+
 def render_confidence(
-    per_query: pd.DataFrame | None, fmt: str, n_resamples: int = N_RESAMPLES
+    per_query: pd.DataFrame | None,
+    fmt: str,
+    n_resamples: int = N_RESAMPLES,
+    frames: Confidence | None = None,
 ) -> str:
     """The claims, differences and visible-part tables, or a one-line note when per-query rows
-    are missing."""
+    are missing; ``frames`` (``confidence_frames``) saves recomputing them for a second format."""
     if per_query is None or per_query.empty:
         return ("% " if fmt == "latex" else "") + MISSING_NOTE + "\n"
-    frame, not_run = claims_frame(per_query, n_resamples)
-    text = render_claims(frame, not_run, fmt, n_resamples)
-    if fmt == "latex" and frame.empty:
+    c = frames or confidence_frames(per_query, n_resamples)
+    text = render_claims(c.claims, c.not_run, fmt, c.n_resamples)
+    if fmt == "latex" and c.claims.empty:
         text = "% " + text
-    diffs = render_differences(differences_frame(per_query, n_resamples), fmt, n_resamples)
-    parts = render_visible_parts(visible_parts_frame(per_query), fmt)
+    diffs = render_differences(c.differences, fmt, c.n_resamples)
+    parts = render_visible_parts(c.visible_parts, fmt)
     return text + "".join("\n" + t for t in (diffs, parts) if t)

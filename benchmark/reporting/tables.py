@@ -6,6 +6,7 @@ The public API; building lives in ``table_build``, rendering in ``table_render``
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -14,6 +15,9 @@ from benchmark.errors import UnknownNameError, UserError
 from benchmark.reporting.table_build import build_all
 from benchmark.reporting.table_parsing import build_parsing
 from benchmark.reporting.table_render import render_tables
+
+if TYPE_CHECKING:
+    from benchmark.reporting.table_claims import Confidence
 
 FORMATS = ("md", "latex", "csv")
 FILE_NAMES = {"md": "tables.md", "latex": "tables.tex", "csv": "tables.csv"}
@@ -46,9 +50,14 @@ def write_tables(df: pd.DataFrame, out_dir: Path, trials: int | None = None) -> 
 
 
 def render_report(
-    df: pd.DataFrame, per_query: pd.DataFrame | None, fmt: str, trials: int | None = None
+    df: pd.DataFrame,
+    per_query: pd.DataFrame | None,
+    fmt: str,
+    trials: int | None = None,
+    frames: Confidence | None = None,
 ) -> str:
-    """``render_all`` followed, in Markdown and LaTeX, by the claims and visible-part tables.
+    """``render_all`` followed, in Markdown and LaTeX, by the claims, differences and
+    visible-part tables.
 
     Args:
         df: result rows.
@@ -56,20 +65,24 @@ def render_report(
             have none (an older run): the claims give way to a one-line note.
         fmt: "md", "latex" or "csv" (csv: the result tables only, one row per cell).
         trials: as in ``render_all``.
+        frames: the per-query tables' data when already computed (``confidence_frames``).
     """
     from benchmark.reporting.table_claims import render_confidence
 
     text = render_all(df, fmt, trials)
     if fmt == "csv":
         return text
-    return text + "\n" + render_confidence(per_query, fmt)
+    return text + "\n" + render_confidence(per_query, fmt, frames=frames)
 
 
 def write_report(
     df: pd.DataFrame, per_query: pd.DataFrame | None, out_dir: Path, trials: int | None = None
 ) -> dict[str, Path]:
     """Write ``render_report`` as tables.md and tables.tex atomically into ``out_dir``."""
-    texts = {fmt: render_report(df, per_query, fmt, trials) for fmt in ("md", "latex")}
+    from benchmark.reporting.table_claims import confidence_frames
+
+    frames = None if per_query is None or per_query.empty else confidence_frames(per_query)
+    texts = {fmt: render_report(df, per_query, fmt, trials, frames) for fmt in ("md", "latex")}
     return {
         fmt: write_text_atomic(text, Path(out_dir) / FILE_NAMES[fmt]) for fmt, text in texts.items()
     }
