@@ -51,13 +51,15 @@ def cmd_tables(args) -> int:
 
 def cmd_figures(args) -> int:
     from benchmark.reporting.figure_data import write_example_figures
-    from benchmark.reporting.figures import write_figures
+    from benchmark.reporting.figures import write_claims_figures, write_figures
+    from benchmark.reporting.per_query import load_per_query
     from benchmark.reporting.store import load_results
     from benchmark.run_folder import check_out_dir
 
     out = args.out or args.dir / "figures"
     check_out_dir(out)  # a file or an unwritable place: one line, before any work
     paths = write_figures(load_results(args.dir), out) + write_example_figures(args.dir, out)
+    paths += write_claims_figures(load_per_query(args.dir), out)
     print("\n".join(str(p) for p in paths))
     return 0
 

@@ -1,4 +1,5 @@
-"""Figures: bar charts, CMC curves, ranking lists (paper Fig. 5), part overlays (Figs. 3, 6)."""
+"""Figures: bar charts, CMC curves, claims with intervals, ranking lists (paper Fig. 5), part
+overlays (Figs. 3, 6)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from benchmark.atomic import atomic_path
 from benchmark.errors import DataError
 from benchmark.reporting.labels import dataset_label, row_label, row_order
 from benchmark.reporting.rows import main_rows
+from datasets.base import dataset_rank
 from datasets.parts import PART4_NAMES
 
 # RGB of HPNet's 4 parts (1 head, 2 torso+arms, 3 upper legs, 4 lower legs+feet).
@@ -27,6 +29,7 @@ TILE = (64, 128)  # (width, height) of one ranking-list image, the ReID aspect r
 BORDER = 5  # px of the green/red frame around a gallery image
 RIGHT, WRONG = (0, 170, 0), (220, 0, 0)
 CMC_RANKS = (("rank1", 1), ("rank3", 3), ("rank5", 5), ("rank10", 10))
+VERDICT_COLORS = {"holds": "tab:green", "reversed": "tab:red", "inconclusive": "tab:gray"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,50 @@ def cmc_curves(curves: dict[str, np.ndarray], out: Path, title: str) -> Path:
         ax.set_ylabel("matching rate (%)")
         ax.set_title(title)
         ax.legend(fontsize="small")
+    return _save(fig, out)
+
+
+def claims_chart(frame: pd.DataFrame, out: Path, title: str) -> Path:
+    """The claims table as a forest plot: per claim, data set and metric the difference in
+    points with its 95% interval, coloured by verdict, against a line at 0.
+
+    Args:
+        frame: rows of ``benchmark.reporting.claims.claims_frame`` (one kind of data).
+        out: PNG path.
+        title: the figure's title.
+    """
+    if frame.empty:
+        raise DataError("no claim could be tested (a method or the w/o vis test is missing)")
+    rows = frame.assign(order=frame["dataset"].map(dataset_rank))
+    rows = rows.sort_values(["claim", "order", "metric"], ascending=[True, True, False])
+    metric = {"rank1": "R1", "mAP": "mAP"}
+    labels = [
+        f"({r.claim}) {r.text} | {dataset_label(r.dataset)} | {metric.get(r.metric, r.metric)}"
+        for r in rows.itertuples()
+    ]
+    y = np.arange(len(rows))[::-1]  # the first claim on top
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(10.0, 0.28 * len(rows) + 1.2))
+        ax = fig.add_subplot()
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        for verdict, color in VERDICT_COLORS.items():
+            pick = (rows["verdict"] == verdict).to_numpy()
+            if not pick.any():
+                continue
+            diff, low, high = (rows[c].to_numpy()[pick] for c in ("difference", "low", "high"))
+            ax.errorbar(
+                diff,
+                y[pick],
+                xerr=[diff - low, high - diff],
+                fmt="o",
+                color=color,
+                capsize=3,
+                label=verdict,
+            )
+        ax.set_yticks(y, labels)
+        ax.set_xlabel("difference, method minus reference (points), 95% paired bootstrap CI")
+        ax.set_title(title)
+        ax.legend(loc="lower right")
     return _save(fig, out)
 
 
@@ -277,4 +324,20 @@ def write_figures(df: pd.DataFrame, out_dir: Path) -> list[Path]:
             written.append(cmc_curves(curves, out_dir / f"cmc_{dataset}.png", title))
     if "occlusion" in df.columns and df["occlusion"].notna().any():
         written.append(robustness_curve(df, out_dir / "robustness.png"))
+    return written
+
+
+def write_claims_figures(per_query: pd.DataFrame | None, out_dir: Path) -> list[Path]:
+    """``claims_<data>.png`` per kind of data whose claims could be tested ([] without
+    per-query rows or testable claims)."""
+    from benchmark.reporting.claims import claims_frame
+
+    if per_query is None or per_query.empty:
+        return []
+    frame, _ = claims_frame(per_query)
+    written = []
+    for data in sorted(frame["data"].unique()) if not frame.empty else []:
+        title = f"The paper's claims on {data} data (multi-gallery-shot)"
+        part = frame[frame["data"] == data]
+        written.append(claims_chart(part, Path(out_dir) / f"claims_{data}.png", title))
     return written

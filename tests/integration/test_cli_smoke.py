@@ -105,6 +105,7 @@ def test_tables_and_figures_from_stored_results(smoke_run) -> None:
         "ranking_hpnet-seed0.png",
         "parts_hpnet-seed0.png",
         "cmc_curve_occluded_reid.png",
+        "claims_synthetic.png",  # from per_query.csv.gz
     ):
         assert expected in names, f"{expected} not among {sorted(names)}"
 

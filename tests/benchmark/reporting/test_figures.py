@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
@@ -13,11 +14,13 @@ from benchmark.reporting.figures import (
     RIGHT,
     WRONG,
     bar_chart,
+    claims_chart,
     cmc_curves,
     overlay,
     part_overlays,
     ranking_lists,
     robustness_curve,
+    write_claims_figures,
     write_figures,
 )
 from tests.benchmark.reporting.result_rows import frame, rows
@@ -193,3 +196,37 @@ def test_write_figures_plots_what_the_data_supports(tmp_path, plotted):
     assert _legend(cmc.get_legend()) == ["Baseline", "HPNet"], _legend(cmc.get_legend())
     hpnet = cmc.get_lines()[1]
     np.testing.assert_allclose(hpnet.get_xydata(), [[1, 80.5], [3, 90], [5, 92], [10, 95]])
+
+
+def test_claims_chart_draws_each_interval_coloured_by_verdict(tmp_path, plotted):
+    claim = {"claim": "a", "text": "HPNet > baseline under occlusion", "data": "synthetic"}
+    table = pd.DataFrame(
+        [
+            claim
+            | {"dataset": "occluded_reid", "metric": "rank1", "difference": 9.8}
+            | {"low": 7.2, "high": 12.3, "verdict": "holds"},
+            claim
+            | {"dataset": "partial_reid", "metric": "mAP", "difference": -2.8}
+            | {"low": -5.0, "high": -0.7, "verdict": "reversed"},
+            claim
+            | {"dataset": "partial_reid", "metric": "rank1", "difference": -2.0}
+            | {"low": -5.3, "high": 1.3, "verdict": "inconclusive"},
+        ]
+    )
+    _assert_png(claims_chart(table, tmp_path / "claims.png", "claims"))
+    (ax,) = plotted[0].axes
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert ticks == [
+        "(a) HPNet > baseline under occlusion | Partial-REID | R1",
+        "(a) HPNet > baseline under occlusion | Partial-REID | mAP",
+        "(a) HPNet > baseline under occlusion | Occluded-REID | R1",
+    ], f"data sets in the registry's order, R1 before mAP, top down: {ticks}"
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert [c.get_label() for c in bars] == ["holds", "reversed", "inconclusive"]
+    centre = {c.get_label(): c.lines[0].get_xydata()[0].tolist() for c in bars}
+    assert centre == {"holds": [9.8, 0.0], "reversed": [-2.8, 1.0], "inconclusive": [-2.0, 2.0]}
+    low, high = bars[0].lines[1][0].get_xdata()[0], bars[0].lines[1][1].get_xdata()[0]
+    assert (low, high) == pytest.approx((7.2, 12.3)), "the interval's ends are the caps"
+    with pytest.raises(DataError, match="no claim"):
+        claims_chart(table.iloc[:0], tmp_path / "none.png", "claims")
+    assert write_claims_figures(None, tmp_path) == [], "no per-query rows: no figure"
