@@ -185,8 +185,18 @@ def make_validator(cfg: RunConfig, data: RunData, device):
     truth = data.root if parsing else None
     size, t = (cfg.data.height, cfg.data.width), cfg.train
     batch, distance = cfg.eval.batch_size, cfg.eval.distance
+    occlusion = data.root if data.kind == "synthetic" else None  # real data: no body masks
     return build_validator(
-        data.validation, truth, size, batch, distance, t.val_every, t.epochs, device
+        data.validation,
+        truth,
+        size,
+        batch,
+        distance,
+        t.val_every,
+        t.epochs,
+        device,
+        occlusion,
+        t.val_seed,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from benchmark.config import EvalConfig
@@ -62,16 +62,18 @@ def extract(
     desc: str,
     num_workers: int = 0,
     precision: str = "fp32",
+    images: Dataset | None = None,
 ) -> FeatureBank:
     """Features, visibility, pids and camids of ``samples`` (model in eval mode).
 
     ``precision`` "bf16"/"fp16": the forward runs under that autocast (as training did with
-    ``train.amp``); the features come back as float32 either way.
+    ``train.amp``); the features come back as float32 either way. ``images``: the dataset that
+    yields the samples' images, item for item (default: the images as stored).
     """
     model.eval()
     device = torch.device(device)  # a name ("cpu") works too
     loader = DataLoader(
-        ReIDImages(samples, size),
+        ReIDImages(samples, size) if images is None else images,
         batch_size=batch_size,
         collate_fn=collate,
         num_workers=num_workers,

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 METRICS = {  # train_log.csv column -> label
     "val_rank1": "Rank-1 (validation)",
     "val_mAP": "mAP (validation)",
+    "val_occ_rank1": "Rank-1 (validation, occluded queries)",
+    "val_occ_mAP": "mAP (validation, occluded queries)",
     "val_parsing_miou": "mask mIoU (validation)",
     "val_vis_recall": "visibility recall (validation)",
 }

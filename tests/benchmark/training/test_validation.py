@@ -13,7 +13,13 @@ from PIL import Image
 from benchmark.config import apply_overrides
 from benchmark.errors import ConfigError, DataError
 from benchmark.profiles import get_profile
-from benchmark.training.validation import Validator, split_validation, validate, write_validation
+from benchmark.training.validation import (
+    OccludedQueries,
+    Validator,
+    split_validation,
+    validate,
+    write_validation,
+)
 from datasets.base import Sample
 from methods.base import Output
 
@@ -77,7 +83,7 @@ class _Colour(torch.nn.Module):
 def test_validate_ranks_held_out_identities(tmp_path: Path) -> None:
     _, split = split_validation(_samples(tmp_path), 0.5, seed=0)
     assert split is not None
-    v = Validator(split, (), (16, 8), 8, "paper", every=2, epochs=5, device="cpu")
+    v = Validator(split, (), None, (16, 8), 8, "paper", every=2, epochs=5, device="cpu")
     metrics = validate(_Colour(), v)
     # a query's only same-camera match is excluded; the other camera's two images match it
     assert metrics == {"val_rank1": 1.0, "val_mAP": 1.0}, "colour identifies the person"
@@ -91,3 +97,62 @@ def test_validation_json_records_held_out_ids(tmp_path: Path) -> None:
     record = json.loads(path.read_text())
     assert record["pids"] == list(split.pids) and record["val_seed"] == 1, "ids and seed"
     assert len(record["query_images"]) == len(split.query), "query images listed"
+
+
+def _labelled(root: Path, pids: int = 4) -> list[Sample]:
+    """64x32 images of one colour per identity, a 7-part body label (rows 6-61, cols 8-23)."""
+    out = []
+    label = np.zeros((64, 32), dtype=np.uint8)
+    for code, (top, bottom) in enumerate(((6, 14), (14, 34), (34, 48), (48, 62)), start=1):
+        label[top:bottom, 8:24] = code  # 7-part codes 1-4: head, torso, arms, upper legs
+    for pid in range(1, pids + 1):
+        for cam in (0, 1):
+            for k in range(2):
+                name = f"{pid:04d}_c{cam + 1}s1_{k:06d}_00"
+                colour = np.array([40 * pid, 255 - 40 * pid, 100], dtype=np.uint8)
+                Image.fromarray(np.tile(colour, (64, 32, 1))).save(root / f"{name}.png")
+                Image.fromarray(label).save(root / f"{name}_label.png")
+                out.append(Sample(root / f"{name}.png", pid, cam, root / f"{name}_label.png"))
+    return out
+
+
+def test_occluded_queries_hide_part_of_the_body_the_same_way_every_time(tmp_path: Path) -> None:
+    samples = _labelled(tmp_path)
+    images = OccludedQueries(samples, (64, 32), seed=0)
+    body = np.zeros((64, 32), dtype=bool)
+    body[6:62, 8:24] = True
+    plain = np.asarray(Image.open(samples[0].path))
+    hidden = []
+    for i in range(len(samples)):
+        image, parts = images.decoded(i)
+        assert parts is None and image.shape == (64, 32, 3) and image.dtype == np.uint8
+        changed = (image != np.asarray(Image.open(samples[i].path))).any(axis=2)
+        hidden.append(changed[body].mean())
+    assert 0.1 < np.mean(hidden) < 0.8, f"about 40% of the body hidden on average: {hidden}"
+    again = OccludedQueries(samples, (64, 32), seed=0).decoded(0)[0]
+    assert np.array_equal(again, images.decoded(0)[0]), "seeded: the same occluder every epoch"
+    other = OccludedQueries(samples, (64, 32), seed=1)
+    assert any(not np.array_equal(other.decoded(i)[0], images.decoded(i)[0]) for i in range(4)), (
+        "another seed, other occluders"
+    )
+    assert not np.array_equal(images.decoded(0)[0], plain), "the query is occluded"
+
+
+def test_validate_scores_occluded_queries_against_the_same_gallery(tmp_path: Path) -> None:
+    samples = _labelled(tmp_path)
+    _, split = split_validation(samples, 0.5, seed=0)
+    assert split is not None
+    by_path = {s.path: s for s in samples}
+    queries = [by_path[s.path] for s in split.query]
+    occluded = OccludedQueries(queries, (64, 32), seed=0)
+    v = Validator(split, (), occluded, (64, 32), 8, "paper", every=1, epochs=1, device="cpu")
+    metrics = validate(_Colour(), v)
+    assert metrics["val_rank1"] == 1.0, "holistic queries: the colour identifies the person"
+    assert set(metrics) == {"val_rank1", "val_mAP", "val_occ_rank1", "val_occ_mAP"}
+    assert 0.0 <= metrics["val_occ_mAP"] <= metrics["val_mAP"], "occluders blur the colour"
+    torch.manual_seed(5)
+    validate(_Colour(), v)
+    after = torch.rand(3)
+    torch.manual_seed(5)
+    validate(_Colour(), Validator(split, (), None, (64, 32), 8, "paper", 1, 1, "cpu"))
+    assert torch.equal(after, torch.rand(3)), "occluded queries leave training's stream alone"
