@@ -128,9 +128,13 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
     from benchmark.atomic import atomic_path
 
     metrics = [m for m in METRICS if m in set(frame["metric"])]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    cols = min(3, len(metrics))
+    rows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat[len(metrics) :]:
+        ax.set_visible(False)
     colours = dict(zip(sorted(frame["method"].unique()), plt.cm.tab10.colors, strict=False))
-    for ax, metric in zip(axes[0], metrics, strict=True):
+    for ax, metric in zip(axes.flat, metrics, strict=False):
         part = frame[frame["metric"] == metric]
         for (method, _budget), curve in part.groupby(["method", "budget"]):
             ax.plot(curve["step"], 100 * curve["value"], color=colours[method], lw=0.8, alpha=0.4)
