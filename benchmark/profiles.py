@@ -33,7 +33,8 @@ SMOKE = RunConfig(
 # ImageNet weights). 16 epochs is what fits the 10-minute target (results/convergence/): from
 # that trunk holistic validation Rank-1 and mAP saturate (a 35-query held-out split) by epoch
 # 11, while occluded validation Rank-1, the parsing masks and the test accuracy are still
-# improving (the README reports the curves). The official code's 2 parsing-only warm-up epochs and lr 0.02.
+# improving (the README reports the curves). The official code's 2 parsing-only warm-up
+# epochs and lr 0.02.
 CPU = RunConfig(
     profile="cpu",
     method={
