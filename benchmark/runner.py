@@ -195,8 +195,8 @@ def make_validator(cfg: RunConfig, data: RunData, device):
         t.val_every,
         t.epochs,
         device,
-        occlusion,
-        t.val_seed,
+        occlusion_root=occlusion,
+        seed=t.val_seed,
     )
 
 

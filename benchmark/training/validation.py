@@ -167,16 +167,9 @@ def validate(model, v: Validator) -> dict[str, float]:
         # a DataLoader draws its base seed from torch's global generator: restore it, so the
         # occluded queries leave the training's random stream as it was without them
         with torch.random.fork_rng(devices=[]):
+            queries = v.occluded.samples
             occ = extract(
-                model,
-                v.occluded.samples,
-                v.size,
-                v.batch_size,
-                v.device,
-                "validation",
-                0,
-                "fp32",
-                v.occluded,
+                model, queries, v.size, v.batch_size, v.device, "validation", images=v.occluded
             )
         result = evaluate(occ, bank[1], mode="multi", distance=v.distance)
         out |= {"val_occ_rank1": result.rank1, "val_occ_mAP": result.mAP}
