@@ -58,16 +58,23 @@ def _data_note(data: str, distances: list[str]) -> str:
     return f"Data: {kind}; distance: {', '.join(distances)}."
 
 
-def _claims_caption(frame: pd.DataFrame, data: str, not_run: list[Claim], resamples: int) -> str:
+def _bootstrap_note(frame: pd.DataFrame, resamples: int) -> str:
+    """How the intervals of ``frame`` (claims or differences rows) were computed."""
     seeds = sorted(frame["seeds"].unique())
     counts = "-".join(str(s) for s in dict.fromkeys((seeds[0], seeds[-1])))
+    return (
+        f"each query averaged over the {counts} seed(s) both have, then a {CONFIDENCE:.0%} "
+        f"paired bootstrap interval over queries (scipy.stats.bootstrap, paired=True, "
+        f"{BOOTSTRAP_METHOD}, {resamples} resamples, seed 0; the same queries are drawn for "
+        "both methods)."
+    )
+
+
+def _claims_caption(frame: pd.DataFrame, data: str, not_run: list[Claim], resamples: int) -> str:
     text = (
         "Paper claims tested on per-query results (multi-gallery-shot). Difference = method "
         "minus reference in percentage points of per-query Rank-1 hit (first match at rank 1) "
-        "and AP; each query averaged over the "
-        f"{counts} seed(s) both have, then a {CONFIDENCE:.0%} paired bootstrap interval over "
-        f"queries (scipy.stats.bootstrap, paired=True, {BOOTSTRAP_METHOD}, {resamples} "
-        "resamples, seed 0; the same queries are drawn for both methods). Verdict: holds if "
+        "and AP; " + _bootstrap_note(frame, resamples) + " Verdict: holds if "
         "the interval lies entirely on the claimed side of 0 (> 0, or >= 0 for a >= claim), "
         "reversed if entirely below 0, else inconclusive. "
         + _data_note(data, sorted(frame["distance"].unique()))
@@ -174,16 +181,12 @@ def render_differences(frame: pd.DataFrame, fmt: str, resamples: int = N_RESAMPL
         )
         several = part.groupby("dataset")["query_set"].nunique().max() > 1
         body = [_difference_cells(g, fmt == "latex", several) for g in groups]
-        seeds = sorted(part["seeds"].unique())
-        counts = "-".join(str(s) for s in dict.fromkeys((seeds[0], seeds[-1])))
         caption = (
             "Each row's difference to its reference, multi-gallery-shot, on every test set: "
             "a method against the baseline (or the reference it registers), an ablation "
             "against the full method, a test w/o vis row against the same model tested with "
             "visibility. Difference = row minus reference in percentage points of per-query "
-            f"Rank-1 hit and AP; each query averaged over the {counts} seed(s) both have, then "
-            f"a {CONFIDENCE:.0%} paired bootstrap interval over queries (scipy.stats.bootstrap, "
-            f"paired=True, {BOOTSTRAP_METHOD}, {resamples} resamples, seed 0). An interval "
+            "Rank-1 hit and AP; " + _bootstrap_note(part, resamples) + " An interval "
             "that excludes 0 is a difference these queries resolve; see the claims table for "
             "the paper's claims. " + _data_note(data, sorted(part["distance"].unique()))
         )
