@@ -23,12 +23,12 @@ from benchmark.settings import (
     split_assignment,
     type_hints,
 )
-from datasets.base import DATASETS
-from datasets.partial_reid import QUERY_FOLDERS
-from datasets.synthetic.config import PROFILES as SYNTH_PROFILES
-from datasets.synthetic.config import SETS as SYNTH_SETS
-from datasets.synthetic.config import synth_config
-from methods.base import METHODS, MethodConfig, method_config
+from reid_datasets.base import DATASETS
+from reid_datasets.partial_reid import QUERY_FOLDERS
+from reid_datasets.synthetic.config import PROFILES as SYNTH_PROFILES
+from reid_datasets.synthetic.config import SETS as SYNTH_SETS
+from reid_datasets.synthetic.config import synth_config
+from reid_methods.base import METHODS, MethodConfig, method_config
 
 METHOD_KEY = "method."  # prefix of the method options: method.share_conv5=true
 RUN = Scope(example="train.epochs=5", extra_keys=("method.<option>",))
@@ -206,7 +206,7 @@ def check_run_config(cfg: RunConfig) -> None:
     for name, value in cfg.method.items():
         _check_option(name, value, configs)
     if isinstance(cfg.method.get("backbone"), str):
-        from methods.backbone import check_backbone
+        from reid_methods.backbone import check_backbone
 
         check_backbone(cfg.method["backbone"])  # a bad (timm) name fails before any data work
     if cfg.data.root is None:

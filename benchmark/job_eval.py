@@ -14,7 +14,7 @@ from benchmark.reporting.per_query import query_frame, save_job
 from benchmark.reporting.ranklist_data import MaskRecorder, store_ranklist_data
 from benchmark.reporting.rows import make_rows
 from benchmark.training.precision import resolve_precision
-from datasets.base import Splits
+from reid_datasets.base import Splits
 
 if TYPE_CHECKING:
     from benchmark.runner import RunData

@@ -41,8 +41,8 @@ from benchmark.training.validation import (
     split_validation,
     write_validation,
 )
-from datasets.base import Splits, load_dataset
-from methods.base import applicable_options, build_method, method_config
+from reid_datasets.base import Splits, load_dataset
+from reid_methods.base import applicable_options, build_method, method_config
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def default_root(cfg: RunConfig, occlusion: float | None = None, tag: str = "") 
 
 def ensure_synthetic(cfg: RunConfig, root: Path, occlusion: float | None, **overrides: Any) -> None:
     """Generate synthetic data under ``root`` unless it is already there and current."""
-    from datasets.synthetic import generate, synth_config
+    from reid_datasets.synthetic import generate, synth_config
 
     if occlusion is not None:
         overrides["occlusion"] = occlusion
@@ -120,7 +120,7 @@ def prepare_data(cfg: RunConfig) -> RunData:
 
 def resolve_labels(choice: str, root: Path, kind: str) -> str:
     """ "ps" or "gt": which Market-1501 part-label tree HPNet-style methods train on."""
-    from datasets.market1501 import LAYOUT, find_label_dir
+    from reid_datasets.market1501 import LAYOUT, find_label_dir
 
     if choice not in ("auto", "ps", "gt"):
         raise ConfigError(f"data.labels must be auto, ps or gt, got {choice!r}")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datasets import (  # noqa: F401  (imported to register the built-in loaders)
+from reid_datasets import (  # noqa: F401  (imported to register the built-in loaders)
     coco_densepose,
     market1501,
     occluded_reid,
     partial_ilids,
     partial_reid,
 )
-from datasets.base import CocoInstance, Sample, Splits, list_datasets, load_dataset
-
-# Marker so the CLI can tell this package from the unrelated PyPI ``datasets``.
-__reid_benchmark__ = True
+from reid_datasets.base import CocoInstance, Sample, Splits, list_datasets, load_dataset
 
 __all__ = ["CocoInstance", "Sample", "Splits", "list_datasets", "load_dataset"]

@@ -11,7 +11,7 @@ from benchmark.errors import ConfigError
 from benchmark.registry import Registry
 
 if TYPE_CHECKING:
-    from datasets.layout import DatasetLayout
+    from reid_datasets.layout import DatasetLayout
 
 SPLITS = ("train", "query", "gallery")
 # What the suite uses a data set for: ReID training, query/gallery testing, part-parser training.

@@ -37,10 +37,10 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from benchmark.errors import DataError
-from datasets import coco_densepose, market1501, partial_reid
-from datasets.base import ROLES, SPLITS, Splits, dataset_info, datasets_with_role
-from datasets.check_labels import READ_ERRORS, check_labels, load_leniently
-from datasets.layout import find_dir
+from reid_datasets import coco_densepose, market1501, partial_reid
+from reid_datasets.base import ROLES, SPLITS, Splits, dataset_info, datasets_with_role
+from reid_datasets.check_labels import READ_ERRORS, check_labels, load_leniently
+from reid_datasets.layout import find_dir
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import numpy as np
 from PIL import Image
 
 from benchmark.errors import DataError
-from datasets import market1501
-from datasets.base import Splits, load_dataset
+from reid_datasets import market1501
+from reid_datasets.base import Splits, load_dataset
 
 READ_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 

@@ -15,9 +15,9 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from benchmark.errors import ConfigError, DataError
-from datasets.base import CocoInstance, ExpectedCounts, Splits, register_dataset
-from datasets.layout import UNPACK_HINT, DatasetLayout, ProblemLog, find_dir, require_dir
-from datasets.parts import densepose14_to_7
+from reid_datasets.base import CocoInstance, ExpectedCounts, Splits, register_dataset
+from reid_datasets.layout import UNPACK_HINT, DatasetLayout, ProblemLog, find_dir, require_dir
+from reid_datasets.parts import densepose14_to_7
 
 NAME = "coco_densepose"
 LAYOUT = DatasetLayout(

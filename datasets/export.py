@@ -12,9 +12,9 @@ from tqdm import tqdm
 
 from benchmark.atomic import atomic_path
 from benchmark.errors import ConfigError, DataError
-from datasets import coco_densepose
-from datasets.base import load_dataset
-from datasets.check_labels import header_size
+from reid_datasets import coco_densepose
+from reid_datasets.base import load_dataset
+from reid_datasets.check_labels import header_size
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmark.errors import ConfigError
-from datasets.base import ExpectedCounts, Sample, Splits, register_dataset
-from datasets.layout import (
+from reid_datasets.base import ExpectedCounts, Sample, Splits, register_dataset
+from reid_datasets.layout import (
     DatasetLayout,
     ParsedName,
     ProblemLog,

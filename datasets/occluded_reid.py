@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datasets.base import ExpectedCounts, Splits, register_dataset
-from datasets.layout import DatasetLayout, ProblemLog
-from datasets.partial_reid import scan_split
+from reid_datasets.base import ExpectedCounts, Splits, register_dataset
+from reid_datasets.layout import DatasetLayout, ProblemLog
+from reid_datasets.partial_reid import scan_split
 
 NAME = "occluded_reid"
 LAYOUT = DatasetLayout(

@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from datasets.base import ExpectedCounts, Sample, Splits, register_dataset
-from datasets.layout import DatasetLayout, ParsedName, ProblemLog, require_dir, scan_folder
+from reid_datasets.base import ExpectedCounts, Sample, Splits, register_dataset
+from reid_datasets.layout import DatasetLayout, ParsedName, ProblemLog, require_dir, scan_folder
 
 NAME_2018 = "partial_ilids_2018"
 NAME_2019 = "partial_ilids_2019"

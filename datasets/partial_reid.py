@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from benchmark.errors import ConfigError
-from datasets.base import ExpectedCounts, Sample, Splits, register_dataset
-from datasets.layout import DatasetLayout, ParsedName, ProblemLog, require_dir, scan_folder
+from reid_datasets.base import ExpectedCounts, Sample, Splits, register_dataset
+from reid_datasets.layout import DatasetLayout, ParsedName, ProblemLog, require_dir, scan_folder
 
 NAME = "partial_reid"
 LAYOUT = DatasetLayout(

@@ -1,7 +1,7 @@
 """Method plug-ins: importing this package registers the built-ins."""
 
-from methods import baseline, hpnet, pcb  # noqa: F401  (registration side effect)
-from methods.base import (
+from reid_methods import baseline, hpnet, pcb  # noqa: F401  (registration side effect)
+from reid_methods.base import (
     METHODS,
     Batch,
     Method,

@@ -89,7 +89,7 @@ def check_backbone(name: str) -> None:
     Cheap enough to run when a configuration is checked, before any data work.
     """
     if name.startswith("timm:"):
-        from methods.timm_backbone import check_timm_name
+        from reid_methods.timm_backbone import check_timm_name
 
         check_timm_name(name.removeprefix("timm:"))
     elif name not in SPECS:
@@ -115,7 +115,7 @@ def build_backbone(
         raise ConfigError(f"strides must be 1 or 2, got {last_stride} and {conv4_stride}")
     check_backbone(name)
     if name.startswith("timm:"):
-        from methods.timm_backbone import build_timm_backbone  # lazy: timm loads slowly
+        from reid_methods.timm_backbone import build_timm_backbone  # lazy: timm loads slowly
 
         return build_timm_backbone(name, last_stride, pretrained, conv4_stride)
     spec = SPECS[name]

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from methods.backbone import build_backbone
-from methods.base import Batch, Method, MethodConfig, Output, register_method
-from methods.heads import BNNeck
-from methods.losses import id_loss, part_triplet_loss
+from reid_methods.backbone import build_backbone
+from reid_methods.base import Batch, Method, MethodConfig, Output, register_method
+from reid_methods.heads import BNNeck
+from reid_methods.losses import id_loss, part_triplet_loss
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from methods.backbone import build_backbone
-from methods.base import (
+from reid_methods.backbone import build_backbone
+from reid_methods.base import (
     Batch,
     Method,
     MethodConfig,
@@ -17,8 +17,8 @@ from methods.base import (
     register_method,
     register_variant,
 )
-from methods.heads import BNNeck, ParsingHead, masked_max_pool
-from methods.losses import (
+from reid_methods.heads import BNNeck, ParsingHead, masked_max_pool
+from reid_methods.losses import (
     focal_parsing_loss,
     id_loss,
     nearest_targets,

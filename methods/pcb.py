@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from methods.backbone import build_backbone
-from methods.base import Batch, Method, MethodConfig, Output, register_method
-from methods.losses import id_loss
+from reid_methods.backbone import build_backbone
+from reid_methods.base import Batch, Method, MethodConfig, Output, register_method
+from reid_methods.losses import id_loss
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,8 @@ def add_datasets_parser(sub) -> None:
 
 def cmd_list(args) -> int:
     from benchmark.profiles import PROFILES
-    from datasets.base import DATASETS, dataset_info
-    from methods.base import METHODS, method_row
+    from reid_datasets.base import DATASETS, dataset_info
+    from reid_methods.base import METHODS, method_row
 
     width = max(map(len, [*METHODS, *DATASETS]))
     print("methods:")
@@ -79,8 +79,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from datasets.synthetic import generate
-    from datasets.synthetic.config import synth_profile
+    from reid_datasets.synthetic import generate
+    from reid_datasets.synthetic.config import synth_profile
 
     flags = {"occlusion": args.occlusion, "seed": args.seed}  # the flags win over --set
     sets = args.overrides + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
@@ -90,7 +90,7 @@ def cmd_synth(args) -> int:
 
 
 def cmd_datasets(args) -> int:
-    from datasets import check as datacheck
+    from reid_datasets import check as datacheck
 
     if args.datasets_command == "check":
         need = needed_datasets(args.need)
@@ -101,7 +101,7 @@ def cmd_datasets(args) -> int:
             print(f"datasets check FAILED: {'; '.join(failed)}", file=sys.stderr)
             return 1
         return 0
-    from datasets.export import export_labels
+    from reid_datasets.export import export_labels
 
     n = export_labels(args.root, args.out, args.dataset)
     print(f"wrote {n} label PNGs to {args.out}")
@@ -110,8 +110,8 @@ def cmd_datasets(args) -> int:
 
 def needed_datasets(names: list[str] | None) -> list[str] | None:
     """``--need``'s data sets (``default``: a default run's), each checked to be registered."""
-    from datasets.base import DATASETS
-    from datasets.check import checked_datasets
+    from reid_datasets.base import DATASETS
+    from reid_datasets.check import checked_datasets
 
     if names is None:
         return None

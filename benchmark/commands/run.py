@@ -99,8 +99,8 @@ def resolve_run_config(args):
     from benchmark.config import apply_overrides, check_run_config
     from benchmark.profiles import get_profile
     from benchmark.run_folder import check_resume, read_run_config
-    from datasets.base import datasets_with_role
-    from methods.base import METHODS, all_methods
+    from reid_datasets.base import datasets_with_role
+    from reid_methods.base import METHODS, all_methods
 
     if args.resume:
         base = read_run_config(args.resume)

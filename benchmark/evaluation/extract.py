@@ -18,8 +18,8 @@ from benchmark.evaluation.protocols import evaluate
 from benchmark.evaluation.ranking import PerQuery
 from benchmark.training.data import ReIDImages, collate
 from benchmark.training.precision import autocast
-from datasets.base import Sample, Splits
-from datasets.market1501 import NAME as MARKET1501
+from reid_datasets.base import Sample, Splits
+from reid_datasets.market1501 import NAME as MARKET1501
 
 # Data sets whose pids follow Market-1501's codes (0 = distractor); every other set's pids are
 # ordinary identities. The loaders drop junk (pid -1) at load either way.

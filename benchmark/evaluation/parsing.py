@@ -32,9 +32,9 @@ from torch import Tensor
 from benchmark.atomic import atomic_path
 from benchmark.errors import DataError
 from benchmark.evaluation.parsing_truth import full_label, with_truth
-from datasets.base import Sample
-from datasets.parts import PART4_NAMES
-from methods.losses import part_targets
+from reid_datasets.base import Sample
+from reid_datasets.parts import PART4_NAMES
+from reid_methods.losses import part_targets
 
 PART_NAMES = PART4_NAMES[1:]  # head, torso_arms, upper_legs, lower_legs_feet
 THRESHOLD = 0.5  # G-hat = 1{G > 0.5}, as HPNet's masked pooling

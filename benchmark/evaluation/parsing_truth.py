@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import DataError
-from datasets.base import Sample
-from datasets.parts import part7_to_4
+from reid_datasets.base import Sample
+from reid_datasets.parts import part7_to_4
 
 log = logging.getLogger(__name__)
 
 
 def truth_path(root: Path, image: Path) -> Path:
     """The synthetic ground-truth label PNG of ``image`` (``<release>_gt_label/...``)."""
-    from datasets.synthetic.writers import label_relpath
+    from reid_datasets.synthetic.writers import label_relpath
 
     try:
         rel = Path(image).relative_to(root)

@@ -108,7 +108,7 @@ def resolve_train(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     from benchmark.human_parsing.train import train_parser, write_run_files
     from benchmark.provenance import env_info, pick_device
-    from datasets.base import load_dataset
+    from reid_datasets.base import load_dataset
 
     cfg, root, run_dir = resolve_train(args)
     if not Path(root).is_dir():

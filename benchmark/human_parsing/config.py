@@ -10,7 +10,7 @@ from typing import Any
 from benchmark.errors import ConfigError
 from benchmark.registry import Registry
 from benchmark.settings import Scope, apply_assignments, check_fields, from_mapping
-from datasets.coco_densepose import SPLIT_FILES
+from reid_datasets.coco_densepose import SPLIT_FILES
 
 SCOPE = Scope(kind="parse", noun="setting", example="iters=500")
 

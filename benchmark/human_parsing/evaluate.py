@@ -12,7 +12,7 @@ from PIL import Image
 
 from benchmark.atomic import write_csv_atomic, write_text_atomic
 from benchmark.errors import DataError, UserError
-from datasets.parts import PART7_NAMES
+from reid_datasets.parts import PART7_NAMES
 
 NUM_CLASSES = len(PART7_NAMES)  # background + 7 parts
 
@@ -47,8 +47,8 @@ def read_label_map(path: Path) -> np.ndarray:
 
 def label_pairs(root: Path) -> tuple[list[tuple[Path, Path]], Path, Path]:
     """(gt, ps) PNG pairs of every ground-truth label, and the two trees."""
-    from datasets.layout import find_dir
-    from datasets.market1501 import LAYOUT, SPLIT_FOLDERS, find_label_dir
+    from reid_datasets.layout import find_dir
+    from reid_datasets.market1501 import LAYOUT, SPLIT_FOLDERS, find_label_dir
 
     market = LAYOUT.locate(root)
     gt_tree = find_label_dir(market, "gt")

@@ -83,8 +83,8 @@ def market_jobs(root: Path, overwrite: bool) -> tuple[Path, list[Job], int]:
     Returns:
         (ps tree, jobs, number of images skipped because their label exists).
     """
-    from datasets.layout import find_dir, list_images
-    from datasets.market1501 import LAYOUT, SPLIT_FOLDERS
+    from reid_datasets.layout import find_dir, list_images
+    from reid_datasets.market1501 import LAYOUT, SPLIT_FOLDERS
 
     market = LAYOUT.locate(root)
     tree = market.parent / (market.name + PS_SUFFIX)

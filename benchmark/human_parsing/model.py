@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from methods.backbone import SPECS, build_backbone
+from reid_methods.backbone import SPECS, build_backbone
 
 NUM_CLASSES = 8  # background + 7 parts (datasets.parts.PART7_NAMES)
 

@@ -24,7 +24,7 @@ from benchmark.provenance import seed_everything
 from benchmark.training.checkpoint import load_checkpoint, save_checkpoint
 from benchmark.training.data import RandomBatches, to_tensor
 from benchmark.training.transforms import PairedTransform, normalise
-from datasets.coco_densepose import PixelBox, box_edges, clip_box, instance_part_map
+from reid_datasets.coco_densepose import PixelBox, box_edges, clip_box, instance_part_map
 
 log = logging.getLogger(__name__)
 

@@ -44,8 +44,8 @@ from benchmark.evaluation.parsing import (
     score_parsing,
 )
 from benchmark.evaluation.parsing_truth import full_label, sets_with_truth, with_truth
-from datasets.base import Sample
-from methods.losses import part_targets
+from reid_datasets.base import Sample
+from reid_methods.losses import part_targets
 
 THRESHOLDS = (0.3, 0.4, 0.5)  # the sweep of ``model, G > t``; 0.5 is the paper's T
 
@@ -133,7 +133,7 @@ def diagnose(run_dir: Path, method: str, seed: int | None) -> pd.DataFrame:
     """Tidy rows (dataset, masks, metric, value) for every test set with ground truth."""
     from benchmark.reporting.export import data_root, load_trained
     from benchmark.runner import load_test_set
-    from datasets.base import load_dataset
+    from reid_datasets.base import load_dataset
 
     trained = load_trained(run_dir, method, seed)
     cfg, model = trained.cfg, trained.model

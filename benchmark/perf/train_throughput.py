@@ -56,12 +56,12 @@ def rss_mb() -> float:
 
 def measure(spec: Spec) -> dict:
     """Time ``spec.steps`` training steps after one warm-up step; returns the table row."""
-    import methods  # noqa: F401 - registers the built-ins
+    import reid_methods  # noqa: F401 - registers the built-ins
     from benchmark.profiles import get_profile
     from benchmark.provenance import pick_device
     from benchmark.training.loop import forward_backward
     from benchmark.training.precision import grad_scaler, resolve_precision
-    from methods.base import Batch, applicable_options, build_method
+    from reid_methods.base import Batch, applicable_options, build_method
 
     cfg = get_profile(spec.profile)
     t, device = cfg.train, pick_device(spec.device)
@@ -201,10 +201,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     import pandas as pd
 
-    import methods  # noqa: F401 - registers the built-ins
+    import reid_methods  # noqa: F401 - registers the built-ins
     from benchmark.cli import import_registries
     from benchmark.profiles import get_profile
-    from methods.base import METHODS, list_methods
+    from reid_methods.base import METHODS, list_methods
 
     import_registries()
     get_profile(args.profile)  # an unknown profile fails before any measurement

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from benchmark.errors import DataError
-from methods.base import method_reference
+from reid_methods.base import method_reference
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 9999

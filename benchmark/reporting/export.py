@@ -25,7 +25,7 @@ from benchmark.reporting.onnx_graph import (
     export_onnx,
 )
 from benchmark.run_folder import CHECKPOINT, DONE, job_dir, read_run_config
-from methods.base import Method, applicable_options, build_method
+from reid_methods.base import Method, applicable_options, build_method
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from benchmark.evaluation.extract import MARKET_STYLE
 from benchmark.evaluation.features import FeatureBank
 from benchmark.reporting.ranklist_data import ranked_gallery, subset
 from benchmark.training.data import ReIDImages, collate
-from datasets.base import Splits
+from reid_datasets.base import Splits
 
 CMC_CSV = "cmc.csv"
 EXAMPLES_JSON = "examples.json"

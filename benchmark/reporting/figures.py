@@ -18,8 +18,8 @@ from benchmark.atomic import atomic_path
 from benchmark.errors import DataError
 from benchmark.reporting.labels import dataset_label, row_label, row_order
 from benchmark.reporting.rows import main_rows
-from datasets.base import dataset_rank
-from datasets.parts import PART4_NAMES
+from reid_datasets.base import dataset_rank
+from reid_datasets.parts import PART4_NAMES
 
 # RGB of HPNet's 4 parts (1 head, 2 torso+arms, 3 upper legs, 4 lower legs+feet).
 PART_COLORS = np.array(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datasets.base import dataset_info
-from methods.base import method_row
+from reid_datasets.base import dataset_info
+from reid_methods.base import method_row
 
 LATEX_ESCAPES = {c: "\\" + c for c in "&%$#_{}"} | {
     "\\": r"\textbackslash{}",

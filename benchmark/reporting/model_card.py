@@ -71,7 +71,7 @@ def model_card(trained, how: dict[str, Any], check: dict[str, Any], out: Path) -
     from benchmark.provenance import env_info
     from benchmark.reporting.export import method_options
     from benchmark.reporting.onnx_graph import INPUT, OUTPUTS
-    from methods.base import method_row
+    from reid_methods.base import method_row
 
     cfg, run_env = trained.cfg, read_json(trained.run_dir / "env.json")
     size = [cfg.data.height, cfg.data.width]

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from benchmark.atomic import atomic_path
 from benchmark.errors import UserError
-from methods.base import Method
+from reid_methods.base import Method
 
 log = logging.getLogger(__name__)
 

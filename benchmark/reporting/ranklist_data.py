@@ -25,7 +25,7 @@ from benchmark.evaluation.distance import distance_matrix
 from benchmark.evaluation.extract import MARKET_STYLE
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.ranking import rank_queries
-from datasets.base import Splits
+from reid_datasets.base import Splits
 
 RANKLIST_NPZ = "ranklist_{}.npz"
 RULES = ("random", "worst", "pattern:BITS")

@@ -19,7 +19,7 @@ from benchmark.reporting.ranklist import Rule, caption, ranklist_frame
 from benchmark.reporting.ranklist_data import RanklistData, load_ranklist_data, stored_datasets
 from benchmark.run_folder import read_run_config
 from benchmark.training.data import read_image
-from datasets.parts import PART4_NAMES
+from reid_datasets.parts import PART4_NAMES
 
 RIGHT, WRONG = "#00aa00", "#dc0000"
 IMAGE_SIZE = (128, 64)  # (H, W) every tile is shown at: the ReID aspect ratio 1:2

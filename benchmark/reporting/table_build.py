@@ -8,7 +8,7 @@ import pandas as pd
 
 from benchmark.reporting.labels import in_paper_table, row_order
 from benchmark.reporting.rows import main_rows
-from datasets.base import dataset_rank
+from reid_datasets.base import dataset_rank
 
 
 @dataclass(frozen=True)

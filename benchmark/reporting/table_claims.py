@@ -16,7 +16,7 @@ from benchmark.reporting.claims import (
 )
 from benchmark.reporting.labels import dataset_label, escape_latex, row_label, row_order
 from benchmark.reporting.table_render import SYNTHETIC_NOTE, markdown_row
-from datasets.base import dataset_rank
+from reid_datasets.base import dataset_rank
 
 
 def latex_text(text: str) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 from benchmark.evaluation.parsing import PARSING_MODE, PART_NAMES
 from benchmark.reporting.labels import dataset_label
 from benchmark.reporting.table_build import Table, TableSpec, build
-from datasets.base import dataset_rank
+from reid_datasets.base import dataset_rank
 
 PART_LABELS = {
     "head": "head",

@@ -18,8 +18,8 @@ from benchmark.training.samplers import (  # noqa: F401 - their old home
     require_identities,
 )
 from benchmark.training.transforms import PairedTransform, normalise
-from datasets.base import Sample
-from datasets.parts import part7_to_4
+from reid_datasets.base import Sample
+from reid_datasets.parts import part7_to_4
 
 
 def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:
@@ -156,7 +156,7 @@ class CocoParts(Dataset):
 
     def decoded(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """The person crop [H, W, 3] and its 4-part labels [H, W], resized to ``size``."""
-        from datasets.coco_densepose import crop_instance
+        from reid_datasets.coco_densepose import crop_instance
 
         if self.cache is not None and i in self.cache:
             return self.cache[i]

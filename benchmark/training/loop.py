@@ -21,7 +21,7 @@ from benchmark.errors import NonFiniteError
 from benchmark.training.checkpoint import load_checkpoint, save_checkpoint
 from benchmark.training.distributed import SINGLE, Group, Local
 from benchmark.training.precision import autocast, grad_scaler, resolve_precision
-from methods.base import Batch, Method
+from reid_methods.base import Batch, Method
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from benchmark.atomic import atomic_path, write_json_atomic
 from benchmark.registry import Registry
 from benchmark.settings import Scope, apply_assignments, check_fields
 from benchmark.training.pretrain_fit import TrunkSpec, draw_people, fit_trunk, render_set
-from datasets.synthetic.config import GENERATOR_VERSION, SynthConfig, synth_config
-from datasets.synthetic.people import Identity
-from datasets.synthetic.sets import make_pools
+from reid_datasets.synthetic.config import GENERATOR_VERSION, SynthConfig, synth_config
+from reid_datasets.synthetic.people import Identity
+from reid_datasets.synthetic.sets import make_pools
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def make_card(
 
 def trunk_spec(cfg, method: str) -> TrunkSpec:
     """The trunk that method ``method`` of run config ``cfg`` builds."""
-    from methods.base import applicable_options, method_config
+    from reid_methods.base import applicable_options, method_config
 
     mc = method_config(method, **applicable_options(method, cfg.method))
     return TrunkSpec(mc.backbone, mc.last_stride, mc.conv4_stride, cfg.data.height, cfg.data.width)
@@ -208,7 +208,7 @@ def init_options(cfg, method: str, device: torch.device | None = None) -> dict[s
 
     Every method of a run gets the same file for the same trunk, so the same initialisation.
     """
-    from methods.base import applicable_options
+    from reid_methods.base import applicable_options
 
     options = applicable_options(method, cfg.method)
     if options.get("pretrained") != SYNTHETIC:
@@ -224,7 +224,7 @@ def prepare_inits(cfg, device: torch.device | None = None) -> dict[str, Any]:
     """Build the run's missing synthetic trunks and load every pretrained file once, before any
     training, so a missing, bad or foreign file fails before the run folder exists; returns
     their env.json entry."""
-    from methods.base import build_method
+    from reid_methods.base import build_method
 
     paths = set()
     for method in cfg.methods:

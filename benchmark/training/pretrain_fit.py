@@ -25,10 +25,10 @@ from tqdm import tqdm
 
 from benchmark.training.precision import autocast, resolve_precision
 from benchmark.training.transforms import MEAN, STD
-from datasets.synthetic.cameras import make_camera
-from datasets.synthetic.people import Identity, sample_identities
-from datasets.synthetic.render import render_shot
-from methods.backbone import build_backbone
+from reid_datasets.synthetic.cameras import make_camera
+from reid_datasets.synthetic.people import Identity, sample_identities
+from reid_datasets.synthetic.render import render_shot
+from reid_methods.backbone import build_backbone
 
 STREAM = 7  # seeds the pretraining draws apart from every benchmark set (set codes 1-6)
 

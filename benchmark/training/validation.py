@@ -22,8 +22,8 @@ from benchmark.evaluation.parsing import part_metrics, score_parsing
 from benchmark.evaluation.parsing_truth import with_truth
 from benchmark.evaluation.protocols import evaluate
 from benchmark.training.data import ReIDImages
-from datasets.base import Sample
-from datasets.synthetic.occluders import draw_occluder, occlusion_fraction
+from reid_datasets.base import Sample
+from reid_datasets.synthetic.occluders import draw_occluder, occlusion_fraction
 
 VALIDATION_JSON = "validation.json"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datasets.synthetic.config import PROFILES, SETS, SynthConfig, synth_config
-from datasets.synthetic.generate import MARKER, generate, is_current
+from reid_datasets.synthetic.config import PROFILES, SETS, SynthConfig, synth_config
+from reid_datasets.synthetic.generate import MARKER, generate, is_current
 
 __all__ = ["MARKER", "PROFILES", "SETS", "SynthConfig", "generate", "is_current", "synth_config"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from datasets.synthetic.people import CLOTH
+from reid_datasets.synthetic.people import CLOTH
 
 WALLS = (
     (150, 150, 145),

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets.synthetic.cameras import Camera, background, develop, make_camera
-from datasets.synthetic.figure import draw_person
-from datasets.synthetic.occluders import draw_occluder
-from datasets.synthetic.people import free_pose, random_identity
-from datasets.synthetic.writers import coco_annotation
+from reid_datasets.synthetic.cameras import Camera, background, develop, make_camera
+from reid_datasets.synthetic.figure import draw_person
+from reid_datasets.synthetic.occluders import draw_occluder
+from reid_datasets.synthetic.people import free_pose, random_identity
+from reid_datasets.synthetic.writers import coco_annotation
 
 SCENE_SIZE = (192, 256)  # (height, width): wider than a ReID crop, like a COCO photo
 TRUNCATED = 0.4  # fraction of people whose feet (and more) fall below the frame

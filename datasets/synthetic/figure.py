@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from datasets.synthetic.limbs import (
+from reid_datasets.synthetic.limbs import (
     HEAD,
     TORSO,
     Frame,
@@ -18,7 +18,7 @@ from datasets.synthetic.limbs import (
     part_code,
     segment,
 )
-from datasets.synthetic.people import (
+from reid_datasets.synthetic.people import (
     BAG_M,
     BAGS,
     HAIR_M,

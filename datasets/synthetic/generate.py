@@ -17,13 +17,13 @@ from tqdm import tqdm
 
 from benchmark.atomic import write_text_atomic
 from benchmark.errors import DataError
-from datasets.synthetic.cameras import Camera, make_camera
-from datasets.synthetic.coco import SPLITS, coco_file_name, render_scene, scene_annotations
-from datasets.synthetic.coco import scene_cameras as coco_cameras
-from datasets.synthetic.config import GENERATOR_VERSION, SynthConfig, synth_config
-from datasets.synthetic.people import random_identity
-from datasets.synthetic.render import Shot, render_shot
-from datasets.synthetic.sets import (
+from reid_datasets.synthetic.cameras import Camera, make_camera
+from reid_datasets.synthetic.coco import SPLITS, coco_file_name, render_scene, scene_annotations
+from reid_datasets.synthetic.coco import scene_cameras as coco_cameras
+from reid_datasets.synthetic.config import GENERATOR_VERSION, SynthConfig, synth_config
+from reid_datasets.synthetic.people import random_identity
+from reid_datasets.synthetic.render import Shot, render_shot
+from reid_datasets.synthetic.sets import (
     ILIDS_2018,
     ILIDS_2019,
     MARKET,
@@ -35,7 +35,7 @@ from datasets.synthetic.sets import (
     Job,
     make_pools,
 )
-from datasets.synthetic.writers import (
+from reid_datasets.synthetic.writers import (
     LABEL_SUFFIX,
     coco_document,
     label_relpath,

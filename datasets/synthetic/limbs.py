@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets.synthetic.people import (
+from reid_datasets.synthetic.people import (
     SHOE_M,
     SKIN_M,
     SLEEVES,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from datasets.synthetic.figure import draw_person
-from datasets.synthetic.people import CLOTH, random_identity, walking_pose
+from reid_datasets.synthetic.figure import draw_person
+from reid_datasets.synthetic.people import CLOTH, random_identity, walking_pose
 
 BOTTOM_KINDS = ("plant", "box", "car")
 SIDE_KINDS = ("person", "plant")

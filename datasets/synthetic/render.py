@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets.parts import densepose14_to_7
-from datasets.synthetic.cameras import Camera, background, develop
-from datasets.synthetic.figure import draw_person
-from datasets.synthetic.occluders import draw_occluder, occlusion_fraction
-from datasets.synthetic.people import Identity, walking_pose
+from reid_datasets.parts import densepose14_to_7
+from reid_datasets.synthetic.cameras import Camera, background, develop
+from reid_datasets.synthetic.figure import draw_person
+from reid_datasets.synthetic.occluders import draw_occluder, occlusion_fraction
+from reid_datasets.synthetic.people import Identity, walking_pose
 
 MODES = ("holistic", "occluded", "partial", "shifted", "junk")
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets.synthetic.config import SynthConfig
-from datasets.synthetic.people import Identity, sample_identities
-from datasets.synthetic.writers import market_name
+from reid_datasets.synthetic.config import SynthConfig
+from reid_datasets.synthetic.people import Identity, sample_identities
+from reid_datasets.synthetic.writers import market_name
 
 MARKET = "Market-1501-v15.09.15"
 PARTIAL_REID = "Partial-REID_Dataset"

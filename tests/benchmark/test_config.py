@@ -9,8 +9,8 @@ from typing import Literal
 
 import pytest
 
-import datasets  # noqa: F401  (registers the data sets that eval.datasets names)
-import methods  # noqa: F401  (registers the methods whose options method.X names)
+import reid_datasets  # noqa: F401  (registers the data sets that eval.datasets names)
+import reid_methods  # noqa: F401  (registers the methods whose options method.X names)
 from benchmark.config import apply_overrides, check_run_config, from_dict
 from benchmark.errors import ConfigError, UnknownNameError
 from benchmark.human_parsing.config import PROFILES as PARSE_PROFILES
@@ -18,8 +18,8 @@ from benchmark.human_parsing.config import parse_profile
 from benchmark.profiles import PROFILES, get_profile
 from benchmark.registry import Registry
 from benchmark.settings import Scope, apply_assignments, check_fields
-from datasets.synthetic.config import PROFILES as SYNTH_PROFILES
-from datasets.synthetic.config import synth_profile
+from reid_datasets.synthetic.config import PROFILES as SYNTH_PROFILES
+from reid_datasets.synthetic.config import synth_profile
 
 
 def override(*sets: str, profile: str = "smoke"):

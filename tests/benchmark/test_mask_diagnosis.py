@@ -78,7 +78,7 @@ def test_threshold_sweep_on_a_hand_case() -> None:
 
 def test_threshold_sweep_at_the_papers_t_equals_the_evaluation() -> None:
     from benchmark.evaluation.parsing import count_grid, mean_defined, ratio
-    from methods.losses import part_targets
+    from reid_methods.losses import part_targets
 
     gen = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 5, (6, 32, 16), generator=gen)

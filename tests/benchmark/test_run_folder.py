@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import datasets  # noqa: F401  (registers the data sets that eval.datasets names)
-import methods  # noqa: F401  (registers the methods)
+import reid_datasets  # noqa: F401  (registers the data sets that eval.datasets names)
+import reid_methods  # noqa: F401  (registers the methods)
 from benchmark.config import apply_overrides
 from benchmark.errors import ConfigError, StorageError, UserError
 from benchmark.profiles import get_profile

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import datasets  # noqa: F401  (registers the data sets)
-import methods  # noqa: F401  (registers the methods)
+import reid_datasets  # noqa: F401  (registers the data sets)
+import reid_methods  # noqa: F401  (registers the methods)
 from benchmark.config import apply_overrides
 from benchmark.errors import DataError
 from benchmark.profiles import get_profile

@@ -10,17 +10,17 @@ import pytest
 from PIL import Image
 
 from benchmark.errors import ConfigError, DataError
-from datasets import coco_densepose, load_dataset
-from datasets.base import register_dataset
-from datasets.check import (
+from reid_datasets import coco_densepose, load_dataset
+from reid_datasets.base import register_dataset
+from reid_datasets.check import (
     EXTRA_QUERY_KEY,
     check_root,
     checked_datasets,
     failures,
     format_report,
 )
-from datasets.coco_densepose import instance_part_map
-from datasets.export import export_labels
+from reid_datasets.coco_densepose import instance_part_map
+from reid_datasets.export import export_labels
 from tests.datasets.real_trees import (
     make_all,
     make_coco,

@@ -14,17 +14,17 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from benchmark.errors import ConfigError, DataError, UserError
-from datasets.parts import densepose14_to_7
-from datasets.synthetic import MARKER, SynthConfig, generate, synth_config
-from datasets.synthetic.cameras import make_camera
-from datasets.synthetic.coco import render_scene, scene_cameras
-from datasets.synthetic.figure import draw_person
-from datasets.synthetic.generate import plan_jobs
-from datasets.synthetic.occluders import draw_occluder
-from datasets.synthetic.people import sample_identities, walking_pose
-from datasets.synthetic.render import render_shot
-from datasets.synthetic.sets import make_pools
-from datasets.synthetic.writers import box_to_dp, label_relpath, market_name
+from reid_datasets.parts import densepose14_to_7
+from reid_datasets.synthetic import MARKER, SynthConfig, generate, synth_config
+from reid_datasets.synthetic.cameras import make_camera
+from reid_datasets.synthetic.coco import render_scene, scene_cameras
+from reid_datasets.synthetic.figure import draw_person
+from reid_datasets.synthetic.generate import plan_jobs
+from reid_datasets.synthetic.occluders import draw_occluder
+from reid_datasets.synthetic.people import sample_identities, walking_pose
+from reid_datasets.synthetic.render import render_shot
+from reid_datasets.synthetic.sets import make_pools
+from reid_datasets.synthetic.writers import box_to_dp, label_relpath, market_name
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 

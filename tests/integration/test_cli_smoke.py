@@ -249,7 +249,7 @@ def test_stored_masks_rescore_to_the_image_size_rows(smoke_run) -> None:
     import torch
     from PIL import Image
 
-    from datasets.parts import part7_to_4
+    from reid_datasets.parts import part7_to_4
 
     work, _ = smoke_run
     (run_dir,) = (work / "runs").iterdir()

@@ -24,10 +24,10 @@ PLUGIN_SOURCE = '''
 
 from pathlib import Path
 
-from datasets.base import ExpectedCounts, Sample, Splits, register_dataset
-from datasets.layout import DatasetLayout
-from methods.base import register_method
-from methods.baseline import Baseline, BaselineConfig
+from reid_datasets.base import ExpectedCounts, Sample, Splits, register_dataset
+from reid_datasets.layout import DatasetLayout
+from reid_methods.base import register_method
+from reid_methods.baseline import Baseline, BaselineConfig
 
 LAYOUT = DatasetLayout("my_occluded", ("MyOccluded",), ("query", "gallery"))
 
@@ -57,7 +57,7 @@ def load_my_occluded(root: Path, strict: bool = True) -> Splits:
 FIGURE_SCRIPT = """
 import json, sys
 from matplotlib.figure import Figure
-import datasets, methods, {plugin}
+import reid_datasets, reid_methods, {plugin}
 from benchmark.reporting.figures import write_figures
 from benchmark.reporting.store import load_results
 

@@ -19,8 +19,8 @@ PLUGIN = "broken_method_plugin"
 PLUGIN_SOURCE = '''
 """A method that crashes in training, as a user's unfinished plug-in does."""
 
-from methods.base import register_method
-from methods.baseline import Baseline, BaselineConfig
+from reid_methods.base import register_method
+from reid_methods.baseline import Baseline, BaselineConfig
 
 
 @register_method("broken_net", BaselineConfig())

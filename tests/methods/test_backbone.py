@@ -7,7 +7,7 @@ import torch
 from torchvision.models import resnet18
 
 from benchmark.errors import UserError
-from methods.backbone import build_backbone
+from reid_methods.backbone import build_backbone
 
 
 @pytest.mark.parametrize("stride,expected", [(1, (8, 4)), (2, (4, 2))])

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from methods.losses import (
+from reid_methods.losses import (
     batch_hard_triplet,
     focal_parsing_loss,
     id_loss,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from benchmark.errors import ConfigError, UnknownNameError
-from methods import Batch, Output, build_method, list_methods, method_config
+from reid_methods import Batch, Output, build_method, list_methods, method_config
 
 SMALL = {"backbone": "resnet18_quarter"}
 

@@ -11,8 +11,8 @@ from torchvision.models import resnet18, resnet50
 
 from benchmark.errors import ConfigError, UnknownNameError, UserError
 from benchmark.training.pretrain_fit import trunk_state
-from methods import Batch, build_method
-from methods.backbone import build_backbone
+from reid_methods import Batch, build_method
+from reid_methods.backbone import build_backbone
 
 # timm's own test models: a ResNet and a non-ResNet family (EfficientNet), a few hundred K params
 FAMILIES = ("timm:test_resnet", "timm:test_efficientnet")
@@ -172,7 +172,7 @@ def test_set_method_backbone_builds_the_timm_model_for_every_method() -> None:
 
     from benchmark.config import apply_overrides, check_run_config
     from benchmark.profiles import get_profile
-    from methods.base import applicable_options
+    from reid_methods.base import applicable_options
 
     smoke = replace(get_profile("smoke"), methods=("hpnet", "pcb", "baseline"))
     cfg = apply_overrides(smoke, ["method.backbone=timm:test_efficientnet"])

@@ -8,8 +8,8 @@ from PIL import Image
 
 from benchmark.config import EvalConfig
 from benchmark.evaluation.extract import SetEvaluation, evaluate_splits
-from datasets.base import Sample, Splits
-from methods import build_method
+from reid_datasets.base import Sample, Splits
+from reid_methods import build_method
 
 
 def _splits(root) -> Splits:

@@ -19,8 +19,8 @@ from benchmark.evaluation.parsing import (
     score_parsing,
 )
 from benchmark.evaluation.parsing_truth import truth_path, with_truth
-from datasets.base import Sample
-from methods.base import Output
+from reid_datasets.base import Sample
+from reid_methods.base import Output
 
 
 def _slow_iou(preds: list[np.ndarray], truths: list[np.ndarray]) -> list[float]:

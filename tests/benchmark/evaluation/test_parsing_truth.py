@@ -11,7 +11,7 @@ from PIL import Image
 
 from benchmark.errors import DataError
 from benchmark.evaluation.parsing_truth import sets_with_truth, truth_path, with_truth
-from datasets.base import Sample
+from reid_datasets.base import Sample
 
 
 def _queries(root: Path, folder: str, count: int, labelled: int) -> list[Sample]:

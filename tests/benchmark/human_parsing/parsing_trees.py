@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from datasets.parts import densepose14_to_7
+from reid_datasets.parts import densepose14_to_7
 
 MARKET = "Market-1501-v15.09.15"
 # DensePose parts: 1 torso, 2/3 hands, 4/5 feet, 6/7 upper legs, 8/9 lower legs,

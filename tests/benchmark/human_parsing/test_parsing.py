@@ -23,7 +23,7 @@ from benchmark.human_parsing.model import NUM_CLASSES, PartParser
 from benchmark.human_parsing.train import PartCrops, train_parser
 from benchmark.training.data import read_label
 from benchmark.training.transforms import PairedTransform
-from datasets.base import load_dataset
+from reid_datasets.base import load_dataset
 from tests.benchmark.human_parsing.parsing_trees import (
     MARKET,
     MARKET_FOLDERS,
@@ -314,7 +314,7 @@ def test_cli_train_label_eval_end_to_end(tree, tmp_path, monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_pipeline_on_the_synthetic_generator(tmp_path, monkeypatch, capsys):
-    from datasets.synthetic import generate, synth_config
+    from reid_datasets.synthetic import generate, synth_config
 
     root = tmp_path / "synthetic"
     generate(root, synth_config("smoke"), progress=False)

@@ -21,7 +21,7 @@ from benchmark.reporting.table_claims import (
     render_confidence,
     visible_parts_frame,
 )
-from methods.base import method_reference
+from reid_methods.base import method_reference
 
 CLAIM_A = next(c for c in CLAIMS if c.key == "a")
 

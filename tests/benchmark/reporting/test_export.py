@@ -22,9 +22,9 @@ from benchmark.reporting import export, onnx_graph
 from benchmark.reporting.export import export_run
 from benchmark.reporting.rows import ROW_COLUMNS
 from benchmark.run_folder import job_dir
-from datasets.synthetic import generate, synth_config
-from methods import build_method
-from methods.base import applicable_options
+from reid_datasets.synthetic import generate, synth_config
+from reid_methods import build_method
+from reid_methods.base import applicable_options
 
 TINY_DATA = dict(
     train_ids=4,

@@ -26,7 +26,7 @@ from benchmark.reporting.ranklist_data import (
     stored_datasets,
 )
 from benchmark.reporting.ranklist_figure import RIGHT, WRONG, build_figure, part_names
-from methods.base import Output
+from reid_methods.base import Output
 
 S2 = math.sqrt(2.0)
 # 3 parts, D = 2. Queries (camera 0): q0 pid 1 sees parts 1, 2; q1 pid 2 sees all; q2 pid 1 sees
@@ -297,7 +297,7 @@ def test_the_runs_example_rankings_follow_the_evaluation_rules(tmp_path) -> None
     import json
 
     from benchmark.reporting.figure_data import EXAMPLES_JSON, save_rankings
-    from datasets.base import Sample, Splits
+    from reid_datasets.base import Sample, Splits
 
     data = tiny()
     q_pids = [1, 2, 1, 9]

@@ -12,7 +12,7 @@ from PIL import Image
 from benchmark.errors import DataError
 from benchmark.training.data import PKSampler, ReIDImages, require_identities
 from benchmark.training.transforms import PairedTransform
-from datasets.base import Sample
+from reid_datasets.base import Sample
 
 
 def test_pk_sampler_batches_and_determinism() -> None:
@@ -158,8 +158,8 @@ def test_official_coco_stream_gets_the_reid_transforms() -> None:
 
     from benchmark.profiles import get_profile
     from benchmark.runner import RunData, make_streams
-    from datasets.base import Splits
-    from methods import build_method
+    from reid_datasets.base import Splits
+    from reid_methods import build_method
 
     cfg = get_profile("official")
     labels = [i % 16 for i in range(32)]  # the official batch: 16 identities x 4 images

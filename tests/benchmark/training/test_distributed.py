@@ -13,7 +13,7 @@ from benchmark.training.distributed import SINGLE, Group, check_group, group_fro
 from benchmark.training.loop import Streams, build_optimizer, train_one_epoch
 from benchmark.training.precision import grad_scaler
 from benchmark.training.samplers import PKSampler, RandomBatches
-from methods import build_method
+from reid_methods import build_method
 
 CPU = torch.device("cpu")
 

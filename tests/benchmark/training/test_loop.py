@@ -14,8 +14,8 @@ from benchmark.errors import NonFiniteError, UserError
 from benchmark.training.data import PKSampler, ReIDImages, collate
 from benchmark.training.loop import Streams, fit
 from benchmark.training.transforms import PairedTransform
-from datasets.base import Sample
-from methods import build_method
+from reid_datasets.base import Sample
+from reid_methods import build_method
 
 CFG = TrainConfig(
     epochs=2,

@@ -54,9 +54,9 @@ def test_smoke_stays_portable_float32_and_cpu_asks_for_amp():
 
 def test_a_training_step_runs_under_bfloat16_autocast():
     """The bf16 path works for every loss term (native-bf16 CPUs take it in the cpu profile)."""
-    import methods  # noqa: F401 - registers the built-ins
+    import reid_methods  # noqa: F401 - registers the built-ins
     from benchmark.training.loop import forward_backward
-    from methods.base import Batch, applicable_options, build_method
+    from reid_methods.base import Batch, applicable_options, build_method
 
     cfg = get_profile("smoke")
     torch.manual_seed(0)

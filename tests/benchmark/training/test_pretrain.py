@@ -25,9 +25,9 @@ from benchmark.training.pretrain import (
     pretrain_profile,
 )
 from benchmark.training.pretrain_fit import TrunkSpec, draw_people
-from datasets.synthetic.config import synth_config
-from methods.backbone import ResNetTrunk, build_backbone
-from methods.base import applicable_options, build_method, list_methods
+from reid_datasets.synthetic.config import synth_config
+from reid_methods.backbone import ResNetTrunk, build_backbone
+from reid_methods.base import applicable_options, build_method, list_methods
 
 SPEC = TrunkSpec("resnet18_quarter", 1, 1, 64, 32)
 SMOKE = PROFILES.get("smoke")

@@ -20,8 +20,8 @@ from benchmark.training.validation import (
     validate,
     write_validation,
 )
-from datasets.base import Sample
-from methods.base import Output
+from reid_datasets.base import Sample
+from reid_methods.base import Output
 
 
 def _samples(root: Path | None = None, pids: int = 6) -> list[Sample]:
