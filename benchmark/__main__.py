@@ -1,6 +1,8 @@
-"""Entry point: ``python -m benchmark``; user errors become one line on stderr and exit 2.
+"""Entry point: ``python -m benchmark`` (and the ``reid-benchmark`` console script).
 
-So do file-system refusals (disk full, quota, read-only, permission denied), with the path.
+User errors become one line on stderr and exit 2, and so do file-system refusals (disk full,
+quota, read-only, permission denied), with the path; an interrupt exits 130 with the command
+that continues the work. The exit codes: ``benchmark.cli.EXIT_CODES``.
 """
 
 from __future__ import annotations
@@ -8,15 +10,19 @@ from __future__ import annotations
 import logging
 import sys
 
+from benchmark.cli import build_parser, run_command
 from benchmark.errors import UserError, storage_error
+
+RERUN = "the same command (nothing half-written is kept)"
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from benchmark.cli import main as cli_main
-
+    hint = RERUN
     try:
-        return cli_main(argv)
+        args = build_parser().parse_args(argv)
+        hint = getattr(args, "resume_hint", RERUN)
+        return run_command(args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -27,9 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {storage}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "interrupted; continue with: python -m benchmark run --resume RUN_DIR", file=sys.stderr
-        )
+        print(f"interrupted; continue with: {hint}", file=sys.stderr)
         return 130
 
 

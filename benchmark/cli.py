@@ -1,100 +1,95 @@
-"""Command line: run, sweep, list, synth, pretrain, datasets, score, tables, figures, check, parse,
-export, ranklist, report.
+"""Occluded person re-identification benchmark: train, evaluate and compare methods under
+occlusion, from the synthetic default to the real data sets.
 
-The parsers and handlers live in ``benchmark.commands`` (run; data; results) and beside their
-tools (score, parse); this module imports the registries and dispatches.
+The command line: one parser per subcommand in ``benchmark.commands``, one dispatch here (each
+subparser sets ``func``); ``benchmark.__main__`` turns errors into one line and an exit code.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 
-import reid_datasets  # noqa: F401  (registers the built-in data sets)
-import reid_methods  # noqa: F401  (registers the built-in methods)
-from benchmark.commands.data import add_data_parsers, cmd_datasets, cmd_list, cmd_synth
+from benchmark.commands.data import add_data_parsers
 from benchmark.commands.export import add_export_parser
+from benchmark.commands.parse import add_parse_parser
+from benchmark.commands.pretrain import add_pretrain_parser
 from benchmark.commands.report import add_ranklist_parsers
-from benchmark.commands.results import add_report_parsers, cmd_check, cmd_figures, cmd_tables
-from benchmark.commands.run import add_run_parser, cmd_run, resolve_run_config
-from benchmark.errors import UserError
+from benchmark.commands.results import add_report_parsers
+from benchmark.commands.run import add_run_parser
+from benchmark.commands.score import add_score_parser
+from benchmark.commands.sweep import add_sweep_parser
+from benchmark.plugins import import_plugins
 
-__all__ = ["build_parser", "import_registries", "main", "resolve_run_config"]
+__all__ = ["EXIT_CODES", "build_parser", "main", "run_command"]
 
-log = logging.getLogger(__name__)
+# One exit-code table for every command (README, docs/cli.md and tests/benchmark/test_cli.py).
+EXIT_CODES = {
+    0: "success",
+    1: "a check, job or export ran and failed (a regression, a failed job, a bad export)",
+    2: "usage error or bad input (one 'error: ...' line says what and what to do)",
+    130: "interrupted (the line printed says which command continues the work)",
+}
+DESCRIPTION = (
+    "Occluded person re-identification benchmark: train, evaluate and compare methods "
+    "under occlusion (synthetic data by default, real data sets with --root)."
+)
+WORKFLOW = """\
+workflow:
+  run, sweep            train and evaluate (one run folder; or jobs into a sweep store)
+  tables, figures,      read a run folder: tables, figures, rank lists, an HTML report,
+  ranklist, report,     an ONNX export with its model card, and the regression check
+  export, check
+  score                 score part features extracted by any model (.npz)
+  list, datasets,       what is registered; data roots against the real releases; the
+  synth, pretrain,      synthetic data; the synthetic trunk; the part parser
+  parse
+"""
 
 
-def import_registries(plugins: list[str] | None = None) -> None:
-    """Import the built-in registries and any plug-in modules (``--plugin``)."""
-    for name in plugins or []:
-        try:
-            importlib.import_module(name)
-        except ImportError as e:
-            raise UserError(f"cannot import plug-in {name!r}: {e}; check the module path") from e
+def exit_code_table() -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<4}{what}" for code, what in EXIT_CODES.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark",
+        description=DESCRIPTION,
+        epilog=WORKFLOW + "\n" + exit_code_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--plugin",
         action="append",
         default=[],
         metavar="MODULE",
-        help="import a third-party method/dataset plug-in module (repeatable)",
+        help="import a third-party method or data set plug-in module; repeatable (default: none)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_run_parser(sub)
-    add_data_parsers(sub)
-    from benchmark.evaluation.score import add_score_parser
-
-    add_score_parser(sub)
-    from benchmark.sweep_cli import add_sweep_parser
-
-    add_sweep_parser(sub)
-    from benchmark.training.pretrain import add_pretrain_parser
-
-    add_pretrain_parser(sub)
-    add_report_parsers(sub)
-    add_ranklist_parsers(sub)
-    from benchmark.human_parsing import add_parse_parser
-
-    add_parse_parser(sub)
-    add_export_parser(sub)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (  # by workflow: train, read the results, score, data and tools
+        add_run_parser,
+        add_sweep_parser,
+        add_report_parsers,
+        add_ranklist_parsers,
+        add_export_parser,
+        add_score_parser,
+        add_data_parsers,
+        add_pretrain_parser,
+        add_parse_parser,
+    ):
+        add(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(args: argparse.Namespace) -> int:
+    """Import the plug-ins and run the parsed subcommand; returns its exit code."""
     if args.verbose:
         logging.getLogger().setLevel(logging.DEBUG)
-    import_registries(args.plugin)
-    handler = {
-        "run": cmd_run,
-        "list": cmd_list,
-        "synth": cmd_synth,
-        "datasets": cmd_datasets,
-        "tables": cmd_tables,
-        "figures": cmd_figures,
-        "check": cmd_check,
-        "parse": cmd_parse,
-        "pretrain": cmd_pretrain,
-    }.get(args.command, getattr(args, "func", None))
-    if handler is None:
-        from benchmark.evaluation.score import run_score
-
-        return run_score(args)
-    return handler(args)
+    import_plugins(args.plugin)
+    return args.func(args)
 
 
-def cmd_parse(args) -> int:
-    from benchmark.human_parsing import run_parse
-
-    return run_parse(args)
-
-
-def cmd_pretrain(args) -> int:
-    from benchmark.training.pretrain import run_pretrain
-
-    return run_pretrain(args)
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the subcommand; returns its exit code."""
+    return run_command(build_parser().parse_args(argv))

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import ConfigError
+from benchmark.evaluation.distance import DISTANCES  # lazy: evaluation imports this module
+from benchmark.evaluation.protocols import MODES  # lazy: evaluation imports this module
 from benchmark.settings import (
     Scope,
     check_fields,
@@ -23,11 +25,13 @@ from benchmark.settings import (
     split_assignment,
     type_hints,
 )
+from benchmark.training.config import TrainConfig
 from reid_datasets.base import DATASETS
 from reid_datasets.partial_reid import QUERY_FOLDERS
 from reid_datasets.synthetic.config import PROFILES as SYNTH_PROFILES
 from reid_datasets.synthetic.config import SETS as SYNTH_SETS
 from reid_datasets.synthetic.config import synth_config
+from reid_methods.backbone import check_backbone
 from reid_methods.base import METHODS, MethodConfig, method_config
 
 METHOD_KEY = "method."  # prefix of the method options: method.share_conv5=true
@@ -35,13 +39,11 @@ RUN = Scope(example="train.epochs=5", extra_keys=("method.<option>",))
 
 
 def _distances() -> list[str]:
-    from benchmark.evaluation.distance import DISTANCES  # lazy: evaluation imports this module
 
     return DISTANCES.names()
 
 
 def _modes() -> list[str]:
-    from benchmark.evaluation.protocols import MODES  # lazy: evaluation imports this module
 
     return MODES.names()
 
@@ -67,44 +69,6 @@ class DataConfig:
     coco_min_aspect: float = field(default=1.8, metadata={"min": 0.0})
     # small images decode faster than worker processes start
     num_workers: int = field(default=0, metadata={"min": 0})
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = field(default=300, metadata={"min": 1})  # paper 4.1
-    # None: images // batch size (one pass on average)
-    iters_per_epoch: int | None = field(default=None, metadata={"min": 1})
-    # paper 4.1: 16 identities (P) x 4 images (K); batch-hard triplets need K >= 2 (a positive)
-    ids_per_batch: int = field(default=16, metadata={"min": 1})
-    images_per_id: int = field(default=4, metadata={"min": 2})
-    # an epoch of PK batches: "images" // (P x K) batches of random identities, or every
-    # identity once ("identities" // P batches: the official code's RandomIdentitySampler)
-    pk_epoch: str = field(default="images", metadata={"choices": ("images", "identities")})
-    coco_batch: int = field(default=32, metadata={"min": 1})  # paper 4.1: 32 COCO images per step
-    # paper 4.1: backbone rate; new layers x MethodConfig.new_layer_lr_mult
-    lr: float = field(default=0.01, metadata={"gt": 0.0})
-    momentum: float = field(default=0.9, metadata={"min": 0.0, "lt": 1.0})  # SGD diverges at 1
-    weight_decay: float = field(default=5e-4, metadata={"min": 0.0})
-    # paper 4.1: x0.1 after epoch 240 of 300
-    decay_epochs: tuple[int, ...] = field(default=(240,), metadata={"min": 1})
-    gamma: float = field(default=0.1, metadata={"gt": 0.0})
-    # linear lr warm-up; helps small from-scratch models start
-    warmup_epochs: int = field(default=0, metadata={"min": 0})
-    # official code: 10 epochs of parsing losses only
-    parsing_warmup_epochs: int = field(default=0, metadata={"min": 0})
-    alternate_id_triplet: bool = False  # official code: ID and triplet losses on alternate steps
-    # mixed precision: float16 on CUDA, bfloat16 on CPUs with native bf16, else float32
-    # (benchmark.training.precision); the precision used is recorded in every result row
-    amp: bool = False
-    channels_last: bool = False  # memory format for convolutions (faster on GPUs and CPUs)
-    # torchrun/DDP: BatchNorm statistics over the global batch (SyncBatchNorm, CUDA only); each
-    # rank's batch is P / N identities, so plain BN sees 1/N of the batch; no effect in one process
-    sync_bn: bool = False
-    # fraction of the training identities held out as a validation split (seeded, recorded in
-    # validation.json); per-epoch val_* columns of train_log.csv come from it, never from tests
-    val_ids: float = field(default=0.0, metadata={"min": 0.0, "lt": 1.0})
-    val_seed: int = field(default=0, metadata={"min": 0})  # which identities are held out
-    val_every: int = field(default=1, metadata={"min": 1})  # validate every N epochs (and last)
 
 
 @dataclass(frozen=True)
@@ -206,8 +170,6 @@ def check_run_config(cfg: RunConfig) -> None:
     for name, value in cfg.method.items():
         _check_option(name, value, configs)
     if isinstance(cfg.method.get("backbone"), str):
-        from reid_methods.backbone import check_backbone
-
         check_backbone(cfg.method["backbone"])  # a bad (timm) name fails before any data work
     if cfg.data.root is None:
         _check_synthetic(cfg)

@@ -104,9 +104,37 @@ OFFICIAL = replace(
     ),
 )
 
+DEFAULT_PROFILE = "cpu"  # the synthetic default: `python -m benchmark run`
+# The smoke profile is the CI regression gate: its numbers must not depend on the CPU family
+# (benchmark.provenance.pin_portable_numerics).
+PORTABLE_PROFILES = ("smoke",)
+
 PROFILES: Registry[RunConfig] = Registry("profile")
-for _profile in (SMOKE, CPU, CPU_LONG, PAPER, OFFICIAL):
+for _profile in (SMOKE, CPU, CPU_LONG):
     PROFILES.register(_profile.profile, _profile)
+# paper 4.1: "ResNet-50 pretrained on ImageNet"; nothing is downloaded, so the user passes it
+for _profile in (PAPER, OFFICIAL):
+    PROFILES.register(_profile.profile, _profile, expects_weights=True)
+
+
+def init_kind(pretrained: str | None) -> str:
+    """How a run's trunk starts (the ``init`` column of every row): scratch, synthetic or file."""
+    if not pretrained:
+        return "scratch"
+    return "synthetic" if pretrained == "synthetic" else "file"
+
+
+def weights_note(cfg: RunConfig) -> str | None:
+    """One line when a profile meant for pretrained weights runs without them, else None."""
+    if cfg.profile not in PROFILES or not PROFILES.meta(cfg.profile).get("expects_weights"):
+        return None
+    if cfg.method.get("pretrained"):
+        return None
+    return (
+        f"profile {cfg.profile} expects ImageNet-pretrained weights (paper 4.1) and got none: "
+        "every backbone trains from scratch (recorded as init=scratch in every row); pass "
+        "--pretrained PATH to a local state dict"
+    )
 
 
 def get_profile(name: str) -> RunConfig:

@@ -1,74 +1,33 @@
-"""Dataset contract: Sample, Splits, ExpectedCounts and the DATASETS registry."""
+"""The DATASETS registry: a loader per name with its display metadata, roles and layout."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from benchmark.errors import ConfigError
 from benchmark.registry import Registry
+from reid_datasets.layout import DatasetLayout
+from reid_datasets.samples import SPLITS, CocoInstance, Sample, Splits
 
-if TYPE_CHECKING:
-    from reid_datasets.layout import DatasetLayout
-
-SPLITS = ("train", "query", "gallery")
+__all__ = [
+    "DATASETS",
+    "ROLES",
+    "SPLITS",
+    "CocoInstance",
+    "DatasetInfo",
+    "ExpectedCounts",
+    "Sample",
+    "Splits",
+    "dataset_info",
+    "list_datasets",
+    "load_dataset",
+    "register_dataset",
+]
 # What the suite uses a data set for: ReID training, query/gallery testing, part-parser training.
 ROLES = ("train", "test", "parsing")
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One ReID image.
-
-    Attributes:
-        path: image file.
-        pid: identity; 0 is a Market-1501 distractor (a negative for every query).
-        camid: camera index (0-based for the occluded/partial sets: query 0, gallery 1).
-        label_path: optional 7-part label PNG of the same size as the image.
-    """
-
-    path: Path
-    pid: int
-    camid: int
-    label_path: Path | None = None
-
-
-@dataclass(frozen=True)
-class CocoInstance:
-    """One DensePose-COCO person instance.
-
-    Attributes:
-        image_path: the whole COCO image.
-        ann_id: the annotation id.
-        bbox: (x, y, w, h) of the person box in image pixels, as in COCO.
-        dp_masks: the 14 RLE masks (dicts with "size" and "counts"; empty/None = absent).
-    """
-
-    image_path: Path
-    ann_id: int
-    bbox: tuple[float, float, float, float]
-    dp_masks: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Splits:
-    """The parsed splits of one dataset; empty tuples for splits it does not have.
-
-    Attributes:
-        name: registry name of the dataset.
-        train, query, gallery: samples per split (CocoInstance for coco_densepose).
-        info: protocol facts a table must state (e.g. {"query_folder": "partial_body_images"}).
-        problems: non-fatal problems found while reading, one line each.
-    """
-
-    name: str
-    train: tuple[Any, ...] = ()
-    query: tuple[Sample, ...] = ()
-    gallery: tuple[Sample, ...] = ()
-    info: dict[str, str] = field(default_factory=dict)
-    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +52,9 @@ class DatasetInfo:
         test_label: its column label in result tables and figures; None: ``display``.
         expected: the real release's counts.
         layout: where it lies under a data root; None: ``datasets check`` loads it to find out.
+        market_ids: its pids follow Market-1501's codes (-1 junk, 0 a distractor that never
+            matches); evaluation applies them. Other sets: every pid an ordinary identity.
+        examples: the set whose rank lists and part masks a run draws (the paper's Figs. 5-6).
     """
 
     display: str
@@ -101,6 +63,8 @@ class DatasetInfo:
     test_label: str | None = None
     expected: ExpectedCounts = ExpectedCounts()
     layout: DatasetLayout | None = None
+    market_ids: bool = False
+    examples: bool = False
 
     @property
     def label(self) -> str:
@@ -124,6 +88,8 @@ def register_dataset(
     order: int | None = None,
     test_label: str | None = None,
     layout: DatasetLayout | None = None,
+    market_ids: bool = False,
+    examples: bool = False,
 ) -> Callable[[Loader], Loader]:
     """Register ``loader(root: Path, strict: bool = True, **options) -> Splits`` under ``name``.
 
@@ -136,7 +102,14 @@ def register_dataset(
             f"dataset {name!r}: roles must be some of {', '.join(ROLES)}, got {roles!r}"
         )
     info = DatasetInfo(
-        display or name, tuple(roles), order, test_label, expected or ExpectedCounts(), layout
+        display or name,
+        tuple(roles),
+        order,
+        test_label,
+        expected or ExpectedCounts(),
+        layout,
+        market_ids,
+        examples,
     )
     return DATASETS.decorator(name, expected=info.expected, info=info)
 
@@ -150,6 +123,11 @@ def dataset_rank(name: str) -> tuple[bool, int, str]:
     """Sort key of data sets: registered order, then the unordered ones by name."""
     order = dataset_info(name).order
     return (order is None, order or 0, name)
+
+
+def examples_set() -> str | None:
+    """The registered data set whose rank lists and masks a run draws; None if none is."""
+    return next((n for n in DATASETS if dataset_info(n).examples), None)
 
 
 def datasets_with_role(role: str) -> list[str]:

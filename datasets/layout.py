@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.errors import DataError
-from reid_datasets.base import Sample
+from reid_datasets.samples import Sample
 
 # Real releases mix extension case (.jpg, .JPG, .tif): compare lowercased.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})

@@ -110,6 +110,7 @@ def _attach_labels(
     order=0,
     test_label="Market-1501 (holistic)",
     layout=LAYOUT,
+    market_ids=True,  # pid -1 junk (dropped at load), 0000 distractors (never a match)
 )
 def load_market1501(root: Path, labels: str | None = None, strict: bool = True) -> Splits:
     """Parse Market-1501 under ``root``.

@@ -31,6 +31,7 @@ GALLERY_FOLDER = "whole_body_images"
     roles=("test",),
     order=4,
     layout=LAYOUT,
+    examples=True,  # the paper's Figs. 5 and 6 show Occluded-REID
 )
 def load_occluded_reid(root: Path, strict: bool = True) -> Splits:
     """Parse Occluded-REID under ``root``; queries are camera 0, the gallery camera 1.

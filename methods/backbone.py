@@ -5,7 +5,6 @@ Weights come only from local files.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from benchmark.errors import ConfigError, UserError
+from reid_methods.timm_backbone import build_timm_backbone, check_timm_name
+from reid_methods.trunk import Backbone, check_weights_file
 
 
 @dataclass(frozen=True)
@@ -70,27 +71,12 @@ def make_stage(owner: nn.Module, block: type[nn.Module], planes: int, blocks: in
     return nn.Sequential(*layers)
 
 
-@dataclass
-class Backbone:
-    """A trunk (Conv1-4), one Conv5 stage and the Conv5 output width."""
-
-    trunk: nn.Module  # ResNetTrunk, or a timm model's stages before the last
-    conv5: nn.Sequential
-    dim: int
-
-    def conv5_copies(self, n: int) -> nn.ModuleList:
-        """``n`` unshared Conv5 branches initialised alike (paper section 3)."""
-        return nn.ModuleList([copy.deepcopy(self.conv5) for _ in range(n)])
-
-
 def check_backbone(name: str) -> None:
     """A built-in ResNet name or ``timm:NAME`` of a timm model; else a one-line error.
 
     Cheap enough to run when a configuration is checked, before any data work.
     """
     if name.startswith("timm:"):
-        from reid_methods.timm_backbone import check_timm_name
-
         check_timm_name(name.removeprefix("timm:"))
     elif name not in SPECS:
         raise ConfigError(
@@ -115,8 +101,6 @@ def build_backbone(
         raise ConfigError(f"strides must be 1 or 2, got {last_stride} and {conv4_stride}")
     check_backbone(name)
     if name.startswith("timm:"):
-        from reid_methods.timm_backbone import build_timm_backbone  # lazy: timm loads slowly
-
         return build_timm_backbone(name, last_stride, pretrained, conv4_stride)
     spec = SPECS[name]
     trunk = ResNetTrunk(spec, conv4_stride)
@@ -136,17 +120,6 @@ def init_weights(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
-
-
-def check_weights_file(path: Path) -> None:
-    """A local weights file must exist; ``synthetic`` is resolved by ``run`` only."""
-    if str(path) == "synthetic":  # resolved to the cached file by benchmark.training.pretrain
-        raise UserError(
-            "pretrained='synthetic' is resolved by 'python -m benchmark run'; elsewhere pass the "
-            "path that 'python -m benchmark pretrain' prints"
-        )
-    if not path.is_file():
-        raise UserError(f"pretrained weights {path} not found; give a local .pth state dict path")
 
 
 def load_pretrained(trunk: nn.Module, conv5: nn.Module, path: Path) -> None:

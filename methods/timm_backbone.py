@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from benchmark.errors import ConfigError, UnknownNameError, UserError
-from reid_methods.backbone import Backbone, check_weights_file
+from reid_methods.trunk import Backbone, check_weights_file
 
 PREFIX = "timm:"
 CONV5_PREFIX = "layer4."  # the split format (trunk keys + Conv5 keys under layer4.) of pretrain

@@ -6,30 +6,51 @@ import json
 import sys
 from pathlib import Path
 
+from benchmark.profiles import PROFILES
+from reid_datasets import check as datacheck
+from reid_datasets.base import DATASETS, dataset_info
+from reid_datasets.check import checked_datasets
+from reid_datasets.export import export_labels
+from reid_datasets.synthetic import generate
+from reid_datasets.synthetic.config import synth_profile
+from reid_methods.base import METHODS, method_row
+
 NEED_DEFAULT = "default"  # datasets check --need default: every set a default run reads
 
 
 def add_data_parsers(sub) -> None:
     """The ``list``, ``synth`` and ``datasets`` subcommands."""
-    sub.add_parser("list", help="list registered methods, datasets and profiles")
+    sub.add_parser("list", help="list registered methods, data sets and profiles").set_defaults(
+        func=cmd_list
+    )
     synth = sub.add_parser("synth", help="write the synthetic data sets in their real formats")
-    synth.add_argument("--profile", default="cpu", help="synthetic size: smoke or cpu")
-    synth.add_argument("--root", type=Path, required=True)
-    synth.add_argument("--occlusion", type=float, help="fraction of the body covered (0-1)")
-    synth.add_argument("--seed", type=int, default=None)
+    synth.add_argument(
+        "--profile", default="cpu", help="synthetic size: smoke or cpu (default: cpu)"
+    )
+    synth.add_argument(
+        "--root", type=Path, required=True, metavar="DIR", help="data root to write (required)"
+    )
+    synth.add_argument(
+        "--occlusion",
+        type=float,
+        help="fraction of the body the occluders cover, 0-1 (default: the profile's)",
+    )
+    synth.add_argument("--seed", type=int, default=None, help="seed (default: the profile's)")
     synth.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a generator setting, e.g. train_ids=50 or occlusion=0.3",
+        help="override a generator setting, e.g. train_ids=50; repeatable (default: none)",
     )
+    synth.set_defaults(func=cmd_synth)
     add_datasets_parser(sub)
 
 
 def add_datasets_parser(sub) -> None:
-    ds = sub.add_parser("datasets", help="inspect data sets under a root")
+    ds = sub.add_parser("datasets", help="check a data root against the real releases")
+    ds.set_defaults(func=cmd_datasets)
     dsub = ds.add_subparsers(dest="datasets_command", required=True)
     check = dsub.add_parser(
         "check",
@@ -40,7 +61,9 @@ def add_datasets_parser(sub) -> None:
         "folders, bad labels; counts that differ from the full release are shown but do not "
         "fail); 2 unusable input (no such root, an unknown name).",
     )
-    check.add_argument("--root", type=Path, required=True)
+    check.add_argument(
+        "--root", type=Path, required=True, metavar="DIR", help="the data root (required)"
+    )
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.add_argument(
         "--no-verify", action="store_true", help="do not decode every image (masks still are)"
@@ -51,18 +74,19 @@ def add_datasets_parser(sub) -> None:
         metavar="NAME",
         help="data sets the command to come needs: fail when one is missing or broken (others "
         f"are reported only); '{NEED_DEFAULT}' = those of a default run (train, test and "
-        "parsing sets); without --need every data set found must be usable",
+        "parsing sets) (default: every data set found must be usable)",
     )
     export = dsub.add_parser("export-labels", help="write the 7-part label PNG of each instance")
-    export.add_argument("dataset", choices=["coco_densepose"])
-    export.add_argument("--root", type=Path, required=True)
-    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("dataset", choices=["coco_densepose"], help="the data set to export")
+    export.add_argument(
+        "--root", type=Path, required=True, metavar="DIR", help="the data root (required)"
+    )
+    export.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="folder for the PNGs (required)"
+    )
 
 
 def cmd_list(args) -> int:
-    from benchmark.profiles import PROFILES
-    from reid_datasets.base import DATASETS, dataset_info
-    from reid_methods.base import METHODS, method_row
 
     width = max(map(len, [*METHODS, *DATASETS]))
     print("methods:")
@@ -79,8 +103,6 @@ def cmd_list(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from reid_datasets.synthetic import generate
-    from reid_datasets.synthetic.config import synth_profile
 
     flags = {"occlusion": args.occlusion, "seed": args.seed}  # the flags win over --set
     sets = args.overrides + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
@@ -90,7 +112,6 @@ def cmd_synth(args) -> int:
 
 
 def cmd_datasets(args) -> int:
-    from reid_datasets import check as datacheck
 
     if args.datasets_command == "check":
         need = needed_datasets(args.need)
@@ -101,7 +122,6 @@ def cmd_datasets(args) -> int:
             print(f"datasets check FAILED: {'; '.join(failed)}", file=sys.stderr)
             return 1
         return 0
-    from reid_datasets.export import export_labels
 
     n = export_labels(args.root, args.out, args.dataset)
     print(f"wrote {n} label PNGs to {args.out}")
@@ -110,8 +130,6 @@ def cmd_datasets(args) -> int:
 
 def needed_datasets(names: list[str] | None) -> list[str] | None:
     """``--need``'s data sets (``default``: a default run's), each checked to be registered."""
-    from reid_datasets.base import DATASETS
-    from reid_datasets.check import checked_datasets
 
     if names is None:
         return None

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from benchmark.export.model_card import card_paths
+from benchmark.export.onnx_export import export_run
+
 log = logging.getLogger(__name__)
 
 
@@ -17,23 +20,29 @@ def add_export_parser(sub) -> None:
         "the run's test images, and write FILE.card.json and FILE.card.md beside it.",
     )
     export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder")
-    export.add_argument("--method", required=True, help="a method of the run, e.g. hpnet")
-    export.add_argument("--seed", type=int, help="its seed (default: the first with weights)")
     export.add_argument(
-        "--out", type=Path, metavar="FILE.onnx", help="default: RUN_DIR/export/METHOD-seedS.onnx"
+        "--method", required=True, help="a method of the run, e.g. hpnet (required)"
+    )
+    export.add_argument(
+        "--seed", type=int, help="its training seed (default: the first seed with weights)"
+    )
+    export.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="folder for METHOD-seedS.onnx and its model card (default: RUN_DIR/export)",
     )
     export.add_argument(
         "--exporter",
         choices=("dynamo", "torchscript"),
         default="dynamo",
-        help="torch.export-based (falls back to TorchScript when it fails) or TorchScript",
+        help="torch.export-based (falls back to TorchScript when it fails) or TorchScript "
+        "(default: dynamo)",
     )
     export.set_defaults(func=cmd_export)
 
 
 def cmd_export(args) -> int:
-    from benchmark.reporting.export import export_run
-    from benchmark.reporting.model_card import card_paths
 
     out, card = export_run(args.run_dir, args.method, args.seed, args.out, args.exporter)
     check, onnx = card["check"], card["onnx"]

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmark.reporting.ranklist import parse_rule
+from benchmark.reporting.ranklist_figure import write_ranklist
+from benchmark.reporting.report import write_html
+
 
 def add_ranklist_parsers(sub) -> None:
     ranklist = sub.add_parser(
         "ranklist",
         help="rank lists with part masks and eq. (1) part distances from a run's stored data",
     )
-    ranklist.add_argument("dir", type=Path, metavar="RUN_DIR")
+    ranklist.add_argument("dir", type=Path, metavar="RUN_DIR", help="a run folder")
+    ranklist.add_argument("--method", required=True, help="a method of the run, e.g. hpnet")
     ranklist.add_argument(
-        "--method", required=True, help="method name (its lowest seed) or a job, e.g. hpnet-seed1"
+        "--seed", type=int, help="its training seed (default: the lowest seed of the run)"
     )
-    ranklist.add_argument("--dataset", required=True, help="test set, e.g. occluded_reid")
+    ranklist.add_argument(
+        "--dataset", required=True, help="test set, e.g. occluded_reid (required)"
+    )
     ranklist.add_argument(
         "--rule",
         default="random",
@@ -23,31 +30,34 @@ def add_ranklist_parsers(sub) -> None:
     )
     ranklist.add_argument("--queries", type=int, default=4, help="number of queries (default 4)")
     ranklist.add_argument("--topk", type=int, default=5, help="gallery images per query (5)")
-    ranklist.add_argument("--seed", type=int, default=0, help="seed of the random draw (0)")
     ranklist.add_argument(
-        "--out", type=Path, help="PNG path (default: RUN_DIR/figures/ranklist_<job>_<set>_<rule>)"
+        "--draw-seed", type=int, default=0, help="seed of the random draw (default: 0)"
+    )
+    ranklist.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="folder for ranklist_<job>_<set>_<rule>.png and .csv (default: RUN_DIR/figures)",
     )
     ranklist.set_defaults(func=cmd_ranklist)
     report = sub.add_parser("report", help="one self-contained HTML report of a run")
-    report.add_argument("dir", type=Path, metavar="RUN_DIR")
-    report.add_argument("--out", type=Path, help="HTML path (default: RUN_DIR/report.html)")
+    report.add_argument("dir", type=Path, metavar="RUN_DIR", help="a run folder")
+    report.add_argument(
+        "--out", type=Path, metavar="DIR", help="folder for report.html (default: RUN_DIR)"
+    )
     report.set_defaults(func=cmd_report)
 
 
 def cmd_ranklist(args) -> int:
-    from benchmark.reporting.ranklist import parse_rule
-    from benchmark.reporting.ranklist_figure import write_ranklist
 
-    rule = parse_rule(args.rule, args.seed)
-    png, csv = write_ranklist(
-        args.dir, args.method, args.dataset, rule, args.queries, args.topk, args.out
-    )
+    rule = parse_rule(args.rule, args.draw_seed)
+    job = args.method if args.seed is None else f"{args.method}-seed{args.seed}"
+    png, csv = write_ranklist(args.dir, job, args.dataset, rule, args.queries, args.topk, args.out)
     print(f"{png}\n{csv}")
     return 0
 
 
 def cmd_report(args) -> int:
-    from benchmark.reporting.report import write_html
 
-    print(write_html(args.dir, args.out))
+    print(write_html(args.dir, None if args.out is None else Path(args.out) / "report.html"))
     return 0

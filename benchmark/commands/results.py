@@ -6,6 +6,15 @@ import sys
 from pathlib import Path
 
 from benchmark.errors import UserError
+from benchmark.reporting.figure_data import write_example_figures
+from benchmark.reporting.figures import write_claims_figures, write_figures
+from benchmark.reporting.regress import check, format_check, shared_rows
+from benchmark.reporting.tables import render_report, write_report
+from benchmark.store.per_query import load_per_query
+from benchmark.store.results import load_results
+from benchmark.store.run_folder import check_out_dir
+
+RUN_DIR_HELP = "a run folder, a sweep store or a results.csv"
 
 
 def add_report_parsers(sub) -> None:
@@ -15,14 +24,27 @@ def add_report_parsers(sub) -> None:
         description="Regenerate every table from stored rows (results.csv and, beside it, "
         "per_query.csv.gz): print FORMAT and write tables.md and tables.tex atomically.",
     )
-    tables.add_argument("dir", type=Path, help="run folder, results.csv or sweep store")
-    tables.add_argument("--format", choices=["md", "latex", "csv"], default="md")
+    tables.add_argument("dir", type=Path, metavar="RUN_DIR", help=RUN_DIR_HELP)
     tables.add_argument(
-        "--out", type=Path, help="folder for tables.md and tables.tex (default: DIR or its folder)"
+        "--format",
+        choices=["md", "latex", "csv"],
+        default="md",
+        help="what to print (default: md)",
     )
+    tables.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="folder for tables.md and tables.tex (default: RUN_DIR, or the folder of a "
+        "results.csv)",
+    )
+    tables.set_defaults(func=cmd_tables)
     figures = sub.add_parser("figures", help="figures from stored results")
-    figures.add_argument("dir", type=Path)
-    figures.add_argument("--out", type=Path, help="output folder (default: DIR/figures)")
+    figures.add_argument("dir", type=Path, metavar="RUN_DIR", help=RUN_DIR_HELP)
+    figures.add_argument(
+        "--out", type=Path, metavar="DIR", help="output folder (default: RUN_DIR/figures)"
+    )
+    figures.set_defaults(func=cmd_figures)
     check = sub.add_parser(
         "check",
         help="compare results with reference results",
@@ -31,15 +53,26 @@ def add_report_parsers(sub) -> None:
         "input (a missing, unreadable or malformed file, or no result row in common), so CI can "
         "tell a regression from a broken setup.",
     )
-    check.add_argument("--reference", type=Path, required=True)
-    check.add_argument("--current", type=Path, required=True)
-    check.add_argument("--tolerance", type=float, default=0.02)
+    check.add_argument(
+        "dir", type=Path, metavar="RUN_DIR", help=RUN_DIR_HELP + ": the results to check"
+    )
+    check.add_argument(
+        "--reference",
+        type=Path,
+        required=True,
+        metavar="REF",
+        help="reference results: a run folder or a results.csv (required)",
+    )
+    check.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.02,
+        help="largest allowed drop of a metric, as a fraction (default: 0.02)",
+    )
+    check.set_defaults(func=cmd_check)
 
 
 def cmd_tables(args) -> int:
-    from benchmark.reporting.per_query import load_per_query
-    from benchmark.reporting.store import load_results
-    from benchmark.reporting.tables import render_report, write_report
 
     df, per_query = load_results(args.dir), load_per_query(args.dir)
     out = args.out or (args.dir if args.dir.is_dir() else args.dir.parent)
@@ -50,11 +83,6 @@ def cmd_tables(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from benchmark.reporting.figure_data import write_example_figures
-    from benchmark.reporting.figures import write_claims_figures, write_figures
-    from benchmark.reporting.per_query import load_per_query
-    from benchmark.reporting.store import load_results
-    from benchmark.run_folder import check_out_dir
 
     out = args.out or args.dir / "figures"
     check_out_dir(out)  # a file or an unwritable place: one line, before any work
@@ -65,12 +93,11 @@ def cmd_figures(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from benchmark.reporting.regress import check, format_check, shared_rows
 
-    table, ok = check(args.reference, args.current, args.tolerance)
+    table, ok = check(args.reference, args.dir, args.tolerance)
     if not shared_rows(table):
         raise UserError(
-            f"{args.reference} and {args.current} share no result row (other methods, data, "
+            f"{args.reference} and {args.dir} share no result row (other methods, data, "
             "labels or protocol); compare results of the same benchmark"
         )
     print(format_check(table))

@@ -1,1 +1,1 @@
-"""Evaluation: feature extraction, distance (eq. 1, official), ranking metrics, protocols, score."""
+"""Evaluation: extraction, distance (eq. 1, official), ranking, protocols, validation, parsing."""

@@ -11,19 +11,16 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from benchmark.config import EvalConfig
 from benchmark.errors import DataError
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.protocols import evaluate
 from benchmark.evaluation.ranking import PerQuery
-from benchmark.training.data import ReIDImages, collate
-from benchmark.training.precision import autocast
+from benchmark.loading.data import ReIDImages, collate
+from benchmark.precision import autocast
 from reid_datasets.base import Sample, Splits
-from reid_datasets.market1501 import NAME as MARKET1501
 
 # Data sets whose pids follow Market-1501's codes (0 = distractor); every other set's pids are
 # ordinary identities. The loaders drop junk (pid -1) at load either way.
-MARKET_STYLE = (MARKET1501,)
 
 
 @dataclass(frozen=True)
@@ -101,43 +98,58 @@ def query_set_name(splits: Splits) -> str:
 def evaluate_splits(
     model,
     splits: Splits,
-    cfg: EvalConfig,
     size: tuple[int, int],
     device: torch.device,
+    *,
+    modes: tuple[str, ...] = ("multi", "single"),
+    trials: int = 10,
+    seed: int = 0,
+    distance: str = "paper",
+    without_vis: bool = True,
+    market_ids: bool = False,
+    batch_size: int = 128,
     num_workers: int = 0,
     precision: str = "fp32",
 ) -> SetEvaluation:
-    """Every protocol of ``cfg`` on one test set (features under ``precision``); writes nothing."""
+    """Every protocol (``modes`` x with/without visibility) on one test set; writes nothing.
+
+    Args:
+        modes: "multi" and/or "single" gallery shot; ``trials`` single-shot trials from ``seed``.
+        distance: a name of ``DISTANCES`` (eq. 1 "paper", or "official").
+        without_vis: also score part methods with every visibility forced to 1.
+        market_ids: Market-1501's pid codes (-1 junk, 0 distractor) on this set.
+        precision: the autocast precision of the features.
+    """
     if not splits.query or not splits.gallery:
         raise DataError(f"{splits.name}: the query or gallery split is empty; check the data root")
-    bs, name = cfg.batch_size, splits.name
+    bs, name = batch_size, splits.name
     query, gallery = (
         extract(model, part, size, bs, device, f"{name} {which}", num_workers, precision)
         for part, which in ((splits.query, "query"), (splits.gallery, "gallery"))
     )
     # "test w/o vis" for every part method (P > 1), whatever its visibility: rows stay stable
     part_method = query.visibility.shape[1] > 1
-    vis_options = (True, False) if cfg.without_vis and part_method else (True,)
+    vis_options = (True, False) if without_vis and part_method else (True,)
     results = []
-    for mode in cfg.modes:
+    for mode in modes:
         for vis in vis_options:
             result = evaluate(
                 query,
                 gallery,
                 mode=mode,
-                trials=cfg.trials,
-                seed=cfg.seed,
+                trials=trials,
+                seed=seed,
                 use_visibility=vis,
-                distance=cfg.distance,
-                market_ids=name in MARKET_STYLE,
+                distance=distance,
+                market_ids=market_ids,
             )
             context = {
                 "dataset": name,
                 "query_set": query_set_name(splits),
                 "mode": mode,
-                "distance": cfg.distance,
+                "distance": distance,
                 "vis": vis,
             }
-            metrics = result.to_dict() | ({"trials": cfg.trials} if mode == "single" else {})
+            metrics = result.to_dict() | ({"trials": trials} if mode == "single" else {})
             results.append(ProtocolResult(context, metrics, result.cmc, result.per_query))
     return SetEvaluation(tuple(results), query, gallery)

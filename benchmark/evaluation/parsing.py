@@ -32,6 +32,7 @@ from torch import Tensor
 from benchmark.atomic import atomic_path
 from benchmark.errors import DataError
 from benchmark.evaluation.parsing_truth import full_label, with_truth
+from benchmark.loading.data import ReIDImages, collate
 from reid_datasets.base import Sample
 from reid_datasets.parts import PART4_NAMES
 from reid_methods.losses import part_targets
@@ -188,8 +189,6 @@ def score_parsing(
         batch_size: images per forward pass.
     """
     from torch.utils.data import DataLoader
-
-    from benchmark.training.data import ReIDImages, collate
 
     model.eval()
     images = ReIDImages(samples, size, with_parts=True)

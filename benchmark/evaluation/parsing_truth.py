@@ -15,15 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import DataError
+from benchmark.loading.labels import read_label_map
 from reid_datasets.base import Sample
 from reid_datasets.parts import part7_to_4
+from reid_datasets.synthetic.writers import label_relpath
 
 log = logging.getLogger(__name__)
 
 
 def truth_path(root: Path, image: Path) -> Path:
     """The synthetic ground-truth label PNG of ``image`` (``<release>_gt_label/...``)."""
-    from reid_datasets.synthetic.writers import label_relpath
 
     try:
         rel = Path(image).relative_to(root)
@@ -46,8 +47,6 @@ def with_truth(root: Path, samples: Sequence[Sample]) -> list[Sample]:
 
 def full_label(path: Path) -> np.ndarray:
     """A 7-part label PNG at its own resolution, fused to HPNet's 4 parts; [H, W] uint8."""
-    from benchmark.human_parsing.evaluate import read_label_map
-
     return part7_to_4(read_label_map(path))
 
 

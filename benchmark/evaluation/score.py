@@ -1,4 +1,4 @@
-"""``python -m benchmark score FILE.npz``: score part features extracted by any model.
+"""Part features extracted by any model, read from an ``.npz`` (``python -m benchmark score``).
 
 Every pid is an ordinary identity (0 and negative pids included) unless ``--market-ids`` asks
 for Market-1501's codes; ties are broken pessimistically (``TIE_RULE``). Both rules are stated
@@ -7,19 +7,14 @@ in the output.
 
 from __future__ import annotations
 
-import argparse
-import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
-from tabulate import tabulate
 
-from benchmark.errors import DataError, NonFiniteError, UserError
-from benchmark.evaluation.distance import DISTANCES
+from benchmark.errors import DataError, NonFiniteError
 from benchmark.evaluation.features import FeatureBank
-from benchmark.evaluation.protocols import MODES, RANKS, evaluate
 
 SIDES = ("query", "gallery")
 FIELDS = ("features", "visibility", "pids", "camids")
@@ -154,98 +149,3 @@ def load_npz(path: str | Path) -> tuple[FeatureBank, FeatureBank]:
             f"is {list(query.features.shape)}; both need the same P and D"
         )
     return query, gallery
-
-
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help=f"features file: {FORMAT}")
-    parser.add_argument(
-        "--mode",
-        default="multi",
-        choices=MODES.names(),
-        help="multi- or single-gallery-shot (default multi)",
-    )
-    parser.add_argument(
-        "--trials",
-        type=int,
-        default=10,
-        help="single-shot trials (default 10; the official HPNet code used 100)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the single-shot trials")
-    parser.add_argument(
-        "--no-vis", action="store_true", help='"test w/o vis": every part counts as visible'
-    )
-    parser.add_argument(
-        "--distance",
-        default="paper",
-        choices=DISTANCES.names(),
-        help="paper (eq. 1, default) or official (the authors' code)",
-    )
-    parser.add_argument(
-        "--market-ids",
-        action="store_true",
-        help="Market-1501 pid codes: pid 0 = distractor (a negative, never a match; a pid-0 "
-        "query is skipped), pid < 0 = junk (removed). Default: every pid is an identity",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def add_score_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``score`` subcommand to the CLI's subparsers."""
-    parser = subparsers.add_parser(
-        "score",
-        help="score externally extracted part features (.npz)",
-        description="Rank-1/3/5/10, mAP (torchreid) and mAP_zzd (the official HPNet code's "
-        "trapezoid AP) of query against gallery features from any model. Ties: "
-        + TIE_RULE
-        + ". Also reported: queries_no_visible (queries with no visible part) and "
-        "first_match_tied (queries whose first match a tie decided).",
-    )
-    _add_arguments(parser)
-    parser.set_defaults(func=run_score)
-    return parser
-
-
-def _table(result, args: argparse.Namespace) -> str:
-    shot = (
-        "multi-gallery-shot"
-        if args.mode == "multi"
-        else f"single-gallery-shot, {args.trials} trials"
-    )
-    vis = "without visibility" if args.no_vis else "with visibility"
-    head = (
-        f"{shot}, {args.distance} distance, {vis}: {result.queries} queries counted, "
-        f"{result.skipped} skipped (no match); ids {ID_RULES[args.market_ids]}; ties "
-        f"pessimistic; {result.queries_no_visible} queries with no visible part, "
-        f"{result.first_match_tied} first matches decided by a tie"
-    )
-    rows = []
-    for k in RANKS:
-        std = getattr(result, f"rank{k}_std")
-        value = f"{100 * getattr(result, f'rank{k}'):.2f}"
-        rows.append([f"Rank-{k}", value + ("" if std is None else f" ± {100 * std:.2f}")])
-    rows.append(["mAP", f"{100 * result.mAP:.2f}"])
-    rows.append(["mAP_zzd", f"{100 * result.mAP_zzd:.2f}"])
-    return head + "\n" + tabulate(rows, headers=["metric", "%"], tablefmt="github")
-
-
-def run_score(args: argparse.Namespace) -> int:
-    """Load ``args.file``, evaluate it and print the result (one JSON object with --json)."""
-    query, gallery = load_npz(args.file)
-    result = evaluate(
-        query,
-        gallery,
-        mode=args.mode,
-        trials=args.trials,
-        seed=args.seed,
-        use_visibility=not args.no_vis,
-        distance=args.distance,
-        market_ids=args.market_ids,
-    )
-    if result.queries == 0:
-        raise UserError(
-            f"{args.file}: no query has a match in the gallery (all {result.skipped} skipped); "
-            "check query_pids/gallery_pids and that matches are not all on the query's camera"
-        )
-    rules = {"ids": "market" if args.market_ids else "plain", "ties": "pessimistic"}
-    print(json.dumps(result.to_dict() | rules) if args.json else _table(result, args))
-    return 0

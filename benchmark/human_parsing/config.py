@@ -31,7 +31,7 @@ class ParseConfig:
         iters: total optimiser steps (fixed, not wall time, so runs repeat across machines).
         chunk: steps per log row and checkpoint (the unit of resume).
         lr, weight_decay, warmup: AdamW with linear warm-up then poly decay (power 0.9).
-        flip, photometric: paired augmentations of benchmark.training.transforms.
+        flip, photometric: paired augmentations of benchmark.loading.transforms.
         zoom_out: most extra scene per side around a COCO person box (0 = tight crops).
         seed: seeds the weights, the batches and the augmentations.
         coco_splits: DensePose annotation files to train on (train, val, minival).

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from benchmark.atomic import write_csv_atomic, write_text_atomic
 from benchmark.errors import DataError, UserError
+from benchmark.human_parsing.label import PROVENANCE
+from benchmark.loading.labels import NUM_CLASSES, confusion_matrix, read_label_map
+from reid_datasets.layout import find_dir
+from reid_datasets.market1501 import LAYOUT, SPLIT_FOLDERS, find_label_dir
 from reid_datasets.parts import PART7_NAMES
-
-NUM_CLASSES = len(PART7_NAMES)  # background + 7 parts
 
 
 @dataclass(frozen=True)
@@ -31,24 +32,8 @@ class PairCounts:
     ps_present: np.ndarray
 
 
-def read_label_map(path: Path) -> np.ndarray:
-    """A 7-part label PNG as [H, W] uint8; anything else is a one-line DataError."""
-    try:
-        with Image.open(path) as im:
-            label = np.asarray(im)
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read part label {path}: {e}; regenerate the label tree") from e
-    if label.ndim != 2 or label.max(initial=0) >= NUM_CLASSES:
-        raise DataError(
-            f"part label {path} is not a single-channel map of codes 0-7; regenerate it"
-        )
-    return label
-
-
 def label_pairs(root: Path) -> tuple[list[tuple[Path, Path]], Path, Path]:
     """(gt, ps) PNG pairs of every ground-truth label, and the two trees."""
-    from reid_datasets.layout import find_dir
-    from reid_datasets.market1501 import LAYOUT, SPLIT_FOLDERS, find_label_dir
 
     market = LAYOUT.locate(root)
     gt_tree = find_label_dir(market, "gt")
@@ -91,8 +76,7 @@ def count_pairs(pairs: list[tuple[Path, Path]]) -> PairCounts:
                 f"pseudo label {ps_path} is {ps.shape[1]}x{ps.shape[0]} but the truth is "
                 f"{gt.shape[1]}x{gt.shape[0]}; relabel with parse label --overwrite"
             )
-        index = gt.astype(np.int64).ravel() * NUM_CLASSES + ps.ravel()
-        conf += np.bincount(index, minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
+        conf += confusion_matrix(gt, ps)
         gt_present[i] = np.bincount(gt.ravel(), minlength=NUM_CLASSES) > 0
         ps_present[i] = np.bincount(ps.ravel(), minlength=NUM_CLASSES) > 0
     return PairCounts(conf, gt_present, ps_present)
@@ -165,7 +149,6 @@ def evaluate_labels(root: Path, out: Path) -> tuple[pd.DataFrame, str]:
 
 def recorded_checkpoint(ps_tree: Path) -> Path | None:
     """The checkpoint ``parse label`` recorded in the ps tree, if any."""
-    from benchmark.human_parsing.label import PROVENANCE
 
     try:
         return Path(json.loads((ps_tree / PROVENANCE).read_text())["checkpoint"])

@@ -17,8 +17,10 @@ from benchmark.atomic import atomic_path, write_json_atomic
 from benchmark.errors import DataError, UserError
 from benchmark.human_parsing.config import ParseConfig
 from benchmark.human_parsing.model import PartParser
-from benchmark.training.data import read_image, to_tensor
-from benchmark.training.transforms import normalise
+from benchmark.loading.data import read_image, to_tensor
+from benchmark.loading.transforms import normalise
+from reid_datasets.layout import find_dir, list_images
+from reid_datasets.market1501 import LAYOUT, SPLIT_FOLDERS
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +85,6 @@ def market_jobs(root: Path, overwrite: bool) -> tuple[Path, list[Job], int]:
     Returns:
         (ps tree, jobs, number of images skipped because their label exists).
     """
-    from reid_datasets.layout import find_dir, list_images
-    from reid_datasets.market1501 import LAYOUT, SPLIT_FOLDERS
 
     market = LAYOUT.locate(root)
     tree = market.parent / (market.name + PS_SUFFIX)

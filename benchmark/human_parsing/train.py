@@ -20,10 +20,11 @@ from benchmark.atomic import write_csv_atomic, write_json_atomic
 from benchmark.errors import DataError, NonFiniteError
 from benchmark.human_parsing.config import ParseConfig
 from benchmark.human_parsing.model import NUM_CLASSES, PartParser
+from benchmark.loading.data import RandomBatches, to_tensor
+from benchmark.loading.labels import confusion_matrix, iou_summary
+from benchmark.loading.transforms import PairedTransform, normalise
 from benchmark.provenance import seed_everything
 from benchmark.training.checkpoint import load_checkpoint, save_checkpoint
-from benchmark.training.data import RandomBatches, to_tensor
-from benchmark.training.transforms import PairedTransform, normalise
 from reid_datasets.coco_densepose import PixelBox, box_edges, clip_box, instance_part_map
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ def train_parser(
 def train_chunk(model, loader: DataLoader, opt, sched, device, start: int, steps: int) -> dict:
     """``steps`` optimiser steps; returns the mean loss and the chunk's pixel accuracy and mIoU."""
     model.train()
-    total, conf = 0.0, torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long)
+    total, conf = 0.0, np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     bar = tqdm(loader, total=steps, desc=f"parse steps {start + 1}-{start + steps}", leave=False)
     for step, (images, labels) in zip(range(start, start + steps), bar, strict=False):
         images, labels = images.to(device), labels.to(device)
@@ -195,24 +196,9 @@ def train_chunk(model, loader: DataLoader, opt, sched, device, start: int, steps
         opt.step()
         sched.step()
         total += float(loss.detach())
-        conf += confusion(logits.argmax(1).cpu(), labels.cpu())
+        conf += confusion_matrix(labels.cpu().numpy(), logits.argmax(1).cpu().numpy())
         bar.set_postfix(loss=f"{total / (step - start + 1):.3f}")
-    return {"loss": total / steps, **summarise(conf.numpy())}
-
-
-def confusion(pred: Tensor, target: Tensor, classes: int = NUM_CLASSES) -> Tensor:
-    """Confusion matrix [C, C] (rows: truth, columns: prediction) of two label maps."""
-    index = target.flatten().long() * classes + pred.flatten().long()
-    return torch.bincount(index, minlength=classes * classes).view(classes, classes)
-
-
-def summarise(conf: np.ndarray) -> dict[str, float]:
-    """Pixel accuracy and mean IoU over the 7 parts present in truth or prediction."""
-    tp = np.diag(conf).astype(float)
-    union = conf.sum(0) + conf.sum(1) - tp
-    parts = union[1:] > 0
-    miou = float((tp[1:][parts] / union[1:][parts]).mean()) if parts.any() else 0.0
-    return {"pixel_acc": float(tp.sum() / max(conf.sum(), 1)), "miou": miou}
+    return {"loss": total / steps, **iou_summary(conf)}
 
 
 def write_run_files(run_dir: Path, cfg: ParseConfig, root: Path, env: dict) -> None:

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.atomic import write_csv_atomic
+from benchmark.atomic import atomic_path, write_csv_atomic
+from benchmark.cli import main as cli
+from benchmark.profiles import get_profile
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,6 @@ def run_budget(
     profile: str, methods: list[str], budget: int, seed: int, out: Path, extra: list[str] = ()
 ) -> Path:
     """Run (or resume, or just find) the benchmark run of one budget; returns its folder."""
-    from benchmark.cli import main as cli
-    from benchmark.profiles import get_profile
 
     found = sorted(p.parent for p in out.glob("*/config.json"))
     if found:
@@ -124,8 +124,6 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from benchmark.atomic import atomic_path
 
     metrics = [m for m in METRICS if m in set(frame["metric"])]
     cols = min(3, len(metrics))

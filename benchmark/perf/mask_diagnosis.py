@@ -44,7 +44,11 @@ from benchmark.evaluation.parsing import (
     score_parsing,
 )
 from benchmark.evaluation.parsing_truth import full_label, sets_with_truth, with_truth
-from reid_datasets.base import Sample
+from benchmark.export.onnx_export import load_trained
+from benchmark.loading.data import ReIDImages
+from benchmark.loading.roots import data_root, load_test_set
+from benchmark.run.data import test_options
+from reid_datasets.base import Sample, load_dataset
 from reid_methods.losses import part_targets
 
 THRESHOLDS = (0.3, 0.4, 0.5)  # the sweep of ``model, G > t``; 0.5 is the paper's T
@@ -53,7 +57,6 @@ THRESHOLDS = (0.3, 0.4, 0.5)  # the sweep of ``model, G > t``; 0.5 is the paper'
 def _labels(samples: list[Sample], size: tuple[int, int], batch: int = 256):
     """Batches of (4-part labels [n, H, W] at the input size, full-size labels), as training reads
     them (``ReIDImages``)."""
-    from benchmark.training.data import ReIDImages
 
     images = ReIDImages(samples, size, with_parts=True)
     for b0 in range(0, len(samples), batch):
@@ -131,15 +134,15 @@ def with_batch_statistics(model: nn.Module) -> nn.Module:
 
 def diagnose(run_dir: Path, method: str, seed: int | None) -> pd.DataFrame:
     """Tidy rows (dataset, masks, metric, value) for every test set with ground truth."""
-    from benchmark.reporting.export import data_root, load_trained
-    from benchmark.runner import load_test_set
-    from reid_datasets.base import load_dataset
 
     trained = load_trained(run_dir, method, seed)
     cfg, model = trained.cfg, trained.model
-    root, kind = data_root(cfg)
+    root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.occlusion)
     size = (cfg.data.height, cfg.data.width)
-    queries = {name: load_test_set(cfg, name, root).query for name in cfg.eval.datasets}
+    queries = {
+        name: load_test_set(name, root, test_options(cfg, name)).query
+        for name in cfg.eval.datasets
+    }
     scored = sets_with_truth(root, queries, kind == "synthetic")
     if not scored:
         raise DataError(f"{run_dir}: no test set with synthetic ground truth (real data)")

@@ -32,6 +32,15 @@ from dataclasses import asdict, dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+import benchmark.plugins  # noqa: F401 - registers the built-ins
+import reid_methods  # noqa: F401 - registers the built-ins
+from benchmark.errors import UserError
+from benchmark.precision import grad_scaler, resolve_precision
+from benchmark.profiles import get_profile
+from benchmark.provenance import pick_device
+from benchmark.training.loop import forward_backward
+from reid_methods.base import METHODS, Batch, applicable_options, build_method, list_methods
+
 MARKET_IDS = 751  # Market-1501's training identities: the classifiers' size
 
 
@@ -56,12 +65,6 @@ def rss_mb() -> float:
 
 def measure(spec: Spec) -> dict:
     """Time ``spec.steps`` training steps after one warm-up step; returns the table row."""
-    import reid_methods  # noqa: F401 - registers the built-ins
-    from benchmark.profiles import get_profile
-    from benchmark.provenance import pick_device
-    from benchmark.training.loop import forward_backward
-    from benchmark.training.precision import grad_scaler, resolve_precision
-    from reid_methods.base import Batch, applicable_options, build_method
 
     cfg = get_profile(spec.profile)
     t, device = cfg.train, pick_device(spec.device)
@@ -184,7 +187,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmark.errors import UserError
 
     try:
         return run(parse_args(argv))
@@ -201,12 +203,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     import pandas as pd
 
-    import reid_methods  # noqa: F401 - registers the built-ins
-    from benchmark.cli import import_registries
-    from benchmark.profiles import get_profile
-    from reid_methods.base import METHODS, list_methods
-
-    import_registries()
     get_profile(args.profile)  # an unknown profile fails before any measurement
     names = args.methods or list_methods()
     for name in names:

@@ -1,1 +1,1 @@
-"""Reporting: the results store, tables, figures and their data, the regression check."""
+"""Reporting: tables, figures, claims, the HTML report, the regression check (reads the store)."""

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from benchmark.errors import DataError
 from reid_methods.base import method_reference
@@ -120,6 +119,8 @@ def paired_interval(
         seed: seed of the resampling generator.
         confidence: confidence level of the interval.
     """
+    from scipy import stats  # slow to import: loaded when an interval is computed
+
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1 or len(x) == 0:
         raise DataError(

@@ -18,11 +18,13 @@ import torch
 from benchmark.atomic import atomic_path, write_csv_atomic, write_json_atomic
 from benchmark.errors import DataError
 from benchmark.evaluation.distance import distance_matrix
-from benchmark.evaluation.extract import MARKET_STYLE
 from benchmark.evaluation.features import FeatureBank
+from benchmark.loading.data import ReIDImages, collate, read_image
+from benchmark.reporting.figures import cmc_curves, part_overlays, ranking_lists
+from benchmark.reporting.labels import dataset_label, row_label
 from benchmark.reporting.ranklist_data import ranked_gallery, subset
-from benchmark.training.data import ReIDImages, collate
-from reid_datasets.base import Splits
+from benchmark.reporting.ranklist_figure import default_ranklists
+from reid_datasets.base import Splits, dataset_info
 
 CMC_CSV = "cmc.csv"
 EXAMPLES_JSON = "examples.json"
@@ -75,7 +77,7 @@ def save_rankings(
     picks = pick_queries(len(query), count)
     sub = subset(query, picks)
     dist = distance_matrix(sub, gallery, distance=distance)  # [count, G]
-    order = ranked_gallery(dist, sub, gallery, splits.name in MARKET_STYLE, top)
+    order = ranked_gallery(dist, sub, gallery, dataset_info(splits.name).market_ids, top)
     rows = []
     for row, qi in zip(order, picks, strict=True):
         rows.append(
@@ -119,8 +121,6 @@ def load_masks(
     """Images resized to ``size`` and their part maps upsampled to match (nearest)."""
     from PIL import Image
 
-    from benchmark.training.data import read_image
-
     data = np.load(method_dir / MASKS_NPZ)
     images = [read_image(Path(p), size) for p in data["paths"]]
     maps = [
@@ -158,9 +158,6 @@ def multi_shot_curves(method_dir: Path) -> dict[str, np.ndarray]:
 def write_example_figures(root: Path, out_dir: Path) -> list[Path]:
     """CMC curves, ranking lists, part overlays and the default rank lists with parts (see
     ``ranklist_figure``) from the figure data stored under ``root``."""
-    from benchmark.reporting.figures import cmc_curves, part_overlays, ranking_lists
-    from benchmark.reporting.labels import dataset_label, row_label
-    from benchmark.reporting.ranklist_figure import default_ranklists
 
     written, curves = [], {}
     for mdir in method_dirs(root):

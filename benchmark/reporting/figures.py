@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from benchmark.atomic import atomic_path
 from benchmark.errors import DataError
+from benchmark.reporting.claims import claims_frame
 from benchmark.reporting.labels import dataset_label, row_label, row_order
-from benchmark.reporting.rows import main_rows
+from benchmark.store.rows import main_rows
 from reid_datasets.base import dataset_rank
 from reid_datasets.parts import PART4_NAMES
 
@@ -73,6 +73,8 @@ def _per_seed(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def bar_chart(df: pd.DataFrame, dataset: str, out: Path) -> Path:
     """Multi-gallery-shot Rank-1 and mAP per method on ``dataset``; error bars: std over seeds."""
+    import seaborn as sns  # slow to import: loaded when a figure is drawn
+
     rows = main_rows(df)
     rows = rows[(rows["dataset"] == dataset) & (rows["mode"] == "multi")]
     rows = rows[rows["metric"].isin(["rank1", "mAP"])]
@@ -117,6 +119,8 @@ def cmc_curves(curves: dict[str, np.ndarray], out: Path, title: str) -> Path:
         out: the PNG path.
         title: the figure title.
     """
+    import seaborn as sns  # slow to import: loaded when a figure is drawn
+
     if not curves:
         raise ValueError("cmc_curves needs at least one curve")
     with sns.axes_style("whitegrid"):
@@ -146,6 +150,8 @@ def claims_chart(frame: pd.DataFrame, out: Path, title: str) -> Path:
         out: PNG path.
         title: the figure's title.
     """
+    import seaborn as sns  # slow to import: loaded when a figure is drawn
+
     if frame.empty:
         raise DataError("no claim could be tested (a method or the w/o vis test is missing)")
     rows = frame.assign(order=frame["dataset"].map(dataset_rank))
@@ -262,6 +268,8 @@ def part_overlays(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], out
 
 def robustness_curve(df: pd.DataFrame, out: Path) -> Path:
     """Rank-1 and mAP against synthetic occlusion strength, one line per method (and data set)."""
+    import seaborn as sns  # slow to import: loaded when a figure is drawn
+
     if "occlusion" not in df.columns or df["occlusion"].isna().all():
         raise DataError("no rows with an occlusion value; run the robustness sweep first")
     rows = df[df["occlusion"].notna() & (df["mode"] == "multi")]
@@ -330,7 +338,6 @@ def write_figures(df: pd.DataFrame, out_dir: Path) -> list[Path]:
 def write_claims_figures(per_query: pd.DataFrame | None, out_dir: Path) -> list[Path]:
     """``claims_<data>.png`` per kind of data whose claims could be tested ([] without
     per-query rows or testable claims)."""
-    from benchmark.reporting.claims import claims_frame
 
     if per_query is None or per_query.empty:
         return []

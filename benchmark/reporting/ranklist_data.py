@@ -22,10 +22,9 @@ from torch import Tensor
 from benchmark.atomic import atomic_path
 from benchmark.errors import DataError
 from benchmark.evaluation.distance import distance_matrix
-from benchmark.evaluation.extract import MARKET_STYLE
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.ranking import rank_queries
-from reid_datasets.base import Splits
+from reid_datasets.base import Splits, dataset_info
 
 RANKLIST_NPZ = "ranklist_{}.npz"
 RULES = ("random", "worst", "pattern:BITS")
@@ -128,7 +127,7 @@ def store_ranklist_data(
     """Store a test set's evaluated banks, paths and recorded part maps (``ranklist_<set>.npz``)."""
     qmaps, gmaps = recorder.split(len(query), len(gallery))
     paths = [tuple(str(s.path) for s in side) for side in (splits.query, splits.gallery)]
-    market = splits.name in MARKET_STYLE
+    market = dataset_info(splits.name).market_ids
     data = RanklistData(splits.name, query, gallery, *paths, qmaps, gmaps, market)
     return save_ranklist_data(data, out_dir)
 

@@ -13,12 +13,12 @@ from PIL import Image
 
 from benchmark.atomic import atomic_path, write_csv_atomic
 from benchmark.errors import DataError
+from benchmark.loading.data import read_image
 from benchmark.reporting.figures import PART_COLORS, overlay
 from benchmark.reporting.labels import dataset_label, row_label
 from benchmark.reporting.ranklist import Rule, caption, ranklist_frame
 from benchmark.reporting.ranklist_data import RanklistData, load_ranklist_data, stored_datasets
-from benchmark.run_folder import read_run_config
-from benchmark.training.data import read_image
+from benchmark.store.run_folder import read_run_config
 from reid_datasets.parts import PART4_NAMES
 
 RIGHT, WRONG = "#00aa00", "#dc0000"
@@ -137,7 +137,7 @@ def write_ranklist(
     rule: Rule,
     queries: int = 4,
     topk: int = 5,
-    out: Path | None = None,
+    out_dir: Path | None = None,
 ) -> tuple[Path, Path]:
     """Draw a rank list of ``method`` on ``dataset`` from a run's stored data; write the PNG and
     the tidy frame as CSV beside it. Returns (png, csv)."""
@@ -146,11 +146,8 @@ def write_ranklist(
     distance = read_run_config(run_dir).eval.distance  # rank as the run's tables were scored
     frame, said = ranklist_frame(data, rule, queries, topk, distance)
     tag = rule.kind if rule.kind != "pattern" else f"pattern{rule.bits}"
-    out = (
-        Path(out)
-        if out
-        else Path(run_dir) / "figures" / f"ranklist_{mdir.name}_{dataset}_{tag}.png"
-    )
+    folder = Path(out_dir) if out_dir else Path(run_dir) / "figures"
+    out = folder / f"ranklist_{mdir.name}_{dataset}_{tag}.png"
     name, _, seed = mdir.name.rpartition("-seed")
     label = f"{row_label(name, True)}, seed {seed}" if name else mdir.name
     png = draw_ranklist(
@@ -171,7 +168,7 @@ def default_ranklists(method_dirs: list[Path], out_dir: Path) -> list[Path]:
         if not stored:
             continue
         dataset = DEFAULT_SET if DEFAULT_SET in stored else stored[0]
-        out = Path(out_dir) / f"ranklist_{mdir.name}_{dataset}_random.png"
         run_dir = mdir.parent.parent
-        written.append(write_ranklist(run_dir, mdir.name, dataset, Rule("random"), out=out)[0])
+        rule = Rule("random")
+        written.append(write_ranklist(run_dir, mdir.name, dataset, rule, out_dir=out_dir)[0])
     return written

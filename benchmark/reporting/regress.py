@@ -8,7 +8,7 @@ Rules, by metric:
 - anything else (the "*_std" trial spreads): "info", shown but never failing.
 - a key in the reference but not in the current results: "missing" (fails); a key only in the
   current results: "new" (passes).
-Rows are joined on their key, ``benchmark.reporting.rows.KEY_COLUMNS``: every column that defines
+Rows are joined on their key, ``benchmark.store.rows.KEY_COLUMNS``: every column that defines
 what was measured (method, dataset, query_set, mode, distance, vis, seed, trial, metric, data,
 labels, and a condition such as occlusion), so synthetic and real results, or a pseudo-label and a
 ground-truth-label run, never compare: they show up as "missing" and "new". Values are first
@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import ConfigError
-from benchmark.reporting.rows import CONDITION_COLUMNS, FRACTION_METRICS, KEY_COLUMNS
-from benchmark.reporting.store import load_results
 from benchmark.reporting.table_render import markdown_row
+from benchmark.store.results import load_results
+from benchmark.store.rows import CONDITION_COLUMNS, FRACTION_METRICS, KEY_COLUMNS
 
 COUNT_METRICS = ("queries", "skipped", "trials")
 FAILING = ("regressed", "missing", "changed")
@@ -58,7 +58,7 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, tolerance: float) ->
     """Compare every metric of ``reference`` with ``current``.
 
     Args:
-        reference: result rows of the reference (see ``benchmark.reporting.rows.ROW_COLUMNS``).
+        reference: result rows of the reference (see ``benchmark.store.rows.ROW_COLUMNS``).
         current: result rows to check.
         tolerance: the largest allowed drop of a rank/mAP fraction (0.02 = 2 points).
 

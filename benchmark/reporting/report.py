@@ -17,12 +17,14 @@ from typing import Any
 import jinja2
 import markdown
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from benchmark.atomic import write_text_atomic
 from benchmark.errors import DataError
 from benchmark.reporting.report_template import TEMPLATE
+from benchmark.reporting.tables import render_report  # the tables, claims included
+from benchmark.store.per_query import load_per_query
+from benchmark.store.results import load_results
 
 SECTIONS = (
     ("protocol", "Protocol"),
@@ -74,10 +76,6 @@ def markdown_tables(run_dir: Path) -> list[tuple[str, str]]:
     files = sorted(Path(run_dir).glob("*.md"))
     texts = [(p.name, p.read_text(encoding="utf-8")) for p in files]
     if not any(name == "tables.md" for name, _ in texts):
-        from benchmark.reporting.per_query import load_per_query
-        from benchmark.reporting.store import load_results
-        from benchmark.reporting.tables import render_report  # the tables, claims included
-
         tables = render_report(load_results(run_dir), load_per_query(run_dir), "md")
         texts.insert(0, ("tables.md", tables))
     texts.sort(key=lambda item: item[0] != "tables.md")  # the main tables first
@@ -96,6 +94,8 @@ def figure_uris(run_dir: Path) -> list[tuple[str, str]]:
 
 def curve_png(log: pd.DataFrame, title: str) -> bytes:
     """Loss terms and validation metrics against epoch (one panel each), as PNG bytes."""
+    import seaborn as sns  # slow to import: loaded when a figure is drawn
+
     x = log["epoch"] if "epoch" in log.columns else pd.Series(range(1, len(log) + 1))
     panels = [
         ("loss", [c for c in log.columns if c.startswith("loss")]),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from benchmark.reporting.labels import in_paper_table, row_order
-from benchmark.reporting.rows import main_rows
+from benchmark.store.rows import main_rows
 from reid_datasets.base import dataset_rank
 
 

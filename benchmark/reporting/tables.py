@@ -6,18 +6,15 @@ The public API; building lives in ``table_build``, rendering in ``table_render``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from benchmark.atomic import write_text_atomic
 from benchmark.errors import UnknownNameError, UserError
 from benchmark.reporting.table_build import build_all
+from benchmark.reporting.table_claims import Confidence, confidence_frames, render_confidence
 from benchmark.reporting.table_parsing import build_parsing
 from benchmark.reporting.table_render import render_tables
-
-if TYPE_CHECKING:
-    from benchmark.reporting.table_claims import Confidence
 
 FORMATS = ("md", "latex", "csv")
 FILE_NAMES = {"md": "tables.md", "latex": "tables.tex", "csv": "tables.csv"}
@@ -27,7 +24,7 @@ def render_all(df: pd.DataFrame, fmt: str, trials: int | None = None) -> str:
     """Render every table the data supports: the paper's, "all results", then parsing quality.
 
     Args:
-        df: result rows (see ``benchmark.reporting.rows.ROW_COLUMNS``).
+        df: result rows (see ``benchmark.store.rows.ROW_COLUMNS``).
         fmt: "md", "latex" or "csv".
         trials: single-shot trial count (from the run config) for captions when the rows hold
             no "trials" metric.
@@ -61,13 +58,12 @@ def render_report(
 
     Args:
         df: result rows.
-        per_query: per-query rows (``benchmark.reporting.per_query``); None when the results
+        per_query: per-query rows (``benchmark.store.per_query``); None when the results
             have none (an older run): the claims give way to a one-line note.
         fmt: "md", "latex" or "csv" (csv: the result tables only, one row per cell).
         trials: as in ``render_all``.
         frames: the per-query tables' data when already computed (``confidence_frames``).
     """
-    from benchmark.reporting.table_claims import render_confidence
 
     text = render_all(df, fmt, trials)
     if fmt == "csv":
@@ -79,7 +75,6 @@ def write_report(
     df: pd.DataFrame, per_query: pd.DataFrame | None, out_dir: Path, trials: int | None = None
 ) -> dict[str, Path]:
     """Write ``render_report`` as tables.md and tables.tex atomically into ``out_dir``."""
-    from benchmark.reporting.table_claims import confidence_frames
 
     frames = None if per_query is None or per_query.empty else confidence_frames(per_query)
     texts = {fmt: render_report(df, per_query, fmt, trials, frames) for fmt in ("md", "latex")}

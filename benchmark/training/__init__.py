@@ -1,1 +1,1 @@
-"""Training: data (PK sampler, COCO stream), transforms, the loop, checkpoints."""
+"""Training: the loop, checkpoints, DDP, the synthetic trunk pretraining."""

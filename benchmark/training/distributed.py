@@ -5,7 +5,7 @@ rank in torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``: read b
 handed to ``group_from_env``), joins one process group (NCCL on CUDA, gloo on the CPU) and
 trains the same model wrapped in DistributedDataParallel. The configuration describes the
 global batch: each of the N ranks takes P / N identities x K images and coco_batch / N COCO
-crops (``benchmark.training.data`` shards both), so a run on N devices follows the recipe of a
+crops (``benchmark.loading.data`` shards both), so a run on N devices follows the recipe of a
 run on one and batch-hard mining stays inside a rank (as fast-reid does it). Rank 0 alone
 generates data, writes checkpoints, logs and result rows and evaluates; the other ranks wait
 for it at barriers. A plain process is rank 0 of 1 and nothing here changes what it does.
@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from benchmark.errors import ConfigError, UserError
+from benchmark.provenance import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,6 @@ def process_group(group: Group, requested: str | None) -> Iterator[None]:
     if not group.distributed or dist.is_initialized():
         yield
         return
-    from benchmark.provenance import pick_device
 
     device = pick_device(group.device_name(requested))
     if device.type == "cuda":

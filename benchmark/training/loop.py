@@ -16,11 +16,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from benchmark.atomic import write_csv_atomic
-from benchmark.config import TrainConfig
 from benchmark.errors import NonFiniteError
+from benchmark.precision import autocast, grad_scaler, resolve_precision
 from benchmark.training.checkpoint import load_checkpoint, save_checkpoint
+from benchmark.training.config import TrainConfig
 from benchmark.training.distributed import SINGLE, Group, Local
-from benchmark.training.precision import autocast, grad_scaler, resolve_precision
 from reid_methods.base import Batch, Method
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def fit(
 
     Writes ``checkpoint.pt`` after every epoch and ``train_log.csv`` (one row per epoch: the
     epoch, the optimiser steps so far, the rate, every loss term and what ``validate(model,
-    epoch)`` returns, e.g. ``val_rank1``: ``benchmark.training.validation``); returns the log.
+    epoch)`` returns, e.g. ``val_rank1``: ``benchmark.evaluation.validation``); returns the log.
     Under torchrun (``group``) every rank trains its share of each batch through DDP and
     rank 0 alone validates and writes; the logged loss terms are means over the ranks.
     """

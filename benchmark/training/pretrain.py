@@ -10,7 +10,6 @@ version and the identities it must avoid; a JSON card beside it says how it was 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -25,11 +24,12 @@ import torch
 
 from benchmark.atomic import atomic_path, write_json_atomic
 from benchmark.registry import Registry
-from benchmark.settings import Scope, apply_assignments, check_fields
+from benchmark.settings import Scope, check_fields
 from benchmark.training.pretrain_fit import TrunkSpec, draw_people, fit_trunk, render_set
 from reid_datasets.synthetic.config import GENERATOR_VERSION, SynthConfig, synth_config
 from reid_datasets.synthetic.people import Identity
 from reid_datasets.synthetic.sets import make_pools
+from reid_methods.base import applicable_options, build_method, method_config
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,6 @@ def make_card(
 
 def trunk_spec(cfg, method: str) -> TrunkSpec:
     """The trunk that method ``method`` of run config ``cfg`` builds."""
-    from reid_methods.base import applicable_options, method_config
 
     mc = method_config(method, **applicable_options(method, cfg.method))
     return TrunkSpec(mc.backbone, mc.last_stride, mc.conv4_stride, cfg.data.height, cfg.data.width)
@@ -208,7 +207,6 @@ def init_options(cfg, method: str, device: torch.device | None = None) -> dict[s
 
     Every method of a run gets the same file for the same trunk, so the same initialisation.
     """
-    from reid_methods.base import applicable_options
 
     options = applicable_options(method, cfg.method)
     if options.get("pretrained") != SYNTHETIC:
@@ -224,7 +222,6 @@ def prepare_inits(cfg, device: torch.device | None = None) -> dict[str, Any]:
     """Build the run's missing synthetic trunks and load every pretrained file once, before any
     training, so a missing, bad or foreign file fails before the run folder exists; returns
     their env.json entry."""
-    from reid_methods.base import build_method
 
     paths = set()
     for method in cfg.methods:
@@ -235,39 +232,3 @@ def prepare_inits(cfg, device: torch.device | None = None) -> dict[str, Any]:
     if cfg.method.get("pretrained") != SYNTHETIC:
         return {}
     return {"pretrained_trunk": sorted(str(p) for p in paths if p)}
-
-
-def add_pretrain_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``pretrain`` subcommand to the CLI's subparsers."""
-    p = sub.add_parser(
-        "pretrain",
-        help="pretrain the trunk once on a disjoint synthetic task (method.pretrained=synthetic)",
-    )
-    p.add_argument("--profile", default="cpu", help="run profile whose trunk to pretrain")
-    p.add_argument("--out", type=Path, default=DEFAULT_DIR, help=f"folder (default {DEFAULT_DIR})")
-    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a pretraining option, e.g. epochs=4 (then pass the printed path as "
-        "method.pretrained=PATH: run uses the profile's options)",
-    )
-
-
-def run_pretrain(args: argparse.Namespace) -> int:
-    """``python -m benchmark pretrain``: build (or find) the cached trunk; print its path."""
-    from benchmark.profiles import get_profile
-    from benchmark.provenance import pick_device
-
-    cfg = get_profile(args.profile)
-    pcfg = apply_assignments(pretrain_profile(cfg.profile), args.overrides, SCOPE)
-    avoid = benchmark_people(synth_config(cfg.data.synth_profile))
-    specs = {trunk_spec(cfg, m) for m in cfg.methods}
-    device = pick_device(args.device)
-    for spec in sorted(specs, key=str):
-        path = ensure_pretrained(spec, pcfg, avoid, args.out, device)
-        print(f"synthetic pretrained trunk: {path}  (card: {path.with_suffix('.json')})")
-    return 0

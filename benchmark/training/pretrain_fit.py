@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from benchmark.training.precision import autocast, resolve_precision
-from benchmark.training.transforms import MEAN, STD
+from benchmark.loading.transforms import MEAN, STD
+from benchmark.precision import autocast, resolve_precision
 from reid_datasets.synthetic.cameras import make_camera
 from reid_datasets.synthetic.people import Identity, sample_identities
 from reid_datasets.synthetic.render import render_shot

@@ -6,30 +6,21 @@ import errno
 import json
 import logging
 import os
-import sys
-import types
 from pathlib import Path
 
 import pytest
 import torch
 
 from benchmark.__main__ import main as entry_point
-from benchmark.cli import build_parser, import_registries, main, resolve_run_config
+from benchmark.cli import build_parser, main
+from benchmark.commands.run_options import resolve_run_config
 from benchmark.errors import UserError
-
-
-def test_foreign_datasets_package_is_a_clear_error(monkeypatch) -> None:
-    fake = types.ModuleType("datasets")
-    fake.__file__ = "/site-packages/datasets/__init__.py"  # e.g. Hugging Face's package
-    monkeypatch.setitem(sys.modules, "datasets", fake)
-    with pytest.raises(UserError, match="is not this project's") as e:
-        import_registries()
-    assert "\n" not in str(e.value)
+from benchmark.plugins import import_plugins
 
 
 def test_unknown_plugin_is_a_clear_error() -> None:
     with pytest.raises(UserError, match="cannot import plug-in 'no_such_pkg.mine'"):
-        import_registries(["no_such_pkg.mine"])
+        import_plugins(["no_such_pkg.mine"])
 
 
 @pytest.mark.parametrize(("flags", "level"), [(["-v"], logging.DEBUG), ([], logging.WARNING)])
@@ -69,7 +60,6 @@ def test_synth_set_is_checked_before_generating(tmp_path, capsys) -> None:
 
 
 def test_method_option_of_a_selected_method_resolves() -> None:
-    import_registries()
     argv = ["run", "--methods", "hpnet", "baseline", "--set", "method.share_conv5=true"]
     cfg = resolve_run_config(build_parser().parse_args(argv))
     assert cfg.methods == ("hpnet", "baseline") and cfg.method["share_conv5"] is True
@@ -78,7 +68,6 @@ def test_method_option_of_a_selected_method_resolves() -> None:
 def test_resume_reads_and_checks_config_json(tmp_path) -> None:
     from benchmark.profiles import get_profile
 
-    import_registries()
     args = build_parser().parse_args(["run", "--resume", str(tmp_path)])
     smoke = resolve_run_config(build_parser().parse_args(["run", "--profile", "smoke"]))
     (tmp_path / "config.json").write_text(json.dumps(smoke.to_dict()))
@@ -144,7 +133,7 @@ def no_data(cfg):
 
 
 def test_disk_full_is_one_line_naming_the_path_and_leaves_nothing(tmp_path, monkeypatch, capsys):
-    from benchmark import runner
+    from benchmark.run import runner
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -173,7 +162,6 @@ def test_file_system_refusal_outside_the_writer_is_one_line(monkeypatch, capsys)
 @pytest.fixture
 def finished_run(tmp_path) -> Path:
     """A run folder (smoke config, hpnet and baseline) whose hpnet seed 0 job is done."""
-    import_registries()
     cfg = resolve_run_config(build_parser().parse_args(["run", "--profile", "smoke"]))
     run = tmp_path / "runs" / "r1"
     (run / "methods" / "hpnet-seed0").mkdir(parents=True)
@@ -201,7 +189,7 @@ def folder_state(run: Path) -> dict[str, bytes]:
 def test_resume_refuses_in_one_line_and_changes_nothing(
     finished_run, monkeypatch, capsys, args, message
 ):
-    from benchmark import runner
+    from benchmark.run import runner
 
     monkeypatch.setattr(runner, "prepare_data", no_data)
     before = folder_state(finished_run)
@@ -222,7 +210,7 @@ def test_resume_refuses_in_one_line_and_changes_nothing(
 def test_damaged_run_files_stop_a_resume_before_any_work(
     finished_run, monkeypatch, capsys, name, content, message
 ):
-    from benchmark import runner
+    from benchmark.run import runner
 
     monkeypatch.setattr(runner, "prepare_data", no_data)
     (finished_run / name).write_text(content)
@@ -246,7 +234,7 @@ def test_malformed_results_cell_is_one_line(tmp_path, capsys, column, value, mes
     df.to_csv(tmp_path / "results.csv", index=False)
     for argv in (
         ["tables", str(tmp_path)],
-        ["check", "--reference", str(tmp_path), "--current", str(tmp_path)],
+        ["check", str(tmp_path), "--reference", str(tmp_path)],
     ):
         code, lines = run_cli(argv, capsys)
         one_line_error(code, lines, message)

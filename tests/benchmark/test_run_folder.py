@@ -15,7 +15,7 @@ import reid_methods  # noqa: F401  (registers the methods)
 from benchmark.config import apply_overrides
 from benchmark.errors import ConfigError, StorageError, UserError
 from benchmark.profiles import get_profile
-from benchmark.run_folder import (
+from benchmark.store.run_folder import (
     check_out_dir,
     check_resume,
     create_run,

@@ -14,7 +14,7 @@ import reid_methods  # noqa: F401  (registers the methods)
 from benchmark.config import apply_overrides
 from benchmark.errors import DataError
 from benchmark.profiles import get_profile
-from benchmark.runner import prepare_data
+from benchmark.run.runner import prepare_data
 
 SETS = 'eval.datasets=["occluded_reid", "partial_reid"]'
 

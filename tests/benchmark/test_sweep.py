@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.cli import build_parser, resolve_run_config
-from benchmark.sweep import (
+from benchmark.atomic import write_csv_atomic
+from benchmark.cli import build_parser
+from benchmark.commands.run_options import resolve_run_config
+from benchmark.commands.sweep import job_command, job_threads
+from benchmark.run.sweep import (
     MERGED,
     job_folder,
     job_status,
@@ -19,13 +22,12 @@ from benchmark.sweep import (
     plan_jobs,
     run_job,
 )
-from benchmark.sweep_cli import job_command, job_threads
 
 SWEEP = ["sweep", "--profile", "smoke", "--methods", "baseline", "pcb", "--seeds", "0", "1"]
 
 
 def sweep_args(*extra: str, out: str = "store"):
-    return build_parser().parse_args([*SWEEP, "--out", out, *extra])
+    return build_parser().parse_args([*SWEEP, "--store", out, *extra])
 
 
 def test_one_job_per_method_and_seed_keyed_by_its_config_hash() -> None:
@@ -61,7 +63,7 @@ def test_printed_command_resolves_to_the_same_job(tmp_path) -> None:
 
 
 def test_threads_share_the_cores_among_jobs(monkeypatch) -> None:
-    monkeypatch.setattr("benchmark.sweep_cli.cores", lambda: 8)
+    monkeypatch.setattr("benchmark.commands.sweep.cores", lambda: 8)
     assert job_threads(sweep_args("--jobs", "2")) == 4
     assert job_threads(sweep_args("--jobs", "16")) == 1, "never below one thread"
     assert job_threads(sweep_args("--jobs", "2", "--threads", "3")) == 3
@@ -88,7 +90,7 @@ def _write_job_rows(store: str, index: int) -> None:
     )
     folder = Path(store) / "jobs" / f"job{index}"
     folder.mkdir(parents=True)
-    rows.to_csv(folder / "results.csv", index=False)
+    write_csv_atomic(rows, folder / "results.csv")  # as a job writes it: never half a file
     merge_results(Path(store))
 
 

@@ -150,10 +150,9 @@ def test_smoke_metrics_match_committed_reference(smoke_run) -> None:
     assert env["cpu_capability"] == "DEFAULT", "the smoke profile pins portable CPU kernels"
     proc = cli(
         "check",
+        str(run_dir),
         "--reference",
         str(REFERENCE),
-        "--current",
-        str(run_dir),
         "--tolerance",
         "0.05",
         cwd=work,

@@ -59,7 +59,7 @@ import json, sys
 from matplotlib.figure import Figure
 import reid_datasets, reid_methods, {plugin}
 from benchmark.reporting.figures import write_figures
-from benchmark.reporting.store import load_results
+from benchmark.store.results import load_results
 
 plotted, savefig = [], Figure.savefig
 def spy(fig, *args, **kwargs):

@@ -29,9 +29,9 @@ def test_stored_banks_reproduce_the_runs_map_and_worst_rule_uses_them(smoke_run_
     assert float(np.nanmean(aps)) == pytest.approx(float(sel.value.iloc[0]), abs=1e-9), (
         "the stored features are the ones the evaluation scored"
     )
-    out = smoke_run_dir / "figures" / "worst.png"
-    args = ("--method", "hpnet", "--dataset", "occluded_reid", "--rule", "worst")
-    proc = run_cli("ranklist", str(smoke_run_dir), *args, "--queries", "2", "--out", str(out),
+    out = smoke_run_dir / "figures" / "ranklist_hpnet-seed0_occluded_reid_worst.png"
+    args = ("--method", "hpnet", "--seed", "0", "--dataset", "occluded_reid", "--rule", "worst")
+    proc = run_cli("ranklist", str(smoke_run_dir), *args, "--queries", "2",
                    cwd=smoke_run_dir.parent.parent)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     frame = pd.read_csv(out.with_suffix(".csv"))
@@ -41,8 +41,9 @@ def test_stored_banks_reproduce_the_runs_map_and_worst_rule_uses_them(smoke_run_
 
 
 def test_ranklist_of_a_method_without_masks_and_bad_input(smoke_run_dir, tmp_path) -> None:
-    out = tmp_path / "baseline.png"
-    args = ("--method", "baseline", "--dataset", "partial_reid", "--topk", "3", "--out", str(out))
+    out = tmp_path / "ranklist_baseline-seed0_partial_reid_random.png"
+    args = ("--method", "baseline", "--dataset", "partial_reid", "--topk", "3")
+    args += ("--out", str(tmp_path))
     proc = run_cli("ranklist", str(smoke_run_dir), *args, cwd=smoke_run_dir.parent.parent)
     assert proc.returncode == 0 and out.exists(), proc.stderr[-2000:]
     frame = pd.read_csv(out.with_suffix(".csv"))
@@ -66,7 +67,7 @@ def test_report_loads_in_headless_chromium(smoke_run_dir, tmp_path) -> None:
     assert figs.returncode == 0, figs.stderr[-2000:]
     assert "ranklist_hpnet-seed0_occluded_reid_random.png" in figs.stdout, "the default rank list"
     out = tmp_path / "report.html"
-    proc = run_cli("report", str(smoke_run_dir), "--out", str(out), cwd=tmp_path)
+    proc = run_cli("report", str(smoke_run_dir), "--out", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 0 and out.is_file(), proc.stderr[-2000:]
     browser = find_browser()
     if browser is None:

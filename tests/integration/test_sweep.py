@@ -53,7 +53,7 @@ def merged(store: Path) -> pd.DataFrame:
 
 def test_loky_sweep_runs_every_job_once_and_a_rerun_skips_them(tmp_path) -> None:
     args = ["sweep", "--methods", "baseline", "pcb", "--seeds", "0", "1", *TINY]
-    first = sweep(tmp_path, *args, "--jobs", "2", "--out", "store")
+    first = sweep(tmp_path, *args, "--jobs", "2", "--store", "store")
     assert first.returncode == 0, first.stderr[-3000:]
     assert "sweep: 4 run, 0 skipped" in first.stdout, first.stdout[-1500:]
     rows = merged(tmp_path / "store")
@@ -62,7 +62,7 @@ def test_loky_sweep_runs_every_job_once_and_a_rerun_skips_them(tmp_path) -> None
     assert rows["run"].nunique() == 4, "one run folder per job"
     assert "| Baseline |" in first.stdout, "the sweep ends with the summary tables"
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("checkpoint.pt")}
-    again = sweep(tmp_path, *args, "--jobs", "2", "--out", "store")
+    again = sweep(tmp_path, *args, "--jobs", "2", "--store", "store")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "sweep: 0 run, 4 skipped" in again.stdout, again.stdout[-1500:]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps, "nothing trained again"
@@ -86,7 +86,7 @@ def test_dask_sweep_reports_a_failed_job_and_finishes_the_others(tmp_path, monke
             "dask",
             "--scheduler",
             cluster.scheduler_address,
-            "--out",
+            "--store",
             "store",
             env=env,
         )
@@ -100,7 +100,7 @@ def test_dask_sweep_reports_a_failed_job_and_finishes_the_others(tmp_path, monke
 
 
 def test_printed_jobs_run_by_hand_land_in_the_store(tmp_path) -> None:
-    args = ["sweep", "--methods", "baseline", "--seeds", "0", "1", *TINY, "--out", "store"]
+    args = ["sweep", "--methods", "baseline", "--seeds", "0", "1", *TINY, "--store", "store"]
     printed = sweep(tmp_path, *args, "--print-jobs")
     assert printed.returncode == 0, printed.stderr[-3000:]
     lines = printed.stdout.strip().splitlines()
@@ -117,7 +117,7 @@ def test_printed_jobs_run_by_hand_land_in_the_store(tmp_path) -> None:
 def test_killed_job_resumes_from_its_checkpoint(tmp_path) -> None:
     args = ["sweep", "--methods", "hpnet", "--seeds", "0", *TINY, "--set", "train.epochs=4"]
     victim = subprocess.Popen(
-        [sys.executable, "-m", "benchmark", *args, "--out", "store"],
+        [sys.executable, "-m", "benchmark", *args, "--store", "store"],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -132,7 +132,7 @@ def test_killed_job_resumes_from_its_checkpoint(tmp_path) -> None:
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
     assert not (ckpt.parent / "done.json").exists(), "killed before the job finished"
-    resumed = sweep(tmp_path, *args, "--out", "store")
+    resumed = sweep(tmp_path, *args, "--store", "store")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "sweep: 1 run" in resumed.stdout
     assert "resuming hpnet-seed0 from epoch" in resumed.stderr, resumed.stderr[-2000:]

@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from benchmark.config import EvalConfig
 from benchmark.evaluation.extract import SetEvaluation, evaluate_splits
 from reid_datasets.base import Sample, Splits
 from reid_methods import build_method
@@ -30,8 +29,15 @@ def test_evaluate_splits_returns_results_and_writes_nothing(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     model = build_method("pcb", 3, backbone="resnet18_quarter")  # P = 6: also "w/o vis"
-    cfg = EvalConfig(modes=("multi", "single"), trials=2, batch_size=4)
-    found = evaluate_splits(model, splits, cfg, (32, 16), torch.device("cpu"))
+    found = evaluate_splits(
+        model,
+        splits,
+        (32, 16),
+        torch.device("cpu"),
+        modes=("multi", "single"),
+        trials=2,
+        batch_size=4,
+    )
     assert isinstance(found, SetEvaluation)
     assert len(found.query) == 3 and len(found.gallery) == 6, "the features come back"
     protocols = [(r.context["mode"], r.context["vis"]) for r in found.results]

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from benchmark.__main__ import main as benchmark_main
+from benchmark.commands.score import add_score_parser
 from benchmark.errors import DataError, NonFiniteError
 from benchmark.evaluation.protocols import evaluate
-from benchmark.evaluation.score import add_score_parser, load_npz
+from benchmark.evaluation.score import load_npz
 
 
 def arrays(seed: int = 0, q: int = 12, g: int = 30) -> dict[str, np.ndarray]:

@@ -14,15 +14,15 @@ import pytest
 import torch
 from PIL import Image
 
+from benchmark.commands.parse import add_parse_parser, run_parse
 from benchmark.errors import ConfigError, UnknownNameError, UserError
-from benchmark.human_parsing import add_parse_parser, run_parse
 from benchmark.human_parsing.config import ParseConfig, parse_profile
 from benchmark.human_parsing.evaluate import count_pairs, evaluate_labels, label_pairs, score_counts
 from benchmark.human_parsing.label import PROVENANCE, label_market, load_parser
 from benchmark.human_parsing.model import NUM_CLASSES, PartParser
 from benchmark.human_parsing.train import PartCrops, train_parser
-from benchmark.training.data import read_label
-from benchmark.training.transforms import PairedTransform
+from benchmark.loading.labels import read_label
+from benchmark.loading.transforms import PairedTransform
 from reid_datasets.base import load_dataset
 from tests.benchmark.human_parsing.parsing_trees import (
     MARKET,

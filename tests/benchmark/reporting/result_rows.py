@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.reporting.rows import make_rows
+from benchmark.store.rows import make_rows
 
 QUERY_SETS = {
     "market1501": "query",

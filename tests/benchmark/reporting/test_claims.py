@@ -15,12 +15,12 @@ from benchmark.reporting.claims import (
     paired_queries,
     verdict,
 )
-from benchmark.reporting.per_query import COLUMNS
 from benchmark.reporting.table_claims import (
     MISSING_NOTE,
     render_confidence,
     visible_parts_frame,
 )
+from benchmark.store.per_query import COLUMNS
 from reid_methods.base import method_reference
 
 CLAIM_A = next(c for c in CLAIMS if c.key == "a")

@@ -17,11 +17,11 @@ from torch import nn
 from benchmark.atomic import write_json_atomic
 from benchmark.cli import main
 from benchmark.errors import UserError
+from benchmark.export import onnx_export, onnx_graph
+from benchmark.export.onnx_export import export_run
 from benchmark.profiles import get_profile
-from benchmark.reporting import export, onnx_graph
-from benchmark.reporting.export import export_run
-from benchmark.reporting.rows import ROW_COLUMNS
-from benchmark.run_folder import job_dir
+from benchmark.store.rows import ROW_COLUMNS
+from benchmark.store.run_folder import job_dir
 from reid_datasets.synthetic import generate, synth_config
 from reid_methods import build_method
 from reid_methods.base import applicable_options
@@ -93,8 +93,8 @@ def run_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def exported(run_dir, tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("onnx") / "hpnet.onnx"
-    return export_run(run_dir, "hpnet", out=out, exporter="torchscript")
+    out = tmp_path_factory.mktemp("onnx")
+    return export_run(run_dir, "hpnet", out_dir=out, exporter="torchscript")
 
 
 def test_export_matches_pytorch_in_onnxruntime(exported) -> None:
@@ -110,7 +110,7 @@ def test_export_matches_pytorch_in_onnxruntime(exported) -> None:
 
 def test_dynamic_batch_axis_in_onnxruntime(exported, run_dir) -> None:
     out, _ = exported
-    trained = export.load_trained(run_dir, "hpnet")
+    trained = onnx_export.load_trained(run_dir, "hpnet")
     x = torch.randn(5, 3, 128, 64, generator=torch.Generator().manual_seed(2))
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     feats, vis = session.run(["features", "visibility"], {"images": x.numpy()})
@@ -150,7 +150,7 @@ def test_failed_dynamo_export_falls_back_to_torchscript(run_dir, tmp_path, monke
         raise RuntimeError("unsupported operator\nlong trace")
 
     monkeypatch.setattr(onnx_graph, "_dynamo", broken)
-    out, card = export_run(run_dir, "hpnet", out=tmp_path / "m.onnx", exporter="dynamo")
+    out, card = export_run(run_dir, "hpnet", out_dir=tmp_path, exporter="dynamo")
     assert card["onnx"]["exporter"] == "torchscript"
     assert card["onnx"]["fallback"] == "RuntimeError: unsupported operator"
     assert card["check"]["visibility_equal"], "the fallback file is checked too"
@@ -172,11 +172,13 @@ def test_cli_writes_the_default_file(run_dir, capsys) -> None:
         (["--method", "pcb"], "not in run"),
         (["--method", "baseline"], "no checkpoint of baseline"),
         (["--method", "hpnet", "--seed", "3"], "seed 3 is not in run"),
-        (["--method", "hpnet", "--out", "model.pt"], "FILE.onnx"),
+        (["--method", "hpnet", "--out", "FILE"], "is a file, not a folder"),
     ],
 )
 def test_bad_input_is_one_line_error(run_dir, tmp_path, args, message) -> None:
     folder = tmp_path / "nowhere" if message == "does not exist" else run_dir
+    (tmp_path / "FILE").write_text("a regular file where the export folder should be")
+    args = [str(tmp_path / "FILE") if a == "FILE" else a for a in args]
     with pytest.raises(UserError, match=message) as e:
         main(["export", str(folder), *args])
     assert "\n" not in str(e.value), f"not one line: {e.value}"
@@ -195,7 +197,7 @@ def test_corrupt_checkpoint_is_one_line_error(run_dir, tmp_path) -> None:
 
 @pytest.mark.slow  # torch.export traces and optimises the graph: many times the TorchScript path
 def test_dynamo_exporter_writes_a_checked_graph(run_dir, tmp_path) -> None:
-    out, card = export_run(run_dir, "hpnet", out=tmp_path / "d.onnx", exporter="dynamo")
+    out, card = export_run(run_dir, "hpnet", out_dir=tmp_path, exporter="dynamo")
     assert card["onnx"]["exporter"] == "dynamo" and card["onnx"]["fallback"] is None
     assert card["check"]["max_abs_diff_features"] < 1e-4 and card["check"]["visibility_equal"]
     assert not list(tmp_path.glob("*.data")), "one self-contained file, no external data"

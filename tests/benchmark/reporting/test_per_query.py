@@ -8,7 +8,7 @@ import torch
 
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.ranking import PerQuery
-from benchmark.reporting.per_query import (
+from benchmark.store.per_query import (
     COLUMNS,
     PER_QUERY_FILE,
     load_per_query,

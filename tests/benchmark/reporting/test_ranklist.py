@@ -195,7 +195,7 @@ def test_figure_grid_frames_captions_and_title_follow_the_frame(tmp_path) -> Non
 
 @pytest.mark.parametrize("maps", [True, False])
 def test_tiles_carry_the_part_masks_only_when_the_method_has_them(tmp_path, maps) -> None:
-    from benchmark.training.data import read_image
+    from benchmark.loading.data import read_image
 
     data = tiny(tmp_path, maps=maps)
     frame, _ = ranklist_frame(data, Rule("pattern", "110"), count=1, k=1)

@@ -7,7 +7,7 @@ import pytest
 
 from benchmark.errors import ConfigError
 from benchmark.reporting.regress import check, compare, format_check, passed
-from benchmark.reporting.store import ResultStore
+from benchmark.store.results import ResultStore
 from tests.benchmark.reporting.result_rows import frame, rows
 
 
@@ -123,7 +123,7 @@ def test_check_exits_1_for_a_regression_and_2_for_unusable_input(tmp_path, capsy
         _reference().assign(data="real").to_dict("records")
     )
     (tmp_path / "garbled.csv").write_text("not,a,results\nfile\n\n")
-    check = ["check", "--reference", str(tmp_path / "ref"), "--current"]
+    check = ["check", "--reference", str(tmp_path / "ref")]
     assert _cli([*check, str(tmp_path / "ref")], capsys)[0] == 0
     code, out, err = _cli([*check, str(tmp_path / "cur")], capsys)
     assert (

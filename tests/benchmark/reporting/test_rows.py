@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark.reporting.rows import KEY_COLUMNS, ROW_COLUMNS, make_rows, row_key
+from benchmark.store.rows import KEY_COLUMNS, ROW_COLUMNS, make_rows, row_key
 from tests.benchmark.reporting.result_rows import rows
 
 

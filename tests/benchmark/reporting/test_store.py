@@ -11,8 +11,8 @@ import pytest
 
 from benchmark.errors import UserError
 from benchmark.provenance import env_info
-from benchmark.reporting.rows import ROW_COLUMNS, main_rows, make_rows
-from benchmark.reporting.store import ResultStore, load_results
+from benchmark.store.results import ResultStore, load_results
+from benchmark.store.rows import ROW_COLUMNS, main_rows, make_rows
 from tests.benchmark.reporting.result_rows import rows
 
 

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from benchmark.errors import DataError
-from benchmark.training.data import PKSampler, ReIDImages, require_identities
-from benchmark.training.transforms import PairedTransform
+from benchmark.loading.data import PKSampler, ReIDImages, require_identities
+from benchmark.loading.transforms import PairedTransform
 from reid_datasets.base import Sample
 
 
@@ -77,7 +77,7 @@ def test_corrupt_image_and_label_errors(tmp_path) -> None:
 
 def test_blackout_fills_the_mean_among_all_parts() -> None:
     """Official occlude_part: 1 or 2 of the 4 part codes (present or not), mean-filled."""
-    from benchmark.training.transforms import MEAN, black_out_parts, normalise
+    from benchmark.loading.transforms import MEAN, black_out_parts, normalise
 
     image = torch.ones(3, 8, 4)
     parts = torch.tensor(
@@ -100,7 +100,7 @@ def test_blackout_fills_the_mean_among_all_parts() -> None:
 
 def test_blackout_probability_and_draw_frequencies() -> None:
     """P(blackout) = p; 1 or 2 parts with p 1/2 each, each code drawn alike."""
-    from benchmark.training.transforms import PairedTransform
+    from benchmark.loading.transforms import PairedTransform
 
     parts = torch.arange(16, dtype=torch.uint8).view(4, 4) % 5  # every code 0-4 present
     image = torch.ones(3, 4, 4)
@@ -124,7 +124,7 @@ def test_blackout_probability_and_draw_frequencies() -> None:
 
 def test_official_jitter_draws() -> None:
     """Official enhance_aug: skipped with p 0.5, else each op with p 0.7, official ranges."""
-    from benchmark.training.transforms import OPERATIONS, draw_jitter
+    from benchmark.loading.transforms import OPERATIONS, draw_jitter
 
     torch.manual_seed(2)
     plans = [draw_jitter() for _ in range(4000)]
@@ -142,7 +142,7 @@ def test_official_jitter_draws() -> None:
 
 
 def test_jitter_operations_hand_computed() -> None:
-    from benchmark.training.transforms import jitter
+    from benchmark.loading.transforms import jitter
 
     image = torch.full((3, 16, 8), 0.5)
     torch.testing.assert_close(jitter(image, [("brightness", 1.2)]), torch.full_like(image, 0.6))
@@ -157,7 +157,7 @@ def test_official_coco_stream_gets_the_reid_transforms() -> None:
     import types
 
     from benchmark.profiles import get_profile
-    from benchmark.runner import RunData, make_streams
+    from benchmark.run.runner import RunData, make_streams
     from reid_datasets.base import Splits
     from reid_methods import build_method
 

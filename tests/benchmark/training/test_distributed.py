@@ -9,10 +9,10 @@ import torch.multiprocessing as mp
 
 from benchmark.config import TrainConfig
 from benchmark.errors import ConfigError, DataError, UserError
+from benchmark.loading.samplers import PKSampler, RandomBatches
+from benchmark.precision import grad_scaler
 from benchmark.training.distributed import SINGLE, Group, check_group, group_from_env
 from benchmark.training.loop import Streams, build_optimizer, train_one_epoch
-from benchmark.training.precision import grad_scaler
-from benchmark.training.samplers import PKSampler, RandomBatches
 from reid_methods import build_method
 
 CPU = torch.device("cpu")

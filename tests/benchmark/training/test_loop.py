@@ -11,9 +11,9 @@ from torch.utils.data import DataLoader
 
 from benchmark.config import TrainConfig
 from benchmark.errors import NonFiniteError, UserError
-from benchmark.training.data import PKSampler, ReIDImages, collate
+from benchmark.loading.data import PKSampler, ReIDImages, collate
+from benchmark.loading.transforms import PairedTransform
 from benchmark.training.loop import Streams, fit
-from benchmark.training.transforms import PairedTransform
 from reid_datasets.base import Sample
 from reid_methods import build_method
 
@@ -151,8 +151,8 @@ def test_refused_checkpoint_is_one_line_without_unsafe_advice(samples, tmp_path)
 
 def test_coco_batches_leave_the_necks_running_statistics(tmp_path) -> None:
     """A training step runs the COCO batch through ``parse``: the necks count ReID batches only."""
+    from benchmark.precision import grad_scaler
     from benchmark.training.loop import build_optimizer, train_one_epoch
-    from benchmark.training.precision import grad_scaler
 
     g = torch.Generator().manual_seed(0)
 

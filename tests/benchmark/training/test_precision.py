@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from benchmark import precision as P
 from benchmark.profiles import get_profile
-from benchmark.training import precision as P
 
 
 def test_amp_off_is_float32_everywhere():

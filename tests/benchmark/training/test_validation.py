@@ -12,14 +12,14 @@ from PIL import Image
 
 from benchmark.config import apply_overrides
 from benchmark.errors import ConfigError, DataError
-from benchmark.profiles import get_profile
-from benchmark.training.validation import (
+from benchmark.evaluation.validation import (
     OccludedQueries,
     Validator,
     split_validation,
     validate,
     write_validation,
 )
+from benchmark.profiles import get_profile
 from reid_datasets.base import Sample
 from reid_methods.base import Output
 

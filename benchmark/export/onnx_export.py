@@ -1,13 +1,11 @@
 """ONNX export of a run's trained method: rebuild it from its checkpoint, export, check, card.
 
-The graph and its check live in ``benchmark.reporting.onnx_graph``; the card in
-``benchmark.reporting.model_card``.
+The graph and its check live in ``benchmark.export.onnx_graph``; the card in
+``benchmark.export.model_card``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,18 +16,20 @@ from torch import Tensor
 
 from benchmark.config import RunConfig
 from benchmark.errors import DataError, UserError
-from benchmark.reporting.onnx_graph import (
+from benchmark.export.model_card import model_card, write_card
+from benchmark.export.onnx_graph import (
     CHECK_BATCHES,
     InferenceGraph,
     check_onnx,
     export_onnx,
 )
-from benchmark.run_folder import CHECKPOINT, DONE, job_dir, read_run_config
+from benchmark.loading.data import ReIDImages
+from benchmark.loading.roots import data_root, load_test_set
+from benchmark.store.run_folder import CHECKPOINT, DONE, check_out_dir, job_dir, read_run_config
+from reid_datasets.base import examples_set
 from reid_methods.base import Method, applicable_options, build_method
 
 log = logging.getLogger(__name__)
-
-EXAMPLE_SETS = ("occluded_reid",)  # preferred check images (the paper's Figs. 5 and 6 set)
 
 
 @dataclass(frozen=True)
@@ -124,33 +124,18 @@ def load_trained(run_dir: Path, method: str, seed: int | None = None) -> Trained
     return TrainedModel(run_dir, cfg, method, seed, model.eval(), num_classes, epoch, finished)
 
 
-def data_root(cfg: RunConfig) -> tuple[Path, str]:
-    """The run's data root (the synthetic default is redrawn, identically, when absent)."""
-    from benchmark.runner import default_root, ensure_synthetic
-
-    if cfg.data.root is not None:
-        root = Path(cfg.data.root)
-        if not root.is_dir():
-            raise DataError(f"the run's data root {root} is gone; check images need its test set")
-    else:
-        root = default_root(cfg, cfg.data.occlusion)
-        ensure_synthetic(cfg, root, cfg.data.occlusion)
-    return root, "synthetic" if (root / "synthetic.json").exists() else "real"
-
-
 def test_images(cfg: RunConfig, count: int) -> tuple[Tensor, dict[str, Any]]:
     """The first ``count`` query images of a test set of the run, through its eval transform.
 
     Occluded-REID first when the run tested on it: occluded people hide parts, so the check
     sees both visible and invisible parts.
     """
-    from benchmark.runner import load_test_set
-    from benchmark.training.data import ReIDImages
-
-    root, kind = data_root(cfg)
-    name = next((d for d in (*EXAMPLE_SETS, *cfg.eval.datasets) if d in cfg.eval.datasets), None)
+    root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.occlusion)
+    # the examples set first (registered with examples=True; the paper's Figs. 5 and 6 set)
+    name = next((d for d in (examples_set(), *cfg.eval.datasets) if d in cfg.eval.datasets), None)
     name = name or "market1501"
-    samples = list(load_test_set(cfg, name, root).query)
+    options = {"query_folder": cfg.eval.partial_reid_query} if name == "partial_reid" else {}
+    samples = list(load_test_set(name, root, options).query)
     if not samples:
         raise DataError(f"{name} under {root} has no query image to check the export on")
     samples = [samples[i % len(samples)] for i in range(count)]
@@ -164,20 +149,21 @@ def export_run(
     run_dir: Path,
     method: str,
     seed: int | None = None,
-    out: Path | None = None,
+    out_dir: Path | None = None,
     exporter: str = "dynamo",
 ) -> tuple[Path, dict[str, Any]]:
     """Export ``method`` of a run to ONNX, check it in onnxruntime, write its model card.
 
+    Args:
+        out_dir: the folder of ``METHOD-seedS.onnx`` and its card (default: RUN_DIR/export).
+
     Returns:
         The ONNX file and the card (also written beside it as ``.card.json`` and ``.card.md``).
     """
-    from benchmark.reporting.model_card import model_card, write_card
-
-    if out is not None and Path(out).suffix != ".onnx":
-        raise UserError(f"--out {out}: name the file FILE.onnx")
+    folder = Path(out_dir) if out_dir is not None else Path(run_dir) / "export"
     trained = load_trained(Path(run_dir), method, seed)
-    out = Path(out or Path(run_dir) / "export" / f"{method}-seed{trained.seed}.onnx")
+    check_out_dir(folder)  # a file or an unwritable place: one line, before the export
+    out = folder / f"{method}-seed{trained.seed}.onnx"
     images, source = test_images(trained.cfg, sum(CHECK_BATCHES))
     graph = InferenceGraph(trained.model).eval()
     how = export_onnx(graph, images[: CHECK_BATCHES[0]], out, exporter)
@@ -185,8 +171,3 @@ def export_run(
     card = model_card(trained, how, check, out)
     write_card(card, out)
     return out, card
-
-
-def method_options(trained: TrainedModel) -> dict[str, Any]:
-    """The method's resolved options (JSON values), for the card."""
-    return json.loads(json.dumps(dataclasses.asdict(trained.model.cfg), default=str))

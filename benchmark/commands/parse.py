@@ -9,6 +9,12 @@ import time
 from pathlib import Path
 
 from benchmark.errors import UserError
+from benchmark.human_parsing.config import ParseConfig, parse_profile
+from benchmark.human_parsing.evaluate import evaluate_labels, label_pairs, recorded_checkpoint
+from benchmark.human_parsing.label import label_market, latest_checkpoint
+from benchmark.human_parsing.train import train_parser, write_run_files
+from benchmark.provenance import env_info, pick_device
+from reid_datasets.base import load_dataset
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +30,29 @@ def add_parse_parser(subparsers) -> argparse.ArgumentParser:
     sub = parse.add_subparsers(dest="parse_command", required=True)
     train = sub.add_parser("train", help="train the part-segmentation model on coco_densepose")
     train.add_argument(
-        "--root", type=Path, help="data root holding coco/ (required unless --resume)"
+        "--root",
+        type=Path,
+        metavar="DIR",
+        help="data root holding coco/ (required unless --resume)",
     )
-    train.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
-    train.add_argument("--out", type=Path, help=f"run folder (default: {RESULTS}/<timestamp>)")
-    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run")
-    train.add_argument("--pretrained", help="local ResNet state dict to start the encoder from")
+    train.add_argument("--profile", default="cpu", help="smoke, cpu or paper (default: cpu)")
+    train.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help=f"the new parser run folder (default: {RESULTS}/<timestamp>)",
+    )
+    train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue an interrupted parser run (default: a new run)",
+    )
+    train.add_argument(
+        "--pretrained",
+        metavar="PATH",
+        help="local ResNet state dict to start the encoder from (default: none)",
+    )
     train.add_argument("--seed", type=int, help="training seed (default: the profile's, 0)")
     train.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     train.add_argument(
@@ -38,28 +61,40 @@ def add_parse_parser(subparsers) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a setting, e.g. iters=500 or backbone=resnet18",
+        help="override a setting, e.g. iters=500 or backbone=resnet18; repeatable (default: none)",
     )
+    train.set_defaults(resume_hint="python -m benchmark parse train --resume RUN_DIR")
     label = sub.add_parser("label", help="write the Market-1501 _ps_label tree")
-    label.add_argument("--root", type=Path, required=True)
-    label.add_argument("--dataset", default="market1501", choices=["market1501"])
+    label.add_argument(
+        "--root", type=Path, required=True, metavar="DIR", help="the data root (required)"
+    )
+    label.add_argument(
+        "--dataset",
+        default="market1501",
+        choices=["market1501"],
+        help="the data set to label (default: market1501)",
+    )
     label.add_argument(
         "--checkpoint", type=Path, help=f"parser checkpoint (default: the newest under {RESULTS})"
     )
     label.add_argument("--overwrite", action="store_true", help="relabel images already labelled")
-    label.add_argument("--batch-size", type=int, default=64)
+    label.add_argument("--batch-size", type=int, default=64, help="images per batch (default: 64)")
     label.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
     label.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    label.set_defaults(resume_hint="the same command (labelled images are kept and skipped)")
     ev = sub.add_parser(
         "eval", help="score the _ps_label tree against the synthetic _gt_label tree"
     )
-    ev.add_argument("--root", type=Path, required=True)
+    ev.add_argument(
+        "--root", type=Path, required=True, metavar="DIR", help="the data root (required)"
+    )
     ev.add_argument(
         "--out",
         type=Path,
         help="folder for parsing_eval.csv/.md (default: the run "
         f"folder of the labelling checkpoint, else {RESULTS}/eval-<timestamp>)",
     )
+    parse.set_defaults(func=run_parse)
     return parse
 
 
@@ -81,7 +116,6 @@ def new_run_dir(base: Path, prefix: str = "") -> Path:
 
 def resolve_train(args: argparse.Namespace):
     """(config, data root, run folder) of ``parse train`` from its arguments."""
-    from benchmark.human_parsing.config import ParseConfig, parse_profile
 
     if args.resume is not None:
         cfg_path = args.resume / "config.json"
@@ -106,9 +140,6 @@ def resolve_train(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from benchmark.human_parsing.train import train_parser, write_run_files
-    from benchmark.provenance import env_info, pick_device
-    from reid_datasets.base import load_dataset
 
     cfg, root, run_dir = resolve_train(args)
     if not Path(root).is_dir():
@@ -126,8 +157,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from benchmark.human_parsing.label import label_market, latest_checkpoint
-    from benchmark.provenance import pick_device
 
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -150,7 +179,6 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from benchmark.human_parsing.evaluate import evaluate_labels, label_pairs, recorded_checkpoint
 
     out = args.out
     if out is None:

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from benchmark.config import RunConfig
 from benchmark.evaluation.extract import evaluate_splits, query_set_name
 from benchmark.evaluation.parsing import PARSING_MODE, evaluate_parsing, parsing_file
+from benchmark.precision import resolve_precision
+from benchmark.profiles import init_kind
 from benchmark.reporting.figure_data import cmc_rows, save_cmc, save_masks, save_rankings
-from benchmark.reporting.per_query import query_frame, save_job
 from benchmark.reporting.ranklist_data import MaskRecorder, store_ranklist_data
-from benchmark.reporting.rows import make_rows
-from benchmark.training.precision import resolve_precision
-from reid_datasets.base import Splits
-
-if TYPE_CHECKING:
-    from benchmark.runner import RunData
-
-EXAMPLES_SET = "occluded_reid"  # the paper's Figs. 5 and 6 show Occluded-REID
+from benchmark.run.data import RunData
+from benchmark.store.per_query import query_frame, save_job
+from benchmark.store.rows import make_rows
+from reid_datasets.base import Splits, dataset_info
 
 
 def evaluate_method(
@@ -27,14 +23,15 @@ def evaluate_method(
 ) -> list[dict]:
     """Every test set (and occlusion sweep set) -> tidy rows; writes the method's figure data.
 
-    Figure data in ``run_dir``: ``cmc.csv`` (every protocol's CMC curve), and on
-    ``EXAMPLES_SET`` the ranking lists and the predicted part masks; ``per_query.csv.gz``.
+    Figure data in ``run_dir``: ``cmc.csv`` (every protocol's CMC curve), and on the examples
+    set (registered with ``examples=True``) the ranking lists and the predicted part masks;
+    ``per_query.csv.gz``.
     """
     size = (cfg.data.height, cfg.data.width)
     labels = data.labels if model.cfg.needs_part_labels else "none"
     precision = resolve_precision(cfg.train.amp, device)
     base = {"method": method, "seed": seed, "data": data.kind, "labels": labels}
-    base |= {"precision": precision}
+    base |= {"precision": precision, "init": init_kind(cfg.method.get("pretrained"))}
     sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot
     rows, curves, queries = [], [], []
     for occ, tests in [(None, data.tests), *data.sweep.items()]:
@@ -43,11 +40,23 @@ def evaluate_method(
         for name, splits in tests.items():
             with MaskRecorder(model) as recorder:  # part maps of the extraction's own forward
                 found = evaluate_splits(
-                    model, splits, ecfg, size, device, cfg.data.num_workers, precision
+                    model,
+                    splits,
+                    size,
+                    device,
+                    modes=ecfg.modes,
+                    trials=ecfg.trials,
+                    seed=ecfg.seed,
+                    distance=ecfg.distance,
+                    without_vis=ecfg.without_vis,
+                    market_ids=dataset_info(name).market_ids,
+                    batch_size=ecfg.batch_size,
+                    num_workers=cfg.data.num_workers,
+                    precision=precision,
                 )
             if occ is None:
                 store_ranklist_data(splits, found.query, found.gallery, recorder, run_dir)
-            if occ is None and name == EXAMPLES_SET:
+            if occ is None and dataset_info(name).examples:
                 save_rankings(
                     splits, found.query, found.gallery, run_dir, distance=cfg.eval.distance
                 )

@@ -39,7 +39,7 @@ from typing import Any
 from benchmark.atomic import write_json_atomic
 from benchmark.config import EvalConfig, RunConfig, check_run_config, from_dict
 from benchmark.errors import ConfigError, DataError, UserError, storage_error
-from benchmark.reporting.store import ResultStore
+from benchmark.store.results import ResultStore
 
 CONFIG = "config.json"
 ENV = "env.json"

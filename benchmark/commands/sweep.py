@@ -1,6 +1,6 @@
 """``python -m benchmark sweep``: methods x seeds as jobs through joblib (loky) or a Dask cluster.
 
-Each job is a ``run`` of one method with one seed into the sweep store (``benchmark.sweep``);
+Each job is a ``run`` of one method with one seed into the sweep store (``benchmark.run.sweep``);
 ``--print-jobs`` prints the missing ones as plain ``run --store`` command lines instead, for
 any other scheduler (a Slurm job array, GNU parallel).
 """
@@ -16,8 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from benchmark.commands.run_options import add_run_options, resolve_run_config, run_option_words
 from benchmark.errors import DataError, UserError
-from benchmark.sweep import (
+from benchmark.reporting.tables import render_all
+from benchmark.run.data import prepare_data
+from benchmark.run.sweep import (
     JOBS,
     Job,
     format_record,
@@ -27,42 +30,52 @@ from benchmark.sweep import (
     run_job,
     write_status,
 )
+from benchmark.store.results import load_results
 
 BACKENDS = ("loky", "dask")
+
+
+SWEEP_HINT = "the same sweep command (finished jobs are skipped, killed ones resume)"
 
 
 def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``sweep`` subcommand to the CLI's subparsers."""
     sweep = sub.add_parser(
         "sweep",
-        help="train and evaluate methods x seeds as parallel jobs into one store",
+        help="train and evaluate methods x seeds as parallel jobs into one sweep store",
         description="Each (method, seed) run is one job keyed by the hash of its configuration: "
         "finished jobs are skipped, killed ones resume from their last checkpoint, failed ones "
         "are reported in one line without stopping the others. Exit status 1 when a job failed.",
     )
-    sweep.add_argument("--methods", nargs="+", help="method names, or 'all' (default: profile's)")
-    sweep.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: 0)")
-    sweep.add_argument("--profile", help="smoke, cpu (default), cpu_long, paper or official")
-    sweep.add_argument("--root", type=Path, help="data root with real data sets")
-    sweep.add_argument("--pretrained", help="local ResNet state dict to start the backbone from")
-    sweep.add_argument("--occlusion-sweep", type=float, nargs="+", metavar="F")
-    sweep.add_argument("--device", help="torch device of every job")
-    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
-    sweep.add_argument("--out", type=Path, required=True, metavar="STORE", help="sweep store")
-    sweep.add_argument("--jobs", type=int, default=1, help="jobs at a time (default: 1)")
-    sweep.add_argument("--backend", choices=BACKENDS, default="loky", help="joblib backend")
+    add_run_options(sweep)
     sweep.add_argument(
-        "--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a local cluster)"
+        "--store",
+        type=Path,
+        required=True,
+        metavar="STORE",
+        help="sweep store: a folder holding jobs/, sweep.csv and sweep_status.json (required)",
+    )
+    sweep.add_argument("--jobs", type=int, default=1, help="jobs at a time (default: 1)")
+    sweep.add_argument(
+        "--backend", choices=BACKENDS, default="loky", help="joblib backend (default: loky)"
     )
     sweep.add_argument(
-        "--threads", type=int, help="compute threads per job (default: cores // --jobs)"
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler address, with --backend dask (default: a local cluster)",
+    )
+    sweep.add_argument(
+        "--threads",
+        type=int,
+        help="compute threads per job (default: this machine's cores // --jobs)",
     )
     sweep.add_argument(
         "--print-jobs",
         action="store_true",
-        help="print one 'python -m benchmark run ... --store STORE' line per missing job",
+        help="print one 'python -m benchmark run ... --store STORE' line per missing job "
+        "instead of running them (for Slurm arrays, GNU parallel)",
     )
-    sweep.set_defaults(resume=None, func=cmd_sweep)
+    sweep.set_defaults(resume=None, out=None, func=cmd_sweep, resume_hint=SWEEP_HINT)
     return sweep
 
 
@@ -97,19 +110,15 @@ def check_args(args: argparse.Namespace) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Plan the jobs, print them or run the missing ones, then print one line each and tables."""
-    from benchmark.cli import resolve_run_config
-
     check_args(args)
     cfg = resolve_run_config(args)
-    store = args.out
+    store = args.store
     jobs = plan_jobs(cfg)
     if args.print_jobs:
         for job in jobs:
             if job_status(store, job) != "done":
                 print(job_command(job, args))
         return 0
-    from benchmark.runner import prepare_data
-
     prepare_data(cfg)  # bad data fails once, before any job; synthetic data generated once
     todo = [job for job in jobs if job_status(store, job) != "done"]
     skipped = [{"job": j.name, "status": "skipped", "error": ""} for j in jobs if j not in todo]
@@ -126,7 +135,7 @@ def dispatch(todo: list[Job], args: argparse.Namespace) -> list[dict[str, Any]]:
     threads = job_threads(args)
     plugins = tuple(getattr(args, "plugin", ()) or ())
     here = Path.cwd()
-    calls = [delayed(run_job)(job, args.out, args.device, threads, plugins, here) for job in todo]
+    calls = [delayed(run_job)(job, args.store, args.device, threads, plugins, here) for job in todo]
     if args.backend == "dask":
         with dask_client(args.scheduler, args.jobs), parallel_config(backend="dask"):
             return Parallel(n_jobs=args.jobs)(calls)
@@ -166,26 +175,13 @@ def job_command(job: Job, args: argparse.Namespace) -> str:
     words = ["python", "-m", "benchmark"]
     for plugin in getattr(args, "plugin", ()) or ():
         words += ["--plugin", plugin]
-    words += ["run", "--profile", job.config.profile, "--methods", job.method]
-    words += ["--seeds", str(job.seed)]
-    for flag, value in (("--root", args.root), ("--pretrained", args.pretrained)):
-        if value is not None:
-            words += [flag, str(value)]
-    if args.occlusion_sweep:
-        words += ["--occlusion-sweep", *map(str, args.occlusion_sweep)]
-    if args.device:
-        words += ["--device", args.device]
-    for assignment in args.overrides:
-        words += ["--set", assignment]
-    words += ["--store", str(Path(args.out).resolve())]
+    words += ["run", *run_option_words(args, job.method, job.seed, job.config.profile)]
+    words += ["--store", str(Path(args.store).resolve())]
     return shlex.join(words)
 
 
 def report(store: Path, records: list[dict[str, Any]]) -> int:
     """Print one line per job and the summary tables; 1 when a job failed."""
-    from benchmark.reporting.store import load_results
-    from benchmark.reporting.tables import render_all
-
     try:
         print(render_all(load_results(Path(store) / JOBS), "md"))
     except DataError:
@@ -202,7 +198,8 @@ def report(store: Path, records: list[dict[str, Any]]) -> int:
 
 
 def run_in_store(args: argparse.Namespace, cfg) -> int:
-    """``run --store STORE``: each method x seed of ``cfg`` as a sweep job into STORE."""
+    """``run --store STORE``: each method x seed of ``cfg`` as a sweep job into STORE; 1 when
+    a job failed."""
     if args.resume is not None or args.out is not None:
         raise UserError("--store does not combine with --resume or --out (the job's key decides)")
     plugins = tuple(getattr(args, "plugin", ()) or ())
@@ -210,6 +207,7 @@ def run_in_store(args: argparse.Namespace, cfg) -> int:
     for record in records:
         print(format_record(record))
     failed = [r for r in records if r["status"] == "failed"]
-    if failed:
-        raise UserError(f"job {failed[0]['job']} failed: {failed[0]['error']}")
+    if failed:  # the work ran and failed: exit 1, as sweep does
+        print(f"error: job {failed[0]['job']} failed: {failed[0]['error']}", file=sys.stderr)
+        return 1
     return 0

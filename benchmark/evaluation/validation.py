@@ -21,7 +21,7 @@ from benchmark.evaluation.extract import extract
 from benchmark.evaluation.parsing import part_metrics, score_parsing
 from benchmark.evaluation.parsing_truth import with_truth
 from benchmark.evaluation.protocols import evaluate
-from benchmark.training.data import ReIDImages
+from benchmark.loading.data import ReIDImages
 from reid_datasets.base import Sample
 from reid_datasets.synthetic.occluders import draw_occluder, occlusion_fraction
 

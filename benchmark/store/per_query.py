@@ -20,7 +20,7 @@ from benchmark.atomic import write_bytes_atomic
 from benchmark.errors import DataError
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.ranking import PerQuery
-from benchmark.reporting.store import result_files
+from benchmark.store.results import result_files
 
 PER_QUERY_FILE = "per_query.csv.gz"
 # The columns a result row is keyed by (rows.KEY_COLUMNS without trial and metric), in order.

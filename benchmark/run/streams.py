@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from benchmark.training.data import CocoParts, ReIDImages, collate, upright_instances
+from benchmark.config import RunConfig
+from benchmark.loading.data import CocoParts, ReIDImages, collate, upright_instances
+from benchmark.loading.samplers import PKSampler, RandomBatches
+from benchmark.loading.transforms import PairedTransform
+from benchmark.run.data import RunData
 from benchmark.training.distributed import SINGLE, Group
 from benchmark.training.loop import Streams
-from benchmark.training.samplers import PKSampler, RandomBatches
-from benchmark.training.transforms import PairedTransform
-
-if TYPE_CHECKING:
-    from benchmark.config import RunConfig
-    from benchmark.runner import RunData
 
 CPU = torch.device("cpu")
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from benchmark.atomic import write_csv_atomic, write_json_atomic
 from benchmark.errors import DataError, UserError
-from benchmark.reporting.rows import (
+from benchmark.store.rows import (
     CONDITION_COLUMNS,
     ROW_COLUMNS,
     STR_COLUMNS,

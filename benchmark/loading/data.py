@@ -12,13 +12,15 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from benchmark.errors import DataError
-from benchmark.training.samplers import (  # noqa: F401 - their old home
+from benchmark.loading.labels import read_label
+from benchmark.loading.samplers import (  # noqa: F401 - their old home
     PKSampler,
     RandomBatches,
     require_identities,
 )
-from benchmark.training.transforms import PairedTransform, normalise
+from benchmark.loading.transforms import PairedTransform, normalise
 from reid_datasets.base import Sample
+from reid_datasets.coco_densepose import crop_instance
 from reid_datasets.parts import part7_to_4
 
 
@@ -30,24 +32,6 @@ def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:
             return np.array(im)  # a writable copy for torch.from_numpy
     except (OSError, ValueError) as e:
         raise DataError(f"cannot read image {path}: {e}; replace or delete the file") from e
-
-
-def read_label(path: Path, image_path: Path, size: tuple[int, int]) -> np.ndarray:
-    """Read a 7-part label PNG, check it, fuse to 4 parts, resize (nearest); [H, W] uint8."""
-    try:
-        with Image.open(path) as im:
-            label = np.asarray(im)
-        with Image.open(image_path) as im:
-            expected = im.size
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read part label {path}: {e}; regenerate the label tree") from e
-    if label.ndim != 2 or (label.shape[1], label.shape[0]) != expected or label.max() > 7:
-        raise DataError(
-            f"part label {path} is not a single-channel {expected[0]}x{expected[1]} map of "
-            "codes 0-7; regenerate the label tree"
-        )
-    fused = Image.fromarray(part7_to_4(label))
-    return np.asarray(fused.resize((size[1], size[0]), Image.NEAREST))
 
 
 def to_tensor(image: np.ndarray) -> Tensor:
@@ -156,7 +140,6 @@ class CocoParts(Dataset):
 
     def decoded(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """The person crop [H, W, 3] and its 4-part labels [H, W], resized to ``size``."""
-        from reid_datasets.coco_densepose import crop_instance
 
         if self.cache is not None and i in self.cache:
             return self.cache[i]

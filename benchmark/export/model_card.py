@@ -7,6 +7,7 @@ and how the export was checked (onnxruntime against PyTorch on the run's own tes
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 import pandas as pd
 
 from benchmark.atomic import write_json_atomic, write_text_atomic
-from benchmark.reporting.store import RESULTS_CSV
+from benchmark.export.onnx_graph import INPUT, OUTPUTS
+from benchmark.provenance import env_info
+from benchmark.store.results import RESULTS_CSV
+from reid_methods.base import method_row
 
 HEADLINE = ("rank1", "mAP")
 PROTOCOL = ["dataset", "query_set", "mode", "distance", "vis"]
@@ -66,13 +70,13 @@ def read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def method_options(cfg: Any) -> dict[str, Any]:
+    """A method's resolved options (its config dataclass) as JSON values, for the card."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
 def model_card(trained, how: dict[str, Any], check: dict[str, Any], out: Path) -> dict[str, Any]:
     """The card of an exported model (see the module doc)."""
-    from benchmark.provenance import env_info
-    from benchmark.reporting.export import method_options
-    from benchmark.reporting.onnx_graph import INPUT, OUTPUTS
-    from reid_methods.base import method_row
-
     cfg, run_env = trained.cfg, read_json(trained.run_dir / "env.json")
     size = [cfg.data.height, cfg.data.width]
     label = method_row(trained.method).label
@@ -82,7 +86,7 @@ def model_card(trained, how: dict[str, Any], check: dict[str, Any], out: Path) -
         "label": label,
         "seed": trained.seed,
         "num_classes": trained.num_classes,
-        "method_config": method_options(trained),
+        "method_config": method_options(trained.model.cfg),
         "run": {"dir": str(trained.run_dir), "profile": cfg.profile, "config": cfg.to_dict()},
         "checkpoint": {"epoch": trained.epoch, "finished": trained.finished},
         "training_data": {

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from benchmark.config import RunConfig
-from benchmark.errors import ConfigError, DataError
-from benchmark.evaluation.parsing_truth import sets_with_truth
-from benchmark.job_eval import evaluate_method
+from benchmark.evaluation.validation import build_validator, write_validation
+from benchmark.precision import precision_note, resolve_precision
+from benchmark.profiles import weights_note
 from benchmark.provenance import env_info, pick_device, seed_everything
-from benchmark.reporting.per_query import merge_job
-from benchmark.reporting.store import ResultStore
-from benchmark.run_folder import (
+from benchmark.run.data import RunData, prepare_data
+from benchmark.run.job_eval import evaluate_method
+from benchmark.run.streams import make_streams
+from benchmark.store.per_query import merge_job
+from benchmark.store.results import ResultStore
+from benchmark.store.run_folder import (
     DONE,
     check_out_dir,
     create_run,
@@ -31,118 +31,12 @@ from benchmark.run_folder import (
 from benchmark.training import distributed
 from benchmark.training.distributed import SINGLE, Group
 from benchmark.training.loop import fit
-from benchmark.training.precision import precision_note, resolve_precision
 from benchmark.training.pretrain import init_options, prepare_inits
-from benchmark.training.samplers import require_identities
-from benchmark.training.streams import make_streams
-from benchmark.training.validation import (
-    ValidationSplit,
-    build_validator,
-    split_validation,
-    write_validation,
-)
-from reid_datasets.base import Splits, load_dataset
-from reid_methods.base import applicable_options, build_method, method_config
+from reid_methods.base import build_method
+
+__all__ = ["RunData", "prepare_data", "run_benchmark", "run_jobs", "run_method"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunData:
-    """What every method of a run trains and tests on."""
-
-    root: Path
-    kind: str  # "synthetic" or "real"
-    train: Splits
-    tests: dict[str, Splits]
-    coco: tuple = ()
-    sweep: dict[float, dict[str, Splits]] = dataclasses.field(default_factory=dict)
-    labels: str = "none"  # which part labels trained the part methods: "ps", "gt" or "none"
-    validation: ValidationSplit | None = None  # training identities held out (train.val_ids)
-    parsing_sets: tuple[str, ...] = ()  # test sets scored for parsing quality (ground truth)
-
-
-def default_root(cfg: RunConfig, occlusion: float | None = None, tag: str = "") -> Path:
-    """Where the synthetic data of ``cfg`` lives (one folder per size, occlusion and purpose)."""
-    occ = "" if occlusion is None else f"-occ{occlusion:g}"
-    return Path("data") / f"synthetic-{cfg.data.synth_profile}{occ}{tag}"
-
-
-def ensure_synthetic(cfg: RunConfig, root: Path, occlusion: float | None, **overrides: Any) -> None:
-    """Generate synthetic data under ``root`` unless it is already there and current."""
-    from reid_datasets.synthetic import generate, synth_config
-
-    if occlusion is not None:
-        overrides["occlusion"] = occlusion
-    if generate(root, synth_config(cfg.data.synth_profile, **overrides)):
-        log.info("generated synthetic data under %s", root)
-
-
-def prepare_sweep(cfg: RunConfig, kind: str) -> dict[float, dict[str, Splits]]:
-    """The occluded test sets redrawn at each occlusion strength of ``eval.occlusion_sweep``."""
-    if cfg.eval.occlusion_sweep and kind != "synthetic":
-        raise DataError("the occlusion sweep needs the synthetic data; drop --root or the sweep")
-    sweep = {}
-    for occ in cfg.eval.occlusion_sweep:
-        root = default_root(cfg, occ, "-sweep")
-        ensure_synthetic(cfg, root, occ, sets=tuple(cfg.eval.sweep_datasets))
-        sweep[occ] = {name: load_test_set(cfg, name, root) for name in cfg.eval.sweep_datasets}
-    return sweep
-
-
-def prepare_data(cfg: RunConfig) -> RunData:
-    """Resolve the data root (generating the synthetic default) and parse every split needed."""
-    if cfg.data.root is None:
-        root = default_root(cfg, cfg.data.occlusion)
-        ensure_synthetic(cfg, root, cfg.data.occlusion)
-    else:
-        root = Path(cfg.data.root)
-        if not root.is_dir():
-            raise DataError(
-                f"data root {root} does not exist; pass --root DIR with the unpacked data sets"
-            )
-    kind = "synthetic" if (root / "synthetic.json").exists() else "real"
-    configs = [method_config(m, **applicable_options(m, cfg.method)) for m in cfg.methods]
-    needs = any(c.needs_part_labels for c in configs)
-    labels = resolve_labels(cfg.data.labels, root, kind) if needs else "none"
-    train = load_dataset("market1501", root, labels=labels if needs else None)
-    kept, validation = split_validation(train.train, cfg.train.val_ids, cfg.train.val_seed)
-    train = dataclasses.replace(train, train=kept)
-    held = 0 if validation is None else len(validation.pids)
-    require_identities(len({s.pid for s in kept}), cfg.train.ids_per_batch, held)  # before work
-    tests = {name: load_test_set(cfg, name, root) for name in cfg.eval.datasets}
-    coco = load_dataset("coco_densepose", root).train if any(c.needs_coco for c in configs) else ()
-    sweep = prepare_sweep(cfg, kind)
-    queries = {name: s.query for name, s in tests.items()} if cfg.eval.parsing else {}
-    scored = sets_with_truth(root, queries, kind == "synthetic")
-    return RunData(root, kind, train, tests, tuple(coco), sweep, labels, validation, scored)
-
-
-def resolve_labels(choice: str, root: Path, kind: str) -> str:
-    """ "ps" or "gt": which Market-1501 part-label tree HPNet-style methods train on."""
-    from reid_datasets.market1501 import LAYOUT, find_label_dir
-
-    if choice not in ("auto", "ps", "gt"):
-        raise ConfigError(f"data.labels must be auto, ps or gt, got {choice!r}")
-    if choice != "auto":
-        return choice
-    market = LAYOUT.find(root)
-    if market is not None and find_label_dir(market, "ps") is not None:
-        return "ps"
-    if kind == "synthetic":
-        return "gt"
-    raise DataError(
-        f"no Market-1501-v15.09.15_ps_label tree under {root}; make pseudo labels with "
-        "'python -m benchmark parse label' or train a method without part labels"
-    )
-
-
-def load_test_set(cfg: RunConfig, name: str, root: Path) -> Splits:
-    options = {"query_folder": cfg.eval.partial_reid_query} if name == "partial_reid" else {}
-    try:
-        return load_dataset(name, root, **options)
-    except DataError as e:  # a test set joins by default: say how to leave it out
-        raise DataError(f"{e}; or choose the test sets: --set eval.datasets='[...]'") from e
 
 
 def run_method(
@@ -214,12 +108,14 @@ def run_benchmark(
 
     Everything is checked before any work: the device, the output folder (or the stored results
     of a resumed run), then the data. Only then is the run folder made (removed again if its
-    first files cannot be written) or the resume recorded (see ``benchmark.run_folder``).
+    first files cannot be written) or the resume recorded (see ``benchmark.store.run_folder``).
     Under torchrun (``group``) rank 0 does every write first and the others follow it.
     """
     dev = pick_device(group.device_name(device))
     t = cfg.train
     distributed.check_group(group, dev, t.sync_bn, t.ids_per_batch, t.coco_batch)
+    if group.main and (note := weights_note(cfg)):
+        log.warning(note)  # at the start: a paper-scale run from scratch is days of wrong work
     store = ResultStore.open(resume) if resume else None  # a malformed stored row fails here
     if store is None and group.main:  # rank 0 writes the run folder; a probe per rank would race
         check_out_dir(out)

@@ -2,7 +2,7 @@
 
 A sweep store is a folder:
 
-- ``jobs/<method>-seed<k>-<key>/``: one run folder per job (``benchmark.run_folder``), named
+- ``jobs/<method>-seed<k>-<key>/``: one run folder per job (``benchmark.store.run_folder``), named
   after the job's key, the first 12 hex digits of the SHA-256 of its resolved ``config.json``.
   A job whose folder holds ``done.json`` under the same evaluation settings is finished and
   skipped; a folder without it is resumed from its last checkpoint (``run --resume``).
@@ -27,13 +27,19 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 from filelock import FileLock
 
 from benchmark.atomic import write_csv_atomic, write_json_atomic
 from benchmark.config import RunConfig
 from benchmark.errors import DataError, UserError
-from benchmark.reporting.rows import rows_frame
-from benchmark.run_folder import CONFIG, job_dir, job_state
+from benchmark.plugins import import_plugins
+from benchmark.profiles import PORTABLE_PROFILES
+from benchmark.provenance import pin_portable_numerics
+from benchmark.run.data import prepare_data
+from benchmark.run.runner import run_benchmark
+from benchmark.store.rows import rows_frame
+from benchmark.store.run_folder import CONFIG, job_dir, job_state
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +98,7 @@ def job_status(store: Path, job: Job) -> str:
 
 def set_threads(threads: int | None, portable: bool) -> None:
     """Pin this process's compute threads (N jobs on N cores: one thread each)."""
-    import torch
-
     if portable:
-        from benchmark.commands.run import pin_portable_numerics
-
         pin_portable_numerics()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -119,14 +121,11 @@ def run_job(
         ``{"job", "status", "error"}``: status ``done``, ``skipped`` (finished before) or
         ``failed`` with the one-line error, so one failed job never stops the others.
     """
-    from benchmark.cli import import_registries
-    from benchmark.commands.run import PORTABLE_PROFILES
-
     record: dict[str, Any] = {"job": job.name, "status": "done", "error": ""}
     try:
         if workdir is not None and Path.cwd() != Path(workdir):
             os.chdir(workdir)  # a worker process runs one job at a time (threads_per_worker=1)
-        import_registries(list(plugins))  # a fresh worker process has imported nothing yet
+        import_plugins(plugins)  # a fresh worker process has imported nothing yet
         set_threads(threads, job.config.profile in PORTABLE_PROFILES)
         if job_status(store, job) == "done":
             return record | {"status": "skipped"}
@@ -143,8 +142,6 @@ def run_job(
 
 def _train(job: Job, store: Path, device: str | None) -> None:
     """``run`` of one job: a new run folder named after the job, or a resume of it."""
-    from benchmark.runner import prepare_data, run_benchmark
-
     folder = job_folder(store, job)
     with FileLock(Path(store) / DATA_LOCK):  # concurrent jobs generate the synthetic data once
         prepare_data(job.config)

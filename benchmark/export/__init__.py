@@ -1,0 +1,1 @@
+"""ONNX export checked in onnxruntime, and the model card."""

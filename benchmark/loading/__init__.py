@@ -1,0 +1,1 @@
+"""Images, part labels, transforms and samplers: below both training and evaluation."""

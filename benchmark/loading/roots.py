@@ -1,0 +1,69 @@
+"""Where a run's data lie: the synthetic default's folder (generated on demand), a user's data
+root, the part-label tree, and a test set loaded with its loader options."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import ConfigError, DataError
+from reid_datasets.base import Splits, load_dataset
+from reid_datasets.market1501 import LAYOUT, find_label_dir
+from reid_datasets.synthetic import generate, synth_config
+
+log = logging.getLogger(__name__)
+
+
+def synthetic_root(synth_profile: str, occlusion: float | None = None, tag: str = "") -> Path:
+    """Where the synthetic data of a size lives (one folder per size, occlusion and purpose)."""
+    occ = "" if occlusion is None else f"-occ{occlusion:g}"
+    return Path("data") / f"synthetic-{synth_profile}{occ}{tag}"
+
+
+def ensure_synthetic(
+    synth_profile: str, root: Path, occlusion: float | None, **overrides: Any
+) -> None:
+    """Generate synthetic data under ``root`` unless it is already there and current."""
+    if occlusion is not None:
+        overrides["occlusion"] = occlusion
+    if generate(root, synth_config(synth_profile, **overrides)):
+        log.info("generated synthetic data under %s", root)
+
+
+def data_root(root: str | None, synth_profile: str, occlusion: float | None) -> tuple[Path, str]:
+    """The data root and its kind ("synthetic" or "real"); ``root`` None draws the default."""
+    if root is None:
+        path = synthetic_root(synth_profile, occlusion)
+        ensure_synthetic(synth_profile, path, occlusion)
+    else:
+        path = Path(root)
+        if not path.is_dir():
+            what = "is a file, not a folder" if path.exists() else "does not exist"
+            raise DataError(f"data root {path} {what}; pass --root DIR with the unpacked data sets")
+    return path, "synthetic" if (path / "synthetic.json").exists() else "real"
+
+
+def resolve_labels(choice: str, root: Path, kind: str) -> str:
+    """ "ps" or "gt": which Market-1501 part-label tree HPNet-style methods train on."""
+    if choice not in ("auto", "ps", "gt"):
+        raise ConfigError(f"data.labels must be auto, ps or gt, got {choice!r}")
+    if choice != "auto":
+        return choice
+    market = LAYOUT.find(root)
+    if market is not None and find_label_dir(market, "ps") is not None:
+        return "ps"
+    if kind == "synthetic":
+        return "gt"
+    raise DataError(
+        f"no Market-1501-v15.09.15_ps_label tree under {root}; make pseudo labels with "
+        "'python -m benchmark parse label' or train a method without part labels"
+    )
+
+
+def load_test_set(name: str, root: Path, options: dict[str, Any] | None = None) -> Splits:
+    """Test set ``name`` under ``root``, with the loader ``options`` it takes."""
+    try:
+        return load_dataset(name, root, **(options or {}))
+    except DataError as e:  # a test set joins by default: say how to leave it out
+        raise DataError(f"{e}; or choose the test sets: --set eval.datasets='[...]'") from e

@@ -1,0 +1,77 @@
+"""The data a run holds: its root, training split, test sets, COCO stream, occlusion sweep."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import RunConfig
+from benchmark.errors import DataError
+from benchmark.evaluation.parsing_truth import sets_with_truth
+from benchmark.evaluation.validation import ValidationSplit, split_validation
+from benchmark.loading.roots import (
+    data_root,
+    ensure_synthetic,
+    load_test_set,
+    resolve_labels,
+    synthetic_root,
+)
+from benchmark.loading.samplers import require_identities
+from reid_datasets.base import Splits, load_dataset
+from reid_methods.base import applicable_options, method_config
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What every method of a run trains and tests on."""
+
+    root: Path
+    kind: str  # "synthetic" or "real"
+    train: Splits
+    tests: dict[str, Splits]
+    coco: tuple = ()
+    sweep: dict[float, dict[str, Splits]] = dataclasses.field(default_factory=dict)
+    labels: str = "none"  # which part labels trained the part methods: "ps", "gt" or "none"
+    validation: ValidationSplit | None = None  # training identities held out (train.val_ids)
+    parsing_sets: tuple[str, ...] = ()  # test sets scored for parsing quality (ground truth)
+
+
+def test_options(cfg: RunConfig, name: str) -> dict[str, Any]:
+    """The loader options a run passes to test set ``name`` (Partial-REID's query folder)."""
+    return {"query_folder": cfg.eval.partial_reid_query} if name == "partial_reid" else {}
+
+
+def prepare_sweep(cfg: RunConfig, kind: str) -> dict[float, dict[str, Splits]]:
+    """The occluded test sets redrawn at each occlusion strength of ``eval.occlusion_sweep``."""
+    if cfg.eval.occlusion_sweep and kind != "synthetic":
+        raise DataError("the occlusion sweep needs the synthetic data; drop --root or the sweep")
+    sweep = {}
+    for occ in cfg.eval.occlusion_sweep:
+        root = synthetic_root(cfg.data.synth_profile, occ, "-sweep")
+        ensure_synthetic(cfg.data.synth_profile, root, occ, sets=tuple(cfg.eval.sweep_datasets))
+        sweep[occ] = {
+            name: load_test_set(name, root, test_options(cfg, name))
+            for name in cfg.eval.sweep_datasets
+        }
+    return sweep
+
+
+def prepare_data(cfg: RunConfig) -> RunData:
+    """Resolve the data root (generating the synthetic default) and parse every split needed."""
+    root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.occlusion)
+    configs = [method_config(m, **applicable_options(m, cfg.method)) for m in cfg.methods]
+    needs = any(c.needs_part_labels for c in configs)
+    labels = resolve_labels(cfg.data.labels, root, kind) if needs else "none"
+    train = load_dataset("market1501", root, labels=labels if needs else None)
+    kept, validation = split_validation(train.train, cfg.train.val_ids, cfg.train.val_seed)
+    train = dataclasses.replace(train, train=kept)
+    held = 0 if validation is None else len(validation.pids)
+    require_identities(len({s.pid for s in kept}), cfg.train.ids_per_batch, held)  # before work
+    tests = {name: load_test_set(name, root, test_options(cfg, name)) for name in cfg.eval.datasets}
+    coco = load_dataset("coco_densepose", root).train if any(c.needs_coco for c in configs) else ()
+    sweep = prepare_sweep(cfg, kind)
+    queries = {name: s.query for name, s in tests.items()} if cfg.eval.parsing else {}
+    scored = sets_with_truth(root, queries, kind == "synthetic")
+    return RunData(root, kind, train, tests, tuple(coco), sweep, labels, validation, scored)
