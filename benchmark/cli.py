@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import NoReturn
 
 from benchmark.commands.data import add_data_parsers
 from benchmark.commands.export import add_export_parser
@@ -47,12 +48,19 @@ workflow:
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors, like every other error of the suite (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message}; see '{self.prog} --help'\n")
+
+
 def exit_code_table() -> str:
     return "exit codes:\n" + "\n".join(f"  {code:<4}{what}" for code, what in EXIT_CODES.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m benchmark",
         description=DESCRIPTION,
         epilog=WORKFLOW + "\n" + exit_code_table(),

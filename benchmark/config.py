@@ -39,12 +39,10 @@ RUN = Scope(example="train.epochs=5", extra_keys=("method.<option>",))
 
 
 def _distances() -> list[str]:
-
     return DISTANCES.names()
 
 
 def _modes() -> list[str]:
-
     return MODES.names()
 
 

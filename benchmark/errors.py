@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -29,10 +30,20 @@ class StorageError(UserError):
     """A write refused by the file system: disk full, quota, read-only or permission denied."""
 
 
+def folder_problem(path: object) -> str | None:
+    """Why ``path`` is not an existing folder ("does not exist", "is a file, not a folder"),
+    or None when it is one."""
+    p = Path(str(path))
+    if p.is_dir():
+        return None
+    return "is a file, not a folder" if p.exists() else "does not exist"
+
+
 # errno -> what the user reads first; any other OSError is a bug or a transient fault.
 STORAGE_ERRNOS = {
     errno.ENOSPC: "disk full",
     errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file larger than the file-size limit",
     errno.EROFS: "read-only file system",
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
@@ -46,7 +57,9 @@ def storage_error(error: OSError, path: object = None) -> StorageError | None:
         return None
     where = path if path is not None else error.filename
     place = f" writing {where}" if where is not None else ""
-    return StorageError(
-        f"{what}{place} ({error.strerror or error}); free space or pick a writable place "
-        "(e.g. --out on another disk) and run again"
+    todo = (
+        "raise the limit (ulimit -f) and run again"
+        if error.errno == errno.EFBIG
+        else "free space or pick a writable place (e.g. --out on another disk) and run again"
     )
+    return StorageError(f"{what}{place} ({error.strerror or error}); {todo}")

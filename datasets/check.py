@@ -36,7 +36,7 @@ from PIL import Image
 from tabulate import tabulate
 from tqdm import tqdm
 
-from benchmark.errors import DataError
+from benchmark.errors import DataError, folder_problem
 from reid_datasets import coco_densepose, market1501, partial_reid
 from reid_datasets.base import ROLES, SPLITS, Splits, dataset_info, datasets_with_role
 from reid_datasets.check_labels import READ_ERRORS, check_labels, load_leniently
@@ -146,7 +146,7 @@ def _undecodable_masks(instances: Sequence[Any]) -> list[str]:
         try:
             coco_densepose.decode_dp_masks(instance.dp_masks)
         except DataError as e:
-            bad.append(f"annotation {instance.ann_id} of image {instance.image_path.name}: {e}")
+            bad.append(f"{instance.where()}: {e}")
     if not bad:
         return []
     return [
@@ -195,10 +195,8 @@ def check_root(root: Path, verify_images: bool = True) -> dict[str, Any]:
         empty when no data set is found.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise DataError(
-            f"data root {root} does not exist; pass --root DIR naming an existing folder"
-        )
+    if problem := folder_problem(root):
+        raise DataError(f"data root {root} {problem}; pass --root DIR naming an existing folder")
     return {
         name: _check_dataset(name, root, verify_images)
         for name in checked_datasets()
@@ -229,6 +227,12 @@ def failures(report: dict[str, Any], root: Path, need: Sequence[str] | None = No
         The lines (empty when the check passes).
     """
     if need is None and not report:  # a wrong --root: no command can use it
+        below = nested_roots(root)
+        if below:  # everything one folder down: say where
+            return [
+                f"no data set directly under {root}, but {len(below)} folder(s) below hold "
+                f"releases: {', '.join(map(str, below))}; pass --root {below[0]}"
+            ]
         return [f"no data set found under {root}; pass the folder holding the unpacked releases"]
     lines = []
     for name in report if need is None else need:
@@ -243,16 +247,42 @@ def failures(report: dict[str, Any], root: Path, need: Sequence[str] | None = No
     return lines
 
 
+def nested_roots(root: Path) -> list[Path]:
+    """Folders one level below ``root`` that hold a registered release (a --root one too high)."""
+    layouts = [dataset_info(n).layout for n in checked_datasets()]
+    layouts = [layout for layout in layouts if layout is not None]
+    children = sorted(p for p in Path(root).iterdir() if p.is_dir()) if Path(root).is_dir() else []
+    return [c for c in children if any(layout.find(c) is not None for layout in layouts)]
+
+
+def missing_lines(report: dict[str, Any]) -> list[str]:
+    """One line per registered data set not found, with the folders looked for."""
+    lines = []
+    for name in checked_datasets():
+        if name in report:
+            continue
+        info = dataset_info(name)
+        looked = f" (looked for {', '.join(info.layout.candidates)})" if info.layout else ""
+        lines.append(f"missing: {name} ({info.display}, {'/'.join(info.roles)}){looked}")
+    return lines
+
+
 def _cell(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def format_report(report: dict[str, Any]) -> str:
-    """A human-readable table of ``check_root``'s report: data sets x splits, then problems."""
+def format_report(report: dict[str, Any], root: Path | None = None) -> str:
+    """A human-readable table of ``check_root``'s report: data sets x splits, problems, then
+    each registered data set not found (and, when none is, the folders below that hold some)."""
     if not report:
         layouts = [dataset_info(name).layout for name in checked_datasets()]
         folders = ", ".join(layout.candidates[0] for layout in layouts if layout is not None)
-        return f"No data set found under the root (looked for: {folders})."
+        text = f"No data set found under the root (looked for: {folders})."
+        below = nested_roots(root) if root is not None else []
+        if below:
+            found = ", ".join(str(p) for p in below)
+            text += f"\nFound releases one folder down, in {found}: pass --root {below[0]}"
+        return text
     rows, notes = [], []
     for name, entry in report.items():
         for split, counts in entry.items():
@@ -270,4 +300,5 @@ def format_report(report: dict[str, Any]) -> str:
     headers = ["data set", "name", "split", "ids", "images", "expected ids", "expected images"]
     headers.append("status")
     table = tabulate(rows, headers=headers, tablefmt="github")
-    return "\n".join([table, *notes]) if notes else table + "\nNo problems found."
+    notes = notes or ["No problems found."]
+    return "\n".join([table, *notes, *missing_lines(report)])

@@ -153,7 +153,10 @@ def instance_part_map(
             image_size = image.size
     box = box_edges(instance.bbox)
     clipped = clip_box(box, image_size)
-    label14 = Image.fromarray(decode_dp_masks(instance.dp_masks))
+    try:
+        label14 = Image.fromarray(decode_dp_masks(instance.dp_masks))
+    except DataError as e:
+        raise DataError(f"{instance.where()}: {e}; fix or remove that annotation") from e
     resized = label14.resize((box.right - box.left, box.bottom - box.top), Image.Resampling.NEAREST)
     window = (
         clipped.left - box.left,
@@ -195,7 +198,7 @@ def _image_path(coco_dir: Path, file_name: str) -> Path | None:
     return None
 
 
-def _to_instance(ann: dict, files: dict, resolve, where: str, log: ProblemLog):
+def _to_instance(ann: dict, files: dict, resolve, where: str, log: ProblemLog, path: Path):
     """One annotation with dp_masks -> CocoInstance, or None after reporting what is wrong."""
     masks = ann["dp_masks"]
     if not isinstance(masks, list) or len(masks) != NUM_DP_PARTS:
@@ -216,7 +219,7 @@ def _to_instance(ann: dict, files: dict, resolve, where: str, log: ProblemLog):
     if image_path is None:
         log.report(f"{where}: image {files[ann['image_id']]} not found in train2014/ or val2014/")
         return None
-    return CocoInstance(image_path, ann_id, bbox, tuple(masks))
+    return CocoInstance(image_path, ann_id, bbox, tuple(masks), path)
 
 
 def _split_instances(coco_dir: Path, path: Path, log: ProblemLog) -> tuple[list, int]:
@@ -243,7 +246,7 @@ def _split_instances(coco_dir: Path, path: Path, log: ProblemLog) -> tuple[list,
             skipped += 1
             continue
         where = f"{NAME}: annotation {ann.get('id')} in {path.name}"
-        instance = _to_instance(ann, files, resolve, where, log)
+        instance = _to_instance(ann, files, resolve, where, log, path)
         if instance is not None:
             instances.append(instance)
     return instances, skipped

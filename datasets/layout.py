@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.errors import DataError
+from benchmark.errors import DataError, folder_problem
 from reid_datasets.samples import Sample
 
 # Real releases mix extension case (.jpg, .JPG, .tif): compare lowercased.
@@ -62,9 +62,9 @@ class DatasetLayout:
     def locate(self, root: Path) -> Path:
         """Like ``find`` but a missing root or folder is a one-line DataError."""
         root = Path(root)
-        if not root.is_dir():
+        if problem := folder_problem(root):
             raise DataError(
-                f"{self.dataset}: data root {root} does not exist; "
+                f"{self.dataset}: data root {root} {problem}; "
                 "pass --root DIR naming the folder that holds the data sets"
             )
         found = self.find(root)

@@ -35,12 +35,19 @@ class CocoInstance:
         ann_id: the annotation id.
         bbox: (x, y, w, h) of the person box in image pixels, as in COCO.
         dp_masks: the 14 RLE masks (dicts with "size" and "counts"; empty/None = absent).
+        source: the annotation file it comes from (named when its masks do not decode).
     """
 
     image_path: Path
     ann_id: int
     bbox: tuple[float, float, float, float]
     dp_masks: tuple[Any, ...]
+    source: Path | None = None
+
+    def where(self) -> str:
+        """The annotation as a person finds it: file, annotation id, image."""
+        place = f"{self.source}: " if self.source is not None else ""
+        return f"{place}annotation {self.ann_id} (image {self.image_path.name})"
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from benchmark.errors import ConfigError, UserError
+from benchmark.state_files import load_state, tensor_dict
 from reid_methods.timm_backbone import build_timm_backbone, check_timm_name
 from reid_methods.trunk import Backbone, check_weights_file
 
@@ -125,18 +125,10 @@ def init_weights(module: nn.Module) -> None:
 def load_pretrained(trunk: nn.Module, conv5: nn.Module, path: Path) -> None:
     """Load a torchvision/timm ResNet state dict (``fc.*`` ignored); a mismatch is a UserError."""
     check_weights_file(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise UserError(  # never torch's text: it advises the unsafe weights_only=False
-            f"cannot read pretrained weights {path} ({type(e).__name__}): it is corrupt, "
-            "truncated or not a plain state dict, and it is never unpickled unsafely; give a "
-            "torchvision or timm ResNet state dict file"
-        ) from e
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    todo = "give a torchvision or timm ResNet state dict file"
+    state = tensor_dict(
+        load_state(path, "pretrained weights", todo), path, "pretrained weights", todo
+    )
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     trunk_state = {k: v for k, v in state.items() if not k.startswith("layer4.")}
     conv5_state = {

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from benchmark.errors import ConfigError, UnknownNameError, UserError
+from benchmark.state_files import tensor_dict
 from reid_methods.trunk import Backbone, check_weights_file
 
 PREFIX = "timm:"
@@ -159,14 +160,15 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
     from timm.models import load_state_dict
 
     check_weights_file(path)
+    todo = "give a torch state dict or a .safetensors file"
     try:
-        return load_state_dict(str(path), use_ema=False)
+        state = load_state_dict(str(path), use_ema=False)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(
-            f"cannot read pretrained weights {path}: {first}; give a torch state dict or a "
-            ".safetensors file"
-        ) from e
+        raise UserError(f"cannot read pretrained weights {path}: {first}; {todo}") from e
+    if not isinstance(state, dict):
+        raise UserError(f"pretrained weights {path} hold a {type(state).__name__}; {todo}")
+    return tensor_dict(state, path, "pretrained weights", todo)
 
 
 def _first_error(e: RuntimeError) -> str:

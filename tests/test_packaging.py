@@ -8,8 +8,9 @@ import os
 import pkgutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 import benchmark
 import reid_datasets

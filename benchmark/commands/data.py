@@ -6,7 +6,9 @@ import json
 import sys
 from pathlib import Path
 
+from benchmark.commands.values import seed
 from benchmark.profiles import PROFILES
+from benchmark.store.run_folder import check_out_dir
 from reid_datasets import check as datacheck
 from reid_datasets.base import DATASETS, dataset_info
 from reid_datasets.check import checked_datasets
@@ -35,7 +37,7 @@ def add_data_parsers(sub) -> None:
         type=float,
         help="fraction of the body the occluders cover, 0-1 (default: the profile's)",
     )
-    synth.add_argument("--seed", type=int, default=None, help="seed (default: the profile's)")
+    synth.add_argument("--seed", type=seed, default=None, help="seed (default: the profile's)")
     synth.add_argument(
         "--set",
         dest="overrides",
@@ -87,7 +89,6 @@ def add_datasets_parser(sub) -> None:
 
 
 def cmd_list(args) -> int:
-
     width = max(map(len, [*METHODS, *DATASETS]))
     print("methods:")
     for name in METHODS:
@@ -103,7 +104,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_synth(args) -> int:
-
+    check_out_dir(args.root, "--root")  # a file there: one line, before any drawing
     flags = {"occlusion": args.occlusion, "seed": args.seed}  # the flags win over --set
     sets = args.overrides + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
     wrote = generate(args.root, synth_profile(args.profile, sets))
@@ -112,17 +113,21 @@ def cmd_synth(args) -> int:
 
 
 def cmd_datasets(args) -> int:
-
     if args.datasets_command == "check":
         need = needed_datasets(args.need)
         report = datacheck.check_root(args.root, verify_images=not args.no_verify)
-        print(json.dumps(report, indent=2) if args.json else datacheck.format_report(report))
+        print(
+            json.dumps(report, indent=2)
+            if args.json
+            else datacheck.format_report(report, args.root)
+        )
         failed = datacheck.failures(report, args.root, need)
         if failed:
             print(f"datasets check FAILED: {'; '.join(failed)}", file=sys.stderr)
             return 1
         return 0
 
+    check_out_dir(args.out)
     n = export_labels(args.root, args.out, args.dataset)
     print(f"wrote {n} label PNGs to {args.out}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from benchmark.commands.values import seed
 from benchmark.export.model_card import card_paths
 from benchmark.export.onnx_export import export_run
 
@@ -24,7 +25,7 @@ def add_export_parser(sub) -> None:
         "--method", required=True, help="a method of the run, e.g. hpnet (required)"
     )
     export.add_argument(
-        "--seed", type=int, help="its training seed (default: the first seed with weights)"
+        "--seed", type=seed, help="its training seed (default: the first seed with weights)"
     )
     export.add_argument(
         "--out",
@@ -43,7 +44,6 @@ def add_export_parser(sub) -> None:
 
 
 def cmd_export(args) -> int:
-
     out, card = export_run(args.run_dir, args.method, args.seed, args.out, args.exporter)
     check, onnx = card["check"], card["onnx"]
     sizes = ", ".join(str(b["batch_size"]) for b in check["batches"])

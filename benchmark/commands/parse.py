@@ -8,7 +8,8 @@ import logging
 import time
 from pathlib import Path
 
-from benchmark.errors import UserError
+from benchmark.commands.values import positive, seed
+from benchmark.errors import UserError, folder_problem
 from benchmark.human_parsing.config import ParseConfig, parse_profile
 from benchmark.human_parsing.evaluate import evaluate_labels, label_pairs, recorded_checkpoint
 from benchmark.human_parsing.label import label_market, latest_checkpoint
@@ -53,7 +54,7 @@ def add_parse_parser(subparsers) -> argparse.ArgumentParser:
         metavar="PATH",
         help="local ResNet state dict to start the encoder from (default: none)",
     )
-    train.add_argument("--seed", type=int, help="training seed (default: the profile's, 0)")
+    train.add_argument("--seed", type=seed, help="training seed (default: the profile's, 0)")
     train.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     train.add_argument(
         "--set",
@@ -78,7 +79,9 @@ def add_parse_parser(subparsers) -> argparse.ArgumentParser:
         "--checkpoint", type=Path, help=f"parser checkpoint (default: the newest under {RESULTS})"
     )
     label.add_argument("--overwrite", action="store_true", help="relabel images already labelled")
-    label.add_argument("--batch-size", type=int, default=64, help="images per batch (default: 64)")
+    label.add_argument(
+        "--batch-size", type=positive, default=64, help="images per batch (default: 64)"
+    )
     label.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
     label.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     label.set_defaults(resume_hint="the same command (labelled images are kept and skipped)")
@@ -140,10 +143,9 @@ def resolve_train(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-
     cfg, root, run_dir = resolve_train(args)
-    if not Path(root).is_dir():
-        raise UserError(f"data root {root} does not exist; pass --root DIR holding coco/")
+    if problem := folder_problem(root):
+        raise UserError(f"data root {root} {problem}; pass --root DIR holding coco/")
     instances = load_dataset("coco_densepose", Path(root), splits=cfg.coco_splits).train
     device = pick_device(args.device)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -157,7 +159,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     checkpoint = args.checkpoint or latest_checkpoint(RESULTS)
@@ -179,7 +180,6 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-
     out = args.out
     if out is None:
         _, _, ps_tree = label_pairs(args.root)

@@ -8,6 +8,7 @@ from pathlib import Path
 from benchmark.profiles import get_profile
 from benchmark.provenance import pick_device
 from benchmark.settings import apply_assignments
+from benchmark.store.run_folder import check_out_dir
 from benchmark.training.pretrain import (
     DEFAULT_DIR,
     SCOPE,
@@ -51,6 +52,7 @@ def add_pretrain_parser(sub: argparse._SubParsersAction) -> None:
 def run_pretrain(args: argparse.Namespace) -> int:
     """``python -m benchmark pretrain``: build (or find) the cached trunk; print its path."""
     cfg = get_profile(args.profile)
+    check_out_dir(args.out)  # a file there: one line, before minutes of pretraining
     pcfg = apply_assignments(pretrain_profile(cfg.profile), args.overrides, SCOPE)
     avoid = benchmark_people(synth_config(cfg.data.synth_profile))
     specs = {trunk_spec(cfg, m) for m in cfg.methods}

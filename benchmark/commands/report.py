@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmark.commands.values import positive, seed
 from benchmark.reporting.ranklist import parse_rule
 from benchmark.reporting.ranklist_figure import write_ranklist
 from benchmark.reporting.report import write_html
+from benchmark.store.run_folder import check_out_dir
 
 
 def add_ranklist_parsers(sub) -> None:
@@ -17,7 +19,7 @@ def add_ranklist_parsers(sub) -> None:
     ranklist.add_argument("dir", type=Path, metavar="RUN_DIR", help="a run folder")
     ranklist.add_argument("--method", required=True, help="a method of the run, e.g. hpnet")
     ranklist.add_argument(
-        "--seed", type=int, help="its training seed (default: the lowest seed of the run)"
+        "--seed", type=seed, help="its training seed (default: the lowest seed of the run)"
     )
     ranklist.add_argument(
         "--dataset", required=True, help="test set, e.g. occluded_reid (required)"
@@ -28,10 +30,14 @@ def add_ranklist_parsers(sub) -> None:
         help="which queries: random (seeded), worst (lowest AP) or pattern:BITS, e.g. "
         "pattern:1011 = parts 1, 3, 4 visible (default: random)",
     )
-    ranklist.add_argument("--queries", type=int, default=4, help="number of queries (default 4)")
-    ranklist.add_argument("--topk", type=int, default=5, help="gallery images per query (5)")
     ranklist.add_argument(
-        "--draw-seed", type=int, default=0, help="seed of the random draw (default: 0)"
+        "--queries", type=positive, default=4, help="number of queries (default: 4)"
+    )
+    ranklist.add_argument(
+        "--topk", type=positive, default=5, help="gallery images per query (default: 5)"
+    )
+    ranklist.add_argument(
+        "--draw-seed", type=seed, default=0, help="seed of the random draw (default: 0)"
     )
     ranklist.add_argument(
         "--out",
@@ -49,7 +55,8 @@ def add_ranklist_parsers(sub) -> None:
 
 
 def cmd_ranklist(args) -> int:
-
+    if args.out is not None:
+        check_out_dir(args.out)
     rule = parse_rule(args.rule, args.draw_seed)
     job = args.method if args.seed is None else f"{args.method}-seed{args.seed}"
     png, csv = write_ranklist(args.dir, job, args.dataset, rule, args.queries, args.topk, args.out)
@@ -58,6 +65,7 @@ def cmd_ranklist(args) -> int:
 
 
 def cmd_report(args) -> int:
-
+    if args.out is not None:
+        check_out_dir(args.out)
     print(write_html(args.dir, None if args.out is None else Path(args.out) / "report.html"))
     return 0

@@ -73,9 +73,9 @@ def add_report_parsers(sub) -> None:
 
 
 def cmd_tables(args) -> int:
-
-    df, per_query = load_results(args.dir), load_per_query(args.dir)
     out = args.out or (args.dir if args.dir.is_dir() else args.dir.parent)
+    check_out_dir(out)  # a file or an unwritable place: one line, before the bootstrap
+    df, per_query = load_results(args.dir), load_per_query(args.dir)
     written = write_report(df, per_query, out)
     text = written[args.format].read_text(encoding="utf-8") if args.format in written else None
     print(text if text is not None else render_report(df, per_query, args.format))
@@ -83,7 +83,6 @@ def cmd_tables(args) -> int:
 
 
 def cmd_figures(args) -> int:
-
     out = args.out or args.dir / "figures"
     check_out_dir(out)  # a file or an unwritable place: one line, before any work
     paths = write_figures(load_results(args.dir), out) + write_example_figures(args.dir, out)
@@ -93,7 +92,6 @@ def cmd_figures(args) -> int:
 
 
 def cmd_check(args) -> int:
-
     table, ok = check(args.reference, args.dir, args.tolerance)
     if not shared_rows(table):
         raise UserError(

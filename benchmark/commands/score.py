@@ -13,10 +13,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from benchmark.commands.values import positive, seed
 from benchmark.errors import UserError
 from benchmark.evaluation.distance import DISTANCES
 from benchmark.evaluation.protocols import MODES, RANKS, evaluate
-from benchmark.evaluation.score import FORMAT, ID_RULES, TIE_RULE, load_npz
+from benchmark.evaluation.score import FORMAT, ID_RULES, TIE_RULE, check_visible, load_npz
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,12 +30,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--trials",
-        type=int,
+        type=positive,
         default=10,
         help="single-shot trials; the official HPNet code used 100 (default: 10)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the single-shot trials (default: 0)"
+        "--seed", type=seed, default=0, help="seed of the single-shot trials (default: 0)"
     )
     parser.add_argument(
         "--no-vis", action="store_true", help='"test w/o vis": every part counts as visible'
@@ -96,6 +97,8 @@ def _table(result, args: argparse.Namespace) -> str:
 def run_score(args: argparse.Namespace) -> int:
     """Load ``args.file``, evaluate it and print the result (one JSON object with --json)."""
     query, gallery = load_npz(args.file)
+    if not args.no_vis:
+        check_visible(query, gallery, args.file)
     result = evaluate(
         query,
         gallery,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.commands.run_options import add_run_options, resolve_run_config, run_option_words
+from benchmark.commands.values import positive
 from benchmark.errors import DataError, UserError
 from benchmark.reporting.tables import render_all
 from benchmark.run.data import prepare_data
@@ -55,7 +56,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         metavar="STORE",
         help="sweep store: a folder holding jobs/, sweep.csv and sweep_status.json (required)",
     )
-    sweep.add_argument("--jobs", type=int, default=1, help="jobs at a time (default: 1)")
+    sweep.add_argument("--jobs", type=positive, default=1, help="jobs at a time (default: 1)")
     sweep.add_argument(
         "--backend", choices=BACKENDS, default="loky", help="joblib backend (default: loky)"
     )
@@ -66,7 +67,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     )
     sweep.add_argument(
         "--threads",
-        type=int,
+        type=positive,
         help="compute threads per job (default: this machine's cores // --jobs)",
     )
     sweep.add_argument(

@@ -130,8 +130,15 @@ def load_npz(path: str | Path) -> tuple[FeatureBank, FeatureBank]:
             names the array); NonFiniteError: NaN or inf features.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a file; pass {FORMAT}")
     if not path.is_file():
         raise DataError(f"{path}: no such file; pass {FORMAT}")
+    if not zipfile.is_zipfile(path):  # text, an .npy, a pickle: numpy would blame pickling
+        raise DataError(
+            f"{path}: not an .npz archive (an .npz is a zip of .npy arrays, e.g. from "
+            f"numpy.savez); pass {FORMAT}"
+        )
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
@@ -149,3 +156,14 @@ def load_npz(path: str | Path) -> tuple[FeatureBank, FeatureBank]:
             f"is {list(query.features.shape)}; both need the same P and D"
         )
     return query, gallery
+
+
+def check_visible(query: FeatureBank, gallery: FeatureBank, path: Path) -> None:
+    """A side whose every image hides every part makes every eq. (1) distance +inf: refuse it
+    rather than rank by ties alone."""
+    for side, bank in zip(SIDES, (query, gallery), strict=True):
+        if not bank.visibility.any():
+            raise DataError(
+                f"{path}: every {side} image has every part hidden ({side}_visibility is all "
+                "0); check how visibility was exported (1 = visible), or score with --no-vis"
+            )

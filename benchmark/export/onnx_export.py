@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from benchmark.config import RunConfig
-from benchmark.errors import DataError, UserError
+from benchmark.errors import DataError, UserError, folder_problem
 from benchmark.export.model_card import model_card, write_card
 from benchmark.export.onnx_graph import (
     CHECK_BATCHES,
@@ -25,6 +25,7 @@ from benchmark.export.onnx_graph import (
 )
 from benchmark.loading.data import ReIDImages
 from benchmark.loading.roots import data_root, load_test_set
+from benchmark.state_files import load_state, tensor_dict
 from benchmark.store.run_folder import CHECKPOINT, DONE, check_out_dir, job_dir, read_run_config
 from reid_datasets.base import examples_set
 from reid_methods.base import Method, applicable_options, build_method
@@ -95,18 +96,15 @@ def classes_in(state: dict[str, Tensor], method: str, options: dict[str, Any]) -
 def load_trained(run_dir: Path, method: str, seed: int | None = None) -> TrainedModel:
     """Rebuild ``method`` of run ``run_dir`` from its checkpoint (one-line errors)."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UserError(f"run folder {run_dir} does not exist; pass a folder made by 'run'")
+    if problem := folder_problem(run_dir):
+        raise UserError(f"run folder {run_dir} {problem}; pass a folder made by 'run'")
     cfg = read_run_config(run_dir)
     seed, path = pick_job(run_dir, cfg, method, seed)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        state = ckpt["model"]
-    except Exception as e:  # noqa: BLE001 - any failure here is a bad file for the user
-        raise UserError(
-            f"cannot read checkpoint {path} ({type(e).__name__}): it is corrupt or truncated; "
-            f"retrain with 'python -m benchmark run --resume {run_dir}'"
-        ) from e
+    todo = f"retrain with 'python -m benchmark run --resume {run_dir}'"
+    ckpt = load_state(path, "checkpoint", todo)
+    if not isinstance(ckpt.get("model"), dict):
+        raise UserError(f"checkpoint {path} holds no model weights; {todo}")
+    state = tensor_dict(ckpt["model"], path, "checkpoint", todo)
     # the weights come from the checkpoint: a pretrained file need not exist any more
     options = applicable_options(method, cfg.method) | {"pretrained": None}
     num_classes = classes_in(state, method, options)

@@ -19,6 +19,7 @@ from benchmark.human_parsing.config import ParseConfig
 from benchmark.human_parsing.model import PartParser
 from benchmark.loading.data import read_image, to_tensor
 from benchmark.loading.transforms import normalise
+from benchmark.state_files import load_state
 from reid_datasets.layout import find_dir, list_images
 from reid_datasets.market1501 import LAYOUT, SPLIT_FOLDERS
 
@@ -66,8 +67,9 @@ def latest_checkpoint(results: Path) -> Path:
 
 def load_parser(checkpoint: Path, device: torch.device) -> tuple[PartParser, ParseConfig]:
     """Rebuild the parser recorded in ``checkpoint`` (weights_only) in eval mode."""
+    todo = "pass the checkpoint.pt of a 'parse train' run"
+    state = load_state(checkpoint, "parser checkpoint", todo)
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         cfg = ParseConfig.from_dict(state["extra"]["parse_config"])
         model = PartParser(cfg.backbone, cfg.attention)  # trained weights replace pretrained ones
         model.load_state_dict(state["model"])

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import ConfigError, DataError
+from benchmark.errors import ConfigError, DataError, folder_problem
 from reid_datasets.base import Splits, load_dataset
 from reid_datasets.market1501 import LAYOUT, find_label_dir
 from reid_datasets.synthetic import generate, synth_config
@@ -38,9 +38,10 @@ def data_root(root: str | None, synth_profile: str, occlusion: float | None) -> 
         ensure_synthetic(synth_profile, path, occlusion)
     else:
         path = Path(root)
-        if not path.is_dir():
-            what = "is a file, not a folder" if path.exists() else "does not exist"
-            raise DataError(f"data root {path} {what}; pass --root DIR with the unpacked data sets")
+        if problem := folder_problem(path):
+            raise DataError(
+                f"data root {path} {problem}; pass --root DIR with the unpacked data sets"
+            )
     return path, "synthetic" if (path / "synthetic.json").exists() else "real"
 
 

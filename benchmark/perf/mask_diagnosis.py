@@ -140,8 +140,7 @@ def diagnose(run_dir: Path, method: str, seed: int | None) -> pd.DataFrame:
     root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.occlusion)
     size = (cfg.data.height, cfg.data.width)
     queries = {
-        name: load_test_set(name, root, test_options(cfg, name)).query
-        for name in cfg.eval.datasets
+        name: load_test_set(name, root, test_options(cfg, name)).query for name in cfg.eval.datasets
     }
     scored = sets_with_truth(root, queries, kind == "synthetic")
     if not scored:

@@ -187,7 +187,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-
     try:
         return run(parse_args(argv))
     except UserError as e:

@@ -120,9 +120,12 @@ def run_benchmark(
     if store is None and group.main:  # rank 0 writes the run folder; a probe per rank would race
         check_out_dir(out)
     with group.main_first():  # rank 0 generates data and builds caches, the others read them
+        # a missing or bad weights file fails before any data are drawn; pretrained=synthetic:
+        # the shared trunk, built now
+        inits = prepare_inits(cfg, dev)
         data = prepare_data(cfg)  # before the run folder exists: bad data leaves nothing behind
         env = env_info() | {"device": str(dev), "precision": resolve_precision(cfg.train.amp, dev)}
-        env |= prepare_inits(cfg, dev)  # method.pretrained=synthetic: the shared trunk, built now
+        env |= inits
     env |= distributed.describe(group, dev)
     if group.main and (note := precision_note(cfg.train.amp, env["precision"])):
         log.warning(note)

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.atomic import write_csv_atomic, write_json_atomic
-from benchmark.errors import DataError, UserError
+from benchmark.errors import DataError, UserError, folder_problem
 from benchmark.store.rows import (
     CONDITION_COLUMNS,
     ROW_COLUMNS,
@@ -78,10 +78,8 @@ class ResultStore:
     def open(cls, existing: Path) -> ResultStore:
         """Open an existing run folder to resume appending; its rows are kept."""
         run_dir = Path(existing)
-        if not run_dir.is_dir():
-            raise UserError(
-                f"run folder {run_dir} does not exist; create a run instead of resuming"
-            )
+        if problem := folder_problem(run_dir):
+            raise UserError(f"run folder {run_dir} {problem}; create a run instead of resuming")
         store = cls(run_dir)
         json_path, csv_path = run_dir / RESULTS_JSON, run_dir / RESULTS_CSV
         if json_path.is_file():

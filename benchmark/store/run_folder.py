@@ -73,21 +73,22 @@ def read_run_config(run_dir: Path) -> RunConfig:
     return cfg
 
 
-def check_out_dir(out: Path) -> None:
-    """``--out`` must be a folder (or creatable as one) this process can write in."""
+def check_out_dir(out: Path, flag: str = "--out") -> None:
+    """Output folder ``out`` (given as ``flag``) must be a folder, or creatable as one, that
+    this process can write in."""
     out = Path(out)
     existing = next(p for p in (out, *out.parents) if p.exists())  # "." or "/" at worst
     if not existing.is_dir():
-        raise UserError(f"--out {out}: {existing} is a file, not a folder; pass a folder")
+        raise UserError(f"{flag} {out}: {existing} is a file, not a folder; pass a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(
-            f"--out {out}: cannot create folders in {existing} (read-only or permission "
+            f"{flag} {out}: cannot create folders in {existing} (read-only or permission "
             "denied); pass a writable folder"
         )
-    _probe_write(out)
+    _probe_write(out, flag)
 
 
-def _probe_write(out: Path) -> None:
+def _probe_write(out: Path, flag: str = "--out") -> None:
     """Create ``out`` and a file in it, then remove both: what ``os.access`` cannot tell (root,
     /proc, a full or read-only mount)."""
     made = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
@@ -99,7 +100,7 @@ def _probe_write(out: Path) -> None:
     except OSError as e:
         storage = storage_error(e, out)  # disk full, quota, read-only: the usual one line
         raise storage or UserError(
-            f"--out {out}: cannot write there ({e.strerror or e}); pass a writable folder"
+            f"{flag} {out}: cannot write there ({e.strerror or e}); pass a writable folder"
         ) from e
     finally:
         for folder in made:

@@ -9,18 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.atomic import atomic_path
 from benchmark.errors import UserError
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` through ``atomic_path``, so a crash never leaves half a file.
-
-    It writes to an open file: saving to a path turns a full disk into torch's RuntimeError,
-    a file object keeps the OSError (errno) that ``atomic_path`` reports as one line.
-    """
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        torch.save(obj, f)
+from benchmark.state_files import load_state, save_state
 
 
 def rng_state() -> dict[str, Any]:
@@ -46,7 +36,7 @@ def save_checkpoint(
     path: Path, model, optimizer, scheduler, epoch: int, extra: dict | None = None
 ) -> None:
     """Save the state after ``epoch`` epochs (1-based count of finished epochs)."""
-    atomic_torch_save(
+    save_state(
         {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -66,8 +56,9 @@ def load_checkpoint(path: Path, model, optimizer=None, scheduler=None) -> dict[s
         UserError: one line for a corrupt, truncated, foreign or refused file (never torch's
             own text, which advises the unsafe ``weights_only=False``).
     """
+    todo = "delete it to train that method from scratch"
+    state = load_state(path, "checkpoint", todo)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])
@@ -76,8 +67,7 @@ def load_checkpoint(path: Path, model, optimizer=None, scheduler=None) -> dict[s
         set_rng_state(state["rng"])
     except Exception as e:  # noqa: BLE001 - any failure here is a bad file for the user
         raise UserError(
-            f"cannot load checkpoint {path} ({type(e).__name__}): it is corrupt, truncated, or "
-            "not a checkpoint of this run, and it is never unpickled unsafely; delete it to "
-            "train that method from scratch"
+            f"cannot load checkpoint {path} ({type(e).__name__}): it is not a checkpoint of "
+            f"this run; {todo}"
         ) from e
     return state

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.atomic import atomic_path, write_json_atomic
+from benchmark.atomic import write_json_atomic
 from benchmark.registry import Registry
 from benchmark.settings import Scope, check_fields
+from benchmark.state_files import save_state
 from benchmark.training.pretrain_fit import TrunkSpec, draw_people, fit_trunk, render_set
 from reid_datasets.synthetic.config import GENERATOR_VERSION, SynthConfig, synth_config
 from reid_datasets.synthetic.people import Identity
@@ -168,8 +169,7 @@ def ensure_pretrained(
     )
     render_s = time.perf_counter() - start
     state, stats = fit_trunk(data, spec, pcfg, device, progress)
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_state(state, path)
     card = make_card(key, spec, pcfg, avoid, stats | {"render_s": round(render_s, 1)})
     card["total_s"] = round(time.perf_counter() - start, 1)
     write_json_atomic(card, path.with_suffix(".json"))

@@ -149,12 +149,12 @@ def test_disk_full_is_one_line_naming_the_path_and_leaves_nothing(tmp_path, monk
 
 
 def test_file_system_refusal_outside_the_writer_is_one_line(monkeypatch, capsys):
-    from benchmark import cli
+    from benchmark.commands import data
 
     def read_only(args):
         raise OSError(errno.EROFS, "Read-only file system", "/mnt/ro/figures")
 
-    monkeypatch.setattr(cli, "cmd_list", read_only)
+    monkeypatch.setattr(data, "cmd_list", read_only)
     code, lines = run_cli(["list"], capsys)
     one_line_error(code, lines, "read-only file system writing /mnt/ro/figures")
 

@@ -220,7 +220,10 @@ def test_every_dp_mask_is_decoded_and_the_first_bad_annotation_named(tmp_path):
     _corrupt_masks(coco, {(1, 13): {"size": [256, 256], "counts": "zzzz"}, (0, 0): small})
     (line,) = check_root(tmp_path)["coco_densepose"]["problems"]
     assert line.startswith("coco_densepose: 2 annotation(s) have dp_masks that do not decode"), line
-    assert "annotation 11 of image COCO_train2014_000000000001.jpg" in line, line
+    assert (
+        "densepose_coco_2014_train.json: annotation 11 (image COCO_train2014_000000000001.jpg)"
+        in line
+    ), line
     assert "part 1 is not a valid RLE mask (its runs cover 256 pixels, not 65536)" in line, line
     with pytest.raises(DataError, match="part 14 .*not an RLE character"):
         coco_densepose.decode_dp_masks(load_dataset("coco_densepose", tmp_path).train[1].dp_masks)

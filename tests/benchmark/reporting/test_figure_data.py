@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from benchmark.errors import DataError
-from benchmark.reporting import figure_data, figures
+from benchmark.reporting import figure_data
 from benchmark.reporting.figure_data import (
     CMC_COLUMNS,
     MASKS_NPZ,
@@ -72,7 +72,7 @@ def test_example_figures_use_the_runs_input_size(tmp_path, monkeypatch):
         seen["shapes"] = [(i.shape, m.shape) for i, m in zip(images, maps, strict=True)]
         return out
 
-    monkeypatch.setattr(figures, "part_overlays", record)
+    monkeypatch.setattr(figure_data, "part_overlays", record)
     written = write_example_figures(tmp_path, tmp_path / "figs")
     assert seen["shapes"] == [((96, 48, 3), (96, 48))] * 2, "overlays at the run's input size"
     names = sorted(p.name for p in written)

@@ -99,9 +99,9 @@ def test_report_without_tables_md_renders_them_from_results(tmp_path, monkeypatc
         calls.append((per_query, fmt))
         return TABLES_MD
 
-    monkeypatch.setattr("benchmark.store.results.load_results", lambda d: pd.DataFrame())
-    monkeypatch.setattr("benchmark.store.per_query.load_per_query", lambda d: "per-query")
-    monkeypatch.setattr("benchmark.reporting.tables.render_report", fake_render)
+    monkeypatch.setattr("benchmark.reporting.report.load_results", lambda d: pd.DataFrame())
+    monkeypatch.setattr("benchmark.reporting.report.load_per_query", lambda d: "per-query")
+    monkeypatch.setattr("benchmark.reporting.report.render_report", fake_render)
     html = render_html(run)
     assert calls == [("per-query", "md")] and "<td>HPNet</td>" in html, "as 'tables' renders"
 
