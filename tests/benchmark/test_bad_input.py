@@ -150,7 +150,7 @@ def test_a_file_where_a_folder_is_expected(tmp_path, monkeypatch, capsys, argv, 
     Path("FILE").write_text("a regular file")
     results = Path("RESULTS")
     results.mkdir()
-    reference = Path(__file__).resolve().parents[2] / "results" / "reference" / "smoke.csv"
+    reference = Path(__file__).resolve().parents[2] / "results" / "ci_gate" / "smoke.csv"
     (results / "results.csv").write_bytes(reference.read_bytes())
     before = sorted(p.name for p in tmp_path.rglob("*"))
     code, lines = run_cli(argv, capsys)

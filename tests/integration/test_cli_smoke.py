@@ -139,11 +139,11 @@ def test_per_query_rows_reproduce_the_metrics_and_feed_the_claims(smoke_run, tmp
     assert old.returncode == 0 and "visible-part tables skipped" in old.stdout
 
 
-REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference" / "smoke.csv"
+REFERENCE = Path(__file__).resolve().parents[2] / "results" / "ci_gate" / "smoke.csv"
 
 
 def test_smoke_metrics_match_committed_reference(smoke_run) -> None:
-    """The CI regression gate: the smoke run must not fall below results/reference/smoke.csv."""
+    """The CI regression gate: the smoke run must not fall below results/ci_gate/smoke.csv."""
     work, _ = smoke_run
     (run_dir,) = (work / "runs").iterdir()
     env = json.loads((run_dir / "env.json").read_text())
