@@ -45,6 +45,10 @@ def test_smoke_run_writes_rows_for_both_methods_on_both_sets(smoke_run) -> None:
             assert sel.value.between(0, 1).all(), "metrics are fractions"
     assert {"config.json", "env.json"} <= {p.name for p in run_dir.iterdir()}
     assert (df.data == "synthetic").all(), "rows must say which data produced them"
+    assert (df["init"] == "scratch").all(), "every row says how the trunk started"
+    tables = (run_dir / "tables.md").read_text(encoding="utf-8")
+    assert tables in proc.stdout, "the printed tables are the run folder's tables.md"
+    assert "\\begin{table}" in (run_dir / "tables.tex").read_text(encoding="utf-8")
     assert "HPNet" in proc.stdout and "Baseline" in proc.stdout, "the table is printed"
     assert "summary:" in proc.stdout, "the run ends with a short summary"
     assert (run_dir / "methods" / "hpnet-seed0" / "train_log.csv").exists()
