@@ -63,7 +63,7 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def write_bytes_atomic(data: bytes, path: Path) -> Path:
+def write_bytes_atomic(data: bytes | memoryview, path: Path) -> Path:
     """Write ``data`` to ``path`` atomically; returns the path."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

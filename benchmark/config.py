@@ -179,7 +179,7 @@ UNIQUE = ("methods", "seeds", "eval.datasets", "eval.modes", "eval.occlusion_swe
 
 def _check_unique(cfg: RunConfig) -> None:
     for key in UNIQUE:
-        items = cfg
+        items: Any = cfg  # the section, then the tuple that the dotted key names
         for part in key.split("."):
             items = getattr(items, part)
         twice = list(dict.fromkeys(str(i) for i in items if list(items).count(i) > 1))
@@ -220,6 +220,7 @@ def _check_option(name: str, value: Any, configs: dict[str, MethodConfig]) -> An
     for cfg in configs.values():
         spec = {f.name: f for f in dataclasses.fields(cfg)}.get(name)
         if spec is not None:
-            hint = type_hints(type(cfg))[name]
+            # a class is hashable; mypy misses it for type[C] (python/mypy#20409)
+            hint = type_hints(type(cfg))[name]  # type: ignore[arg-type]
             value = check_value(value, hint, spec.metadata, METHOD_KEY + name)
     return value

@@ -27,11 +27,14 @@ import operator
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from benchmark.errors import ConfigError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 _SCALARS = {
     bool: ("true or false", "true/false values"),
@@ -115,6 +118,7 @@ def replace_key(obj: T, key: str, value: Any, scope: Scope, where: str = "") -> 
         raise ConfigError(f"{scope.name(full)} cannot be set; {f.metadata['fixed']}")
     current = getattr(obj, head)
     if dataclasses.is_dataclass(current) and rest:
+        assert not isinstance(current, type), f"{full} holds a dataclass class, not a value"
         new = replace_key(current, rest, value, scope, full)
     elif dataclasses.is_dataclass(current):
         keys = ", ".join(leaf_keys(type(current), full))
@@ -126,12 +130,13 @@ def replace_key(obj: T, key: str, value: Any, scope: Scope, where: str = "") -> 
     return dataclasses.replace(obj, **{head: new})
 
 
-def check_fields(obj: Any, scope: Scope, where: str = "") -> None:
+def check_fields(obj: DataclassInstance, scope: Scope, where: str = "") -> None:
     """Check every field of the dataclass value ``obj`` (nested ones too) against its type."""
     hints = type_hints(type(obj))
     for f in dataclasses.fields(obj):
         value, key = getattr(obj, f.name), join_key(where, f.name)
         if dataclasses.is_dataclass(value):
+            assert not isinstance(value, type), f"{key} holds a dataclass class, not a value"
             check_fields(value, scope, key)
         else:
             check_value(value, hints[f.name], f.metadata, scope.name(key))

@@ -249,8 +249,8 @@ def failures(report: dict[str, Any], root: Path, need: Sequence[str] | None = No
 
 def nested_roots(root: Path) -> list[Path]:
     """Folders one level below ``root`` that hold a registered release (a --root one too high)."""
-    layouts = [dataset_info(n).layout for n in checked_datasets()]
-    layouts = [layout for layout in layouts if layout is not None]
+    found = [dataset_info(n).layout for n in checked_datasets()]
+    layouts = [layout for layout in found if layout is not None]
     children = sorted(p for p in Path(root).iterdir() if p.is_dir()) if Path(root).is_dir() else []
     return [c for c in children if any(layout.find(c) is not None for layout in layouts)]
 
@@ -280,8 +280,8 @@ def format_report(report: dict[str, Any], root: Path | None = None) -> str:
         text = f"No data set found under the root (looked for: {folders})."
         below = nested_roots(root) if root is not None else []
         if below:
-            found = ", ".join(str(p) for p in below)
-            text += f"\nFound releases one folder down, in {found}: pass --root {below[0]}"
+            where = ", ".join(str(p) for p in below)
+            text += f"\nFound releases one folder down, in {where}: pass --root {below[0]}"
         return text
     rows, notes = [], []
     for name, entry in report.items():

@@ -284,6 +284,7 @@ def load_coco_densepose(
     skipped = 0
     annotations = require_dir(NAME, coco_dir, "annotations", log)
     for split in splits if annotations is not None else ():
+        assert annotations is not None, "the loop runs only when the annotations folder exists"
         path = annotations / SPLIT_FILES[split]
         if not path.is_file():
             log.report(f"{NAME}: {path} not found; {UNPACK_HINT}")

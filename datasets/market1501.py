@@ -137,4 +137,10 @@ def load_market1501(root: Path, labels: str | None = None, strict: bool = True) 
         )
     if labels is not None:
         splits = _attach_labels(splits, market_dir, labels, log)
-    return Splits(name=NAME, **splits, problems=tuple(log.lines))
+    return Splits(
+        name=NAME,
+        train=splits["train"],
+        query=splits["query"],
+        gallery=splits["gallery"],
+        problems=tuple(log.lines),
+    )

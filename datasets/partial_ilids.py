@@ -7,7 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reid_datasets.base import ExpectedCounts, Sample, Splits, register_dataset
-from reid_datasets.layout import DatasetLayout, ParsedName, ProblemLog, require_dir, scan_folder
+from reid_datasets.layout import (
+    DatasetLayout,
+    NameParser,
+    ParsedName,
+    ProblemLog,
+    require_dir,
+    scan_folder,
+)
 
 NAME_2018 = "partial_ilids_2018"
 NAME_2019 = "partial_ilids_2019"
@@ -38,6 +45,11 @@ def parse_name_2019(stem: str, camid: int) -> ParsedName | None:
     return ParsedName(pid=int(head), camid=camid) if len(head) == 4 and head.isdigit() else None
 
 
+def _at_camera(parse: Callable[[str, int], ParsedName | None], camid: int) -> NameParser:
+    """``parse`` with the camera id fixed: the one-argument parser ``scan_folder`` takes."""
+    return lambda stem: parse(stem, camid)
+
+
 def _load(
     layout: DatasetLayout,
     root: Path,
@@ -55,7 +67,7 @@ def _load(
             scan_folder(
                 layout.dataset,
                 folder,
-                lambda stem, c=camid: parse(stem, c),
+                _at_camera(parse, camid),
                 name_format,
                 log,
             )

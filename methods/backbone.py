@@ -56,7 +56,9 @@ class ResNetTrunk(nn.Module):
         return self.layer3(self.layer2(self.layer1(x)))  # [N, C4, H/16, W/16] (H/8 if stride 1)
 
 
-def make_stage(owner: nn.Module, block: type[nn.Module], planes: int, blocks: int, stride: int):
+def make_stage(
+    owner: ResNetTrunk, block: type[nn.Module], planes: int, blocks: int, stride: int
+) -> nn.Sequential:
     """One ResNet stage; ``owner.inplanes`` tracks the running channel count (torchvision)."""
     expansion = block.expansion  # type: ignore[attr-defined]
     downsample = None

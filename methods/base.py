@@ -96,7 +96,8 @@ class Method(nn.Module):
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         """Parameters trained at the backbone rate; the rest get ``new_layer_lr_mult``."""
-        return list(self.backbone.parameters())  # type: ignore[attr-defined]
+        # a subclass sets self.backbone; torch types Module attributes as Tensor | Module
+        return list(self.backbone.parameters())  # type: ignore[union-attr]
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         """Backbone at ``lr``, newly added layers at ``lr * new_layer_lr_mult`` (paper 4.1)."""

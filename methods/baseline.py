@@ -26,6 +26,8 @@ class BaselineConfig(MethodConfig):
 class Baseline(Method):
     """P = 1 part: the whole image, visibility 1."""
 
+    cfg: BaselineConfig
+
     def __init__(self, cfg: BaselineConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg

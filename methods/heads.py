@@ -10,15 +10,11 @@ class ParsingHead(nn.Module):
 
     def __init__(self, dim: int, mid: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(dim, mid, 3, padding=1, bias=False),
-            nn.BatchNorm2d(mid),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(mid, 1, 1),
-        )
+        first, last = nn.Conv2d(dim, mid, 3, padding=1, bias=False), nn.Conv2d(mid, 1, 1)
+        self.body = nn.Sequential(first, nn.BatchNorm2d(mid), nn.ReLU(inplace=True), last)
         # Official code (model/hpnet.py PartSegHead); the paper is silent, so every profile:
         # both convolutions normal(std 0.001), zero bias, so G starts near 0.5 everywhere.
-        for conv in (self.body[0], self.body[3]):
+        for conv in (first, last):
             nn.init.normal_(conv.weight, std=0.001)
             if conv.bias is not None:
                 nn.init.zeros_(conv.bias)

@@ -61,6 +61,8 @@ class HPNetConfig(MethodConfig):
 class HPNet(Method):
     """Conv1-4 shared; per part a Conv5 branch, a parsing head, masked GMP, BN and classifier."""
 
+    cfg: HPNetConfig
+
     def __init__(self, cfg: HPNetConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
@@ -91,7 +93,10 @@ class HPNet(Method):
         for j, fmap in enumerate(fmaps):
             h, v = masked_max_pool(fmap, probs[:, j], self.cfg.mask_threshold)  # [N, D], [N]
             f, logit = self.necks[j](h)
-            pooled.append(h), vis.append(v), feats.append(f), logits.append(logit)
+            pooled.append(h)
+            vis.append(v)
+            feats.append(f)
+            logits.append(logit)
         return Output(
             features=torch.stack(feats, 1),  # [N, P, D]
             visibility=torch.stack(vis, 1),  # [N, P]
@@ -108,7 +113,7 @@ class HPNet(Method):
         """Eqs. (6)-(9) with the labels resized to the Conv5 map (``label_resize``)."""
         c = self.cfg
         resize = nearest_targets if c.label_resize == "nearest" else part_targets
-        targets, _ = resize(part_labels, c.num_parts, tuple(masks.shape[-2:]))
+        targets, _ = resize(part_labels, c.num_parts, (masks.shape[-2], masks.shape[-1]))
         return focal_parsing_loss(
             masks, targets, c.focal_alpha, c.focal_gamma, normalize=c.parsing_normalize
         )

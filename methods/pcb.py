@@ -40,6 +40,8 @@ class StripeClassifier(nn.Module):
 class PCB(Method):
     """P = 6 stripes, visibility 1; test features are the pooled stripe vectors g (PCB)."""
 
+    cfg: PCBConfig
+
     def __init__(self, cfg: PCBConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg

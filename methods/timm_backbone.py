@@ -202,7 +202,8 @@ def load_full(model: nn.Module, used: list[str], state: dict, path: Path, name: 
     Every weight of the used modules (dotted names ``used``) must be in the file, and the file
     may hold nothing the model lacks but its classifier (any number of classes).
     """
-    heads = model.pretrained_cfg.get("classifier") or ()
+    # timm sets pretrained_cfg as a plain dict; torch types Module attributes Tensor | Module
+    heads = model.pretrained_cfg.get("classifier") or ()  # type: ignore[union-attr, operator]
     heads = (heads,) if isinstance(heads, str) else tuple(heads)
     state = {k: v for k, v in state.items() if not any(k.startswith(h + ".") for h in heads)}
     try:
@@ -237,7 +238,8 @@ def build_timm_backbone(
     stride = output_stride(last_stride, conv4_stride)
     model = create_model(timm_name, stride)
     trunk_units, conv5_units, c4, c5 = split_stages(model, timm_name)
-    if stride is not None and model.feature_info[-1]["reduction"] != stride:
+    # timm's feature_info is a FeatureInfo list; torch types Module attributes Tensor | Module
+    if stride is not None and model.feature_info[-1]["reduction"] != stride:  # type: ignore[index]
         raise ConfigError(
             f"timm model {timm_name!r} ignored output_stride={stride}; "
             "use method.last_stride=2 with method.conv4_stride=2"

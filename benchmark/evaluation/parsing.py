@@ -130,7 +130,7 @@ def count_grid(probs: Tensor, visibility: Tensor, labels: Tensor) -> tuple[np.nd
     Returns:
         inter, union, tp, fp, fn, tn, each [P] int64.
     """
-    targets, present = part_targets(labels, probs.shape[1], tuple(probs.shape[-2:]))
+    targets, present = part_targets(labels, probs.shape[1], (probs.shape[-2], probs.shape[-1]))
     pred, truth = probs > THRESHOLD, targets.bool()  # [N, P, h, w]
     inter = (pred & truth).sum((0, 2, 3))
     union = (pred | truth).sum((0, 2, 3))
@@ -201,7 +201,11 @@ def score_parsing(
             return None
         g = out.masks.float().cpu()  # [n, P, h, w]
         v = out.visibility.float().cpu()  # [n, P]
-        full = [full_label(samples[int(i)].label_path) for i in item["index"]]
+        full: list[np.ndarray] = []
+        for i in item["index"]:
+            path = samples[int(i)].label_path
+            assert path is not None, "ReIDImages(with_parts=True) loads only labelled samples"
+            full.append(full_label(path))
         batch = count_batch(g, v, item["parts"], full)
         counts = batch if counts is None else counts + batch
         probs.append(g.numpy())

@@ -146,7 +146,7 @@ def _result(
         stack = np.stack(curves)  # [T, max_rank]
         cmc, std = stack.mean(0), stack.std(0)  # population std over trials (ddof=0)
     ranks = {f"rank{k}": float(cmc[k - 1]) for k in RANKS}
-    stds = {f"rank{k}_std": None if std is None else float(std[k - 1]) for k in RANKS}
+    std1, std3, std5, std10 = (None if std is None else float(std[k - 1]) for k in RANKS)
     return EvalResult(
         **ranks,
         mAP=multi.mAP,
@@ -155,7 +155,10 @@ def _result(
         skipped=multi.skipped,
         queries_no_visible=no_visible,
         first_match_tied=multi.first_match_tied,
-        **stds,
+        rank1_std=std1,
+        rank3_std=std3,
+        rank5_std=std5,
+        rank10_std=std10,
         cmc=cmc,
         per_query=per,
     )
@@ -201,7 +204,8 @@ def evaluate(
     check_finite(gallery, "gallery", budget)
     index = GalleryIndex.build(gallery.pids, gallery.camids, market_ids)
     rngs = [np.random.default_rng(seed + t) for t in range(trials)] if mode == "single" else []
-    blocks, single = [], [[] for _ in rngs]
+    blocks: list[PerQuery] = []
+    single: list[list[Tensor]] = [[] for _ in rngs]
     for block in iter_distance_blocks(
         query,
         gallery,

@@ -66,7 +66,8 @@ def split_validation(
     held = {int(p) for p in rng.choice(pids, count, replace=False)}
     train = tuple(s for s in samples if s.pid not in held)
     seen: set[tuple[int, int]] = set()
-    query, gallery = [], []
+    query: list[Sample] = []
+    gallery: list[Sample] = []
     for s in sorted((s for s in samples if s.pid in held), key=lambda s: str(s.path)):
         (gallery if (s.pid, s.camid) in seen else query).append(s)
         seen.add((s.pid, s.camid))
@@ -106,6 +107,7 @@ class OccludedQueries(ReIDImages):
 
     def decoded(self, i: int) -> tuple[np.ndarray, None]:
         image, parts = super().decoded(i)
+        assert parts is not None, "with_parts=True: every query comes with its part labels"
         body = parts > 0
         if not body.any():
             return image, None

@@ -126,7 +126,8 @@ def check_onnx(path: Path, graph: nn.Module, images: Tensor) -> dict[str, Any]:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    batches, start = [], 0
+    batches: list[dict[str, Any]] = []
+    start = 0
     for size in CHECK_BATCHES:
         x = images[start : start + size]  # [n, 3, H, W]
         start += size

@@ -48,12 +48,16 @@ def label_pairs(root: Path) -> tuple[list[tuple[Path, Path]], Path, Path]:
             f"no pseudo-label tree {market.name}_ps_label beside {market}; "
             "run 'python -m benchmark parse label --root DIR' first"
         )
-    pairs, missing = [], []
+    pairs: list[tuple[Path, Path]] = []
+    missing: list[tuple[Path, Path | None]] = []
     for folder in SPLIT_FOLDERS.values():
         gt_dir, ps_dir = find_dir(gt_tree, folder), find_dir(ps_tree, folder)
         for gt in sorted(gt_dir.glob("*.png")) if gt_dir is not None else ():
             ps = ps_dir / gt.name if ps_dir is not None else None
-            (pairs if ps is not None and ps.is_file() else missing).append((gt, ps))
+            if ps is not None and ps.is_file():
+                pairs.append((gt, ps))
+            else:
+                missing.append((gt, ps))
     if missing:
         raise UserError(
             f"{len(missing)} of {len(pairs) + len(missing)} images have no pseudo label "

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reid_methods.backbone import SPECS, build_backbone
+from reid_methods.backbone import SPECS, ResNetTrunk, build_backbone
 
 NUM_CLASSES = 8  # background + 7 parts (datasets.parts.PART7_NAMES)
 
@@ -95,6 +95,7 @@ class PartParser(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         t = self.trunk
+        assert isinstance(t, ResNetTrunk), "the encoder is a built-in ResNet (SPECS[backbone])"
         x = t.maxpool(t.relu(t.bn1(t.conv1(images))))
         low = t.layer1(x)  # [N, C2, H/4, W/4]
         x = self.conv5(t.layer3(t.layer2(low)))  # [N, D, H/16, W/16]

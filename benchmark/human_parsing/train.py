@@ -6,6 +6,7 @@ import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -102,8 +103,10 @@ class PartCrops(Dataset):
         label_img = Image.fromarray(label)
         label_img.paste(Image.fromarray(part), (box.left - win.left, box.top - win.top))
         h, w = self.size
-        rgb = image.crop((win.left, win.top, win.right, win.bottom)).resize((w, h), Image.BILINEAR)
-        return np.asarray(rgb), np.asarray(label_img.resize((w, h), Image.NEAREST))
+        rgb = image.crop((win.left, win.top, win.right, win.bottom)).resize(
+            (w, h), Image.Resampling.BILINEAR
+        )
+        return np.asarray(rgb), np.asarray(label_img.resize((w, h), Image.Resampling.NEAREST))
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         image, label = self.crop(i)
@@ -160,7 +163,8 @@ def train_parser(
     opt, sched = build_optimizer(model, cfg)
     loader = build_loader(instances, cfg)
     ckpt, log_path = run_dir / "checkpoint.pt", run_dir / "train_log.csv"
-    chunks, done, rows = chunk_bounds(cfg), 0, []
+    chunks, done = chunk_bounds(cfg), 0
+    rows: list[dict[str, Any]] = []
     if ckpt.exists():
         done = load_checkpoint(ckpt, model, opt, sched)["epoch"]
         rows = pd.read_csv(log_path).to_dict("records")[:done] if log_path.exists() else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:
     """Decode ``path`` as RGB resized to ``size`` = (H, W); [H, W, 3] uint8."""
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
+            im = im.convert("RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.array(im)  # a writable copy for torch.from_numpy
     except (OSError, ValueError) as e:
         raise DataError(f"cannot read image {path}: {e}; replace or delete the file") from e
@@ -84,24 +85,32 @@ class ReIDImages(Dataset):
         return item
 
     def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor, int]:
-        image, parts = self.decoded(i)
+        rgb, parts = self.decoded(i)
         labels = (
             torch.empty(0, dtype=torch.uint8) if parts is None else torch.from_numpy(parts.copy())
         )
-        image, labels = self.transform(to_tensor(image.copy()), labels)
+        image, labels = self.transform(to_tensor(rgb.copy()), labels)
         return normalise(image), self.labels[i], labels, i
 
 
-def collate(items: list[tuple[Tensor, int, Tensor, int]]) -> dict[str, Tensor]:
+class Collated(TypedDict):
+    """A batch as ``collate`` stacks it."""
+
+    images: Tensor  # [N, 3, H, W]
+    labels: Tensor  # [N]
+    index: Tensor  # [N]
+    parts: Tensor | None  # [N, H, W]; None when the items have no part labels
+
+
+def collate(items: list[tuple[Tensor, int, Tensor, int]]) -> Collated:
     """Stack dataset items into a dict of tensors (parts None when absent)."""
     images, labels, parts, index = zip(*items, strict=True)
-    out = {
+    return {
         "images": torch.stack(images),
         "labels": torch.tensor(labels),
         "index": torch.tensor(index),
+        "parts": torch.stack(parts) if parts[0].numel() else None,
     }
-    out["parts"] = torch.stack(parts) if parts[0].numel() else None
-    return out
 
 
 def upright_instances(instances: Sequence, min_aspect: float) -> list:
@@ -145,13 +154,15 @@ class CocoParts(Dataset):
             return self.cache[i]
         crop, part7 = crop_instance(self.instances[i])
         h, w = self.size
-        image = np.array(crop.convert("RGB").resize((w, h), Image.BILINEAR))
-        label = np.array(Image.fromarray(part7_to_4(part7)).resize((w, h), Image.NEAREST))
+        image = np.array(crop.convert("RGB").resize((w, h), Image.Resampling.BILINEAR))
+        label = np.array(
+            Image.fromarray(part7_to_4(part7)).resize((w, h), Image.Resampling.NEAREST)
+        )
         if self.cache is not None:
             self.cache[i] = (image, label)
         return image, label
 
     def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor, int]:
-        image, label = self.decoded(i)
-        image, parts = self.transform(to_tensor(image.copy()), torch.from_numpy(label.copy()))
+        rgb, label = self.decoded(i)
+        image, parts = self.transform(to_tensor(rgb.copy()), torch.from_numpy(label.copy()))
         return normalise(image), -1, parts, i

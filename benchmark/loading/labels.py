@@ -43,7 +43,7 @@ def read_label(path: Path, image_path: Path, size: tuple[int, int]) -> np.ndarra
             "codes 0-7; regenerate the label tree"
         )
     fused = Image.fromarray(part7_to_4(label))
-    return np.asarray(fused.resize((size[1], size[0]), Image.NEAREST))
+    return np.asarray(fused.resize((size[1], size[0]), Image.Resampling.NEAREST))
 
 
 def confusion_matrix(truth: np.ndarray, pred: np.ndarray, classes: int = NUM_CLASSES) -> np.ndarray:

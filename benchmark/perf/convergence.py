@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -43,7 +45,7 @@ def decay_at(profile_epochs: int, decay: tuple[int, ...], budget: int) -> list[i
 
 
 def run_budget(
-    profile: str, methods: list[str], budget: int, seed: int, out: Path, extra: list[str] = ()
+    profile: str, methods: list[str], budget: int, seed: int, out: Path, extra: Sequence[str] = ()
 ) -> Path:
     """Run (or resume, or just find) the benchmark run of one budget; returns its folder."""
 
@@ -71,9 +73,12 @@ def _check(code: int, budget: int) -> None:
         raise SystemExit(f"the run of budget {budget} epochs failed (exit {code}); see above")
 
 
-def collect(run_dir: Path, methods: list[str], budget: int, seed: int) -> tuple[list, list]:
+def collect(
+    run_dir: Path, methods: list[str], budget: int, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Tidy validation rows and training times of one budget's run."""
-    rows, times = [], []
+    rows: list[dict[str, Any]] = []
+    times: list[dict[str, Any]] = []
     for method in methods:
         job = run_dir / "methods" / f"{method}-seed{seed}"
         train_log = pd.read_csv(job / "train_log.csv")
@@ -131,7 +136,9 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     for ax in axes.flat[len(metrics) :]:
         ax.set_visible(False)
-    colours = dict(zip(sorted(frame["method"].unique()), plt.cm.tab10.colors, strict=False))
+    # matplotlib types cm.tab10 as a Colormap; it is a ListedColormap, which has colors
+    tab10 = plt.cm.tab10.colors  # type: ignore[attr-defined]
+    colours = dict(zip(sorted(frame["method"].unique()), tab10, strict=False))
     for ax, metric in zip(axes.flat, metrics, strict=False):
         part = frame[frame["metric"] == metric]
         for (method, _budget), curve in part.groupby(["method", "budget"]):
@@ -165,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    rows, times, tests = [], [], []
+    rows: list[dict[str, Any]] = []
+    times: list[dict[str, Any]] = []
+    tests = []
     for budget in sorted(set(args.epochs)):
         run_dir = run_budget(
             args.profile, args.methods, budget, args.seed, args.out / f"e{budget}", args.set

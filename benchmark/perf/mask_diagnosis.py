@@ -62,7 +62,12 @@ def _labels(samples: list[Sample], size: tuple[int, int], batch: int = 256):
     for b0 in range(0, len(samples), batch):
         idx = range(b0, min(len(samples), b0 + batch))
         parts = torch.stack([images[i][2] for i in idx])
-        yield parts, [full_label(samples[i].label_path) for i in idx]
+        full: list[np.ndarray] = []
+        for i in idx:
+            path = samples[i].label_path
+            assert path is not None, "ReIDImages(with_parts=True) loads only labelled samples"
+            full.append(full_label(path))
+        yield parts, full
 
 
 def prior_mask(train: list[Sample], size: tuple[int, int], grid: tuple[int, int]) -> torch.Tensor:
@@ -84,6 +89,7 @@ def score_prior(prior: torch.Tensor, samples: list[Sample], size: tuple[int, int
         n = len(parts)
         batch = count_batch(prior.expand(n, *prior.shape), visible.expand(n, -1), parts, full)
         counts = batch if counts is None else counts + batch
+    assert counts is not None, "no image to score"
     return part_metrics(counts)
 
 

@@ -124,7 +124,7 @@ def load_masks(
     data = np.load(method_dir / MASKS_NPZ)
     images = [read_image(Path(p), size) for p in data["paths"]]
     maps = [
-        np.asarray(Image.fromarray(m).resize((size[1], size[0]), Image.NEAREST))
+        np.asarray(Image.fromarray(m).resize((size[1], size[0]), Image.Resampling.NEAREST))
         for m in data["maps"]
     ]
     return images, maps
@@ -159,7 +159,8 @@ def write_example_figures(root: Path, out_dir: Path) -> list[Path]:
     """CMC curves, ranking lists, part overlays and the default rank lists with parts (see
     ``ranklist_figure``) from the figure data stored under ``root``."""
 
-    written, curves = [], {}
+    written: list[Path] = []
+    curves: dict[str, dict[str, np.ndarray]] = {}
     for mdir in method_dirs(root):
         name = mdir.name  # "<method>-seed<seed>", as run_benchmark names the method folders
         method, _, seed = name.rpartition("-seed")

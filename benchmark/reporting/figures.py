@@ -209,18 +209,18 @@ def ranking_lists(rows: Sequence[RankingRow | tuple], out: Path) -> Path:
             identity (green frame) or not (red frame).
         out: the PNG path.
     """
-    rows = [
+    ranked = [
         r
         if isinstance(r, RankingRow)
         else RankingRow(Path(r[0]), tuple(map(Path, r[1])), tuple(map(bool, r[2])))
         for r in rows
     ]
-    if not rows:
+    if not ranked:
         raise ValueError("ranking_lists needs at least one query")
-    width = max(len(r.gallery) for r in rows) + 1
-    fig = Figure(figsize=(0.75 * width, 1.5 * len(rows)))
-    axes = fig.subplots(len(rows), width, squeeze=False)
-    for i, row in enumerate(rows):
+    width = max(len(r.gallery) for r in ranked) + 1
+    fig = Figure(figsize=(0.75 * width, 1.5 * len(ranked)))
+    axes = fig.subplots(len(ranked), width, squeeze=False)
+    for i, row in enumerate(ranked):
         if len(row.gallery) != len(row.correct):
             raise ValueError(
                 f"query {row.query}: {len(row.gallery)} images, {len(row.correct)} correct flags"

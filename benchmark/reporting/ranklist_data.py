@@ -117,7 +117,8 @@ def save_ranklist_data(data: RanklistData, out_dir: Path) -> Path:
             arrays[f"{side}_maps"] = maps
     out = Path(out_dir) / RANKLIST_NPZ.format(data.dataset)
     with atomic_path(out) as tmp:
-        np.savez_compressed(tmp, **arrays)
+        # mypy matches **arrays against savez_compressed's allow_pickle: bool; keys are names
+        np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
     return out
 
 
@@ -126,9 +127,9 @@ def store_ranklist_data(
 ) -> Path:
     """Store a test set's evaluated banks, paths and recorded part maps (``ranklist_<set>.npz``)."""
     qmaps, gmaps = recorder.split(len(query), len(gallery))
-    paths = [tuple(str(s.path) for s in side) for side in (splits.query, splits.gallery)]
+    qpaths, gpaths = (tuple(str(s.path) for s in side) for side in (splits.query, splits.gallery))
     market = dataset_info(splits.name).market_ids
-    data = RanklistData(splits.name, query, gallery, *paths, qmaps, gmaps, market)
+    data = RanklistData(splits.name, query, gallery, qpaths, gpaths, qmaps, gmaps, market)
     return save_ranklist_data(data, out_dir)
 
 

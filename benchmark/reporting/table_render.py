@@ -49,7 +49,10 @@ def _cell_text(table: Table, row: RowKey, col: Column, latex: bool) -> str:
         return "--" if latex else "-"
     text = f"{cell.mean:.1f}" + ("" if cell.std is None else f" ± {cell.std:.1f}")
     text = escape_latex(text) if latex else text
-    wrap = {"best": ("\\textbf{", "}", "**", "**"), "second": ("\\underline{", "}", "_", "_")}
+    wrap: dict[str | None, tuple[str, str, str, str]] = {
+        "best": ("\\textbf{", "}", "**", "**"),
+        "second": ("\\underline{", "}", "_", "_"),
+    }  # looked up with the cell's mark, None for an unmarked cell
     mark = wrap.get(table.marks.get((row, col)), ("", "", "", ""))
     return f"{mark[0]}{text}{mark[1]}" if latex else f"{mark[2]}{text}{mark[3]}"
 

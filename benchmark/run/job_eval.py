@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from benchmark.config import RunConfig
 from benchmark.evaluation.extract import evaluate_splits, query_set_name
@@ -84,6 +85,6 @@ def parsing_rows(
     )
     if metrics is None:  # a method without masks
         return []
-    context = {"dataset": splits.name, "query_set": query_set_name(splits)}
+    context: dict[str, Any] = {"dataset": splits.name, "query_set": query_set_name(splits)}
     context |= {"mode": PARSING_MODE, "distance": "-", "vis": True}
     return make_rows(base | context, metrics)

@@ -129,17 +129,22 @@ def run_benchmark(
     env |= distributed.describe(group, dev)
     if group.main and (note := precision_note(cfg.train.amp, env["precision"])):
         log.warning(note)
-    if group.main and store is None:
-        store = create_run(out, cfg, env, name)
-    elif group.main:
-        record = record_resume(store.run_dir, cfg, env)  # env.json keeps the first environment
-        for key, change in record["changes"].items():
-            log.info("resume: %s %s -> %s (resume_log.json)", key, change["old"], change["new"])
-    run_dir = group.broadcast(store.run_dir if group.main else None)
+    main_dir = None  # rank 0's run folder, new or resumed; the other ranks receive it
+    if group.main:
+        if store is None:
+            store = create_run(out, cfg, env, name)
+        else:
+            record = record_resume(store.run_dir, cfg, env)  # env.json keeps the first environment
+            for key, change in record["changes"].items():
+                log.info("resume: %s %s -> %s (resume_log.json)", key, change["old"], change["new"])
+        main_dir = store.run_dir
+    run_dir = group.broadcast(main_dir)
+    assert run_dir is not None, "rank 0 broadcasts the run folder it made or resumed"
     if not group.main:
         store = ResultStore(run_dir)  # never written by this rank
     else:
         write_validation(data.validation, cfg.train.val_ids, cfg.train.val_seed, run_dir)
+    assert store is not None, "rank 0 made or resumed the run folder; the other ranks opened it"
     log.info("run folder %s (continue an interrupted run with --resume %s)", *[store.run_dir] * 2)
     what = (data.root, data.kind, len(data.train.train), data.labels)
     log.info("data: %s (%s), %d training images, part labels: %s", *what)

@@ -160,7 +160,7 @@ def result_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     found = sorted(path.rglob(RESULTS_CSV))
-    if not found:  # a folder of tidy CSVs, such as results/reference/
+    if not found:  # a folder of tidy CSVs, such as results/ci_gate/
         found = sorted(p for p in path.glob("*.csv") if p.is_file())
     if not found:
         raise DataError(f"no {RESULTS_CSV} or tidy *.csv under {path}; pass a run folder")

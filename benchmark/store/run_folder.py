@@ -181,7 +181,10 @@ def check_resume(run_dir: Path, old: RunConfig, new: RunConfig) -> RunConfig:
     Raises:
         ConfigError: a change a resume may not make, in one line saying what to do instead.
     """
-    grown = {name: _grown(name, getattr(old, name), getattr(new, name)) for name in GROWING}
+    # field name -> its grown tuple (tuple[str, ...] for methods, tuple[int, ...] for seeds)
+    grown: dict[str, Any] = {
+        name: _grown(name, getattr(old, name), getattr(new, name)) for name in GROWING
+    }
     new = dataclasses.replace(new, **grown)
     changes = config_changes(old, new)
     for key, (was, now) in changes.items():

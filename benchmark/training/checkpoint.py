@@ -15,7 +15,9 @@ from benchmark.state_files import load_state, save_state
 
 def rng_state() -> dict[str, Any]:
     """Every RNG state the training loop draws from, as tensors/plain data (weights_only-safe)."""
-    np_state = np.random.get_state()
+    # numpy's stubs pick the dict overload, but the default (legacy=True) returns this tuple
+    np_state: tuple[str, np.ndarray, int, int, float]
+    np_state = np.random.get_state()  # type: ignore[assignment]
     return {
         "torch": torch.get_rng_state(),
         "python": list(random.getstate()[1]),

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from benchmark.errors import ConfigError, UserError
 from benchmark.provenance import pick_device
+from reid_methods.base import Method
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ WAIT = datetime.timedelta(hours=3)
 class Local:
     """A training step's view of the model in one process: the model itself."""
 
-    def __init__(self, model: nn.Module, main: bool = True) -> None:
+    def __init__(self, model: Method, main: bool = True) -> None:
         self.model = model
         self.main = main  # whether this process shows progress (rank 0)
 
@@ -57,7 +58,7 @@ class Local:
 class Steps(nn.Module):
     """A method's two training forwards behind one ``forward``, so DDP sees the COCO one too."""
 
-    def __init__(self, method: nn.Module) -> None:
+    def __init__(self, method: Method) -> None:
         super().__init__()
         self.method = method
 
@@ -75,7 +76,7 @@ class Replicated(Local):
     set of parameters with a gradient changes from step to step (a static graph cannot hold).
     """
 
-    def __init__(self, model: nn.Module, device: torch.device, main: bool) -> None:
+    def __init__(self, model: Method, device: torch.device, main: bool) -> None:
         super().__init__(model, main)
         ids = [device.index] if device.type == "cuda" else None
         self.ddp = nn.parallel.DistributedDataParallel(
@@ -121,7 +122,7 @@ class Group:
         cuda = requested != "cpu" and torch.cuda.is_available()
         return f"cuda:{self.local_rank}" if cuda else "cpu"
 
-    def replicate(self, model: nn.Module, device: torch.device, sync_bn: bool) -> Local:
+    def replicate(self, model: Method, device: torch.device, sync_bn: bool) -> Local:
         """The model as the training step calls it: itself, or behind DDP on every rank."""
         if not self.distributed:
             return Local(model)

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -111,7 +112,8 @@ def fit(
         model.to(memory_format=torch.channels_last)
     opt, sched = build_optimizer(model, cfg, len(streams.reid))
     ckpt, log_path = run_dir / "checkpoint.pt", run_dir / "train_log.csv"
-    start, rows = 0, []
+    start = 0
+    rows: list[dict[str, Any]] = []
     if ckpt.exists():
         configured = list(sched.base_lrs)
         start = load_checkpoint(ckpt, model, opt, sched)["epoch"]

@@ -49,7 +49,8 @@ class Camera:
 def _colour(rng: np.random.Generator, table: tuple) -> tuple[int, int, int]:
     rgb = table[int(rng.integers(len(table)))]
     rgb = rgb[0] if isinstance(rgb[0], tuple) else rgb
-    return tuple(int(v) for v in np.clip(np.array(rgb) + rng.integers(-12, 13, 3), 0, 255))
+    r, g, b = np.clip(np.array(rgb) + rng.integers(-12, 13, 3), 0, 255)
+    return int(r), int(g), int(b)
 
 
 def _scene(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -58,8 +59,8 @@ def _scene(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     draw = ImageDraw.Draw(img)
     horizon = int(height * rng.uniform(0.55, 0.8))
     draw.rectangle((0, horizon, width, height), fill=_colour(rng, FLOORS))
-    for y in range(horizon + 4, height, int(rng.integers(6, 14))):  # floor tiles / kerbs
-        draw.line((0, y, width, y), fill=_colour(rng, FLOORS), width=1)
+    for row in range(horizon + 4, height, int(rng.integers(6, 14))):  # floor tiles / kerbs
+        draw.line((0, row, width, row), fill=_colour(rng, FLOORS), width=1)
     n = int(width / height * rng.uniform(3, 9))
     for _ in range(n):
         x = rng.uniform(0, width)
@@ -84,6 +85,12 @@ def _scene(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8).copy()
 
 
+def _floats3(values: np.ndarray) -> tuple[float, float, float]:
+    """The three values of a length-3 array as Python floats."""
+    a, b, c = values
+    return float(a), float(b), float(c)
+
+
 def make_camera(rng: np.random.Generator, height: int, width: int) -> Camera:
     """Draw one camera, with its static scene sized for (height, width) crops."""
     lo = rng.uniform(0.74, 0.84)
@@ -93,7 +100,7 @@ def make_camera(rng: np.random.Generator, height: int, width: int) -> Camera:
         scale=(float(lo), float(lo + rng.uniform(0.06, 0.14))),
         jitter=float(rng.uniform(0.02, 0.08)),
         gain=float(rng.uniform(0.7, 1.25)),
-        cast=tuple(float(v) for v in rng.uniform(0.85, 1.15, 3)),
+        cast=_floats3(rng.uniform(0.85, 1.15, 3)),
         blur=float(rng.uniform(0.0, 0.8)),
         noise=float(rng.uniform(1.5, 6.0)),
         scene=_scene(rng, height, width * 6),

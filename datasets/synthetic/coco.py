@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -75,9 +76,9 @@ def render_scene(rng: np.random.Generator, cam: Camera, occlusion: float) -> Sce
     return Scene(develop(cam, rng, img), people)
 
 
-def scene_annotations(scene: Scene, image_id: int, first_ann_id: int) -> list[dict]:
+def scene_annotations(scene: Scene, image_id: int, first_ann_id: int) -> list[dict[str, Any]]:
     """COCO annotations of the people in a scene who show at least MIN_VISIBLE pixels."""
-    anns = []
+    anns: list[dict[str, Any]] = []
     for person in scene.people:
         if int((person > 0).sum()) < MIN_VISIBLE:
             continue

@@ -92,7 +92,9 @@ def ellipse(cx: float, cy: float, rx: float, ry: float, z: float, code: int) -> 
     return Shape(z, "ellipse", (cx - rx, cy - ry, cx + rx, cy + ry), code)
 
 
-def chain(s: float, f: float, h: float, alpha: float, beta: float, length: float, side: float):
+def chain(
+    s: float, f: float, h: float, alpha: float, beta: float, length: float, side: float
+) -> tuple[float, float, float]:
     """End of a limb of ``length`` from (s, f, h), swung forward by alpha and out by beta."""
     return (
         s + side * length * np.sin(beta),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -31,8 +32,20 @@ SET_CAMERAS = {
     "partial_ilids_2019": 4,
     "occluded_reid": 5,
 }
+
+
+class RealCounts(TypedDict):
+    """Identities of a set, or (identities, images) where the two differ."""
+
+    partial_reid: int
+    ilids_2018: int
+    ilids_2019_q: tuple[int, int]
+    ilids_2019_g: tuple[int, int]
+    occluded_reid: int
+
+
 # Real identity/image counts (paper Table 1, DESIGN.md).
-REAL = {
+REAL: RealCounts = {
     "partial_reid": 60,
     "ilids_2018": 119,
     "ilids_2019_q": (107, 238),
@@ -117,7 +130,8 @@ def _id_cameras(rng: np.random.Generator, cfg: SynthConfig, limit: int) -> np.nd
 def market_jobs(cfg: SynthConfig, pools: Pools) -> list[Job]:
     """Train (holistic), query and gallery (across cameras), distractors and junk."""
     rng = np.random.default_rng([cfg.seed, 2, SET_CODES["market1501"]])
-    names, jobs = _Names(rng, cfg.cameras), []
+    names = _Names(rng, cfg.cameras)
+    jobs: list[Job] = []
 
     def add(ident: Identity | None, cam: int, mode: str, folder: str, pid: int) -> None:
         path = f"{MARKET}/{folder}/{names.name(pid, cam)}"

@@ -61,7 +61,7 @@ def box_to_dp(part14: np.ndarray, bbox: tuple[int, int, int, int]) -> np.ndarray
     """Cut a 14-part map to an integer box (x, y, w, h) and resize it to 256x256 (nearest)."""
     x, y, w, h = bbox
     crop = Image.fromarray(part14[y : y + h, x : x + w])
-    return np.asarray(crop.resize((DP_SIZE, DP_SIZE), Image.NEAREST))
+    return np.asarray(crop.resize((DP_SIZE, DP_SIZE), Image.Resampling.NEAREST))
 
 
 def dp_masks(part14_256: np.ndarray) -> list[Any]:
