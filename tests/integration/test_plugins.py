@@ -130,7 +130,8 @@ def test_plugin_appears_in_list_and_datasets_check(plugin_dir, tmp_path):
     report = cli("datasets", "check", "--root", str(root), plugin_dir=plugin_dir, cwd=tmp_path)
     line = next((x for x in report.splitlines() if "My-Occluded" in x and "gallery" in x), None)
     assert line is not None and "| ok" in line, report
-    assert "Market-1501" not in report, "only the plug-in's data set lies under the root"
+    assert "| Market-1501 " not in report, "only the plug-in's data set lies under the root"
+    assert "missing: market1501 (Market-1501" in report, "the built-ins not found are named"
 
 
 def _md_labels(text: str, title: str) -> tuple[list[str], list[str]]:
