@@ -26,7 +26,7 @@ from benchmark.settings import (
     type_hints,
 )
 from benchmark.training.config import TrainConfig
-from reid_datasets.base import DATASETS
+from reid_datasets.base import DATASETS, dataset_info
 from reid_datasets.partial_reid import QUERY_FOLDERS
 from reid_datasets.synthetic.config import PROFILES as SYNTH_PROFILES
 from reid_datasets.synthetic.config import SETS as SYNTH_SETS
@@ -150,6 +150,23 @@ def apply_overrides(cfg: RunConfig, assignments: Iterable[str]) -> RunConfig:
         value = _check_option(name, value, configs)
         cfg = dataclasses.replace(cfg, method={**cfg.method, name: value})
     return cfg
+
+
+def loader_options(cfg: RunConfig, name: str) -> dict[str, Any]:
+    """The keyword arguments a run passes to data set ``name``'s loader: those its
+    registration declares (``options``), each read from the run setting it names."""
+    options = {}
+    for keyword, key in dataset_info(name).options:
+        value: Any = cfg
+        for part in key.split("."):
+            if not dataclasses.is_dataclass(value) or not hasattr(value, part):
+                raise ConfigError(
+                    f"data set {name!r} takes its {keyword!r} from {key!r}, which is not a run "
+                    "setting; fix its register_dataset(options=...)"
+                )
+            value = getattr(value, part)
+        options[keyword] = value
+    return options
 
 
 def check_run_config(cfg: RunConfig) -> None:

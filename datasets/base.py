@@ -55,6 +55,8 @@ class DatasetInfo:
         market_ids: its pids follow Market-1501's codes (-1 junk, 0 a distractor that never
             matches); evaluation applies them. Other sets: every pid an ordinary identity.
         examples: the set whose rank lists and part masks a run draws (the paper's Figs. 5-6).
+        options: the loader's keyword arguments that a run sets, each mapped to the run
+            setting that holds its value, e.g. ``{"query_folder": "eval.partial_reid_query"}``.
     """
 
     display: str
@@ -65,6 +67,7 @@ class DatasetInfo:
     layout: DatasetLayout | None = None
     market_ids: bool = False
     examples: bool = False
+    options: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -90,6 +93,7 @@ def register_dataset(
     layout: DatasetLayout | None = None,
     market_ids: bool = False,
     examples: bool = False,
+    options: dict[str, str] | None = None,
 ) -> Callable[[Loader], Loader]:
     """Register ``loader(root: Path, strict: bool = True, **options) -> Splits`` under ``name``.
 
@@ -110,6 +114,7 @@ def register_dataset(
         layout,
         market_ids,
         examples,
+        tuple(sorted((options or {}).items())),
     )
     return DATASETS.decorator(name, expected=info.expected, info=info)
 

@@ -54,6 +54,8 @@ def scan_split(
     roles=("test",),
     order=1,
     layout=LAYOUT,
+    # the query folder differs between codebases: a run names it (its tables say which)
+    options={"query_folder": "eval.partial_reid_query"},
 )
 def load_partial_reid(
     root: Path, query_folder: str = "partial_body_images", strict: bool = True

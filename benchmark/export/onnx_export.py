@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from benchmark.config import RunConfig
+from benchmark.config import RunConfig, loader_options
 from benchmark.errors import DataError, UserError, folder_problem
 from benchmark.export.model_card import model_card, write_card
 from benchmark.export.onnx_graph import (
@@ -132,8 +132,7 @@ def test_images(cfg: RunConfig, count: int) -> tuple[Tensor, dict[str, Any]]:
     # the examples set first (registered with examples=True; the paper's Figs. 5 and 6 set)
     name = next((d for d in (examples_set(), *cfg.eval.datasets) if d in cfg.eval.datasets), None)
     name = name or "market1501"
-    options = {"query_folder": cfg.eval.partial_reid_query} if name == "partial_reid" else {}
-    samples = list(load_test_set(name, root, options).query)
+    samples = list(load_test_set(name, root, loader_options(cfg, name)).query)
     if not samples:
         raise DataError(f"{name} under {root} has no query image to check the export on")
     samples = [samples[i % len(samples)] for i in range(count)]

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from benchmark.atomic import write_csv_atomic
+from benchmark.config import loader_options
 from benchmark.errors import DataError, UserError
 from benchmark.evaluation.parsing import (
     count_batch,
@@ -47,7 +48,6 @@ from benchmark.evaluation.parsing_truth import full_label, sets_with_truth, with
 from benchmark.export.onnx_export import load_trained
 from benchmark.loading.data import ReIDImages
 from benchmark.loading.roots import data_root, load_test_set
-from benchmark.run.data import test_options
 from reid_datasets.base import Sample, load_dataset
 from reid_methods.losses import part_targets
 
@@ -146,7 +146,8 @@ def diagnose(run_dir: Path, method: str, seed: int | None) -> pd.DataFrame:
     root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.occlusion)
     size = (cfg.data.height, cfg.data.width)
     queries = {
-        name: load_test_set(name, root, test_options(cfg, name)).query for name in cfg.eval.datasets
+        name: load_test_set(name, root, loader_options(cfg, name)).query
+        for name in cfg.eval.datasets
     }
     scored = sets_with_truth(root, queries, kind == "synthetic")
     if not scored:

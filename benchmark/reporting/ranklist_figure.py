@@ -19,6 +19,7 @@ from benchmark.reporting.labels import dataset_label, row_label
 from benchmark.reporting.ranklist import Rule, caption, ranklist_frame
 from benchmark.reporting.ranklist_data import RanklistData, load_ranklist_data, stored_datasets
 from benchmark.store.run_folder import read_run_config
+from reid_datasets.base import examples_set
 from reid_datasets.parts import PART4_NAMES
 
 RIGHT, WRONG = "#00aa00", "#dc0000"
@@ -156,9 +157,6 @@ def write_ranklist(
     return png, write_csv_atomic(frame, out.with_suffix(".csv"))
 
 
-DEFAULT_SET = "occluded_reid"  # the paper's Fig. 5 shows Occluded-REID
-
-
 def default_ranklists(method_dirs: list[Path], out_dir: Path) -> list[Path]:
     """The default rank list of each method (4 random queries, seed 0, top 5) on Occluded-REID,
     or on its first stored test set when Occluded-REID was not evaluated."""
@@ -167,7 +165,8 @@ def default_ranklists(method_dirs: list[Path], out_dir: Path) -> list[Path]:
         stored = stored_datasets(mdir)
         if not stored:
             continue
-        dataset = DEFAULT_SET if DEFAULT_SET in stored else stored[0]
+        examples = examples_set()  # registered with examples=True: the paper's Fig. 5 set
+        dataset = examples if examples in stored else stored[0]
         run_dir = mdir.parent.parent
         rule = Rule("random")
         written.append(write_ranklist(run_dir, mdir.name, dataset, rule, out_dir=out_dir)[0])

@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from benchmark.config import RunConfig
+from benchmark.config import RunConfig, loader_options
 from benchmark.errors import DataError
 from benchmark.evaluation.parsing_truth import sets_with_truth
 from benchmark.evaluation.validation import ValidationSplit, split_validation
@@ -38,11 +37,6 @@ class RunData:
     parsing_sets: tuple[str, ...] = ()  # test sets scored for parsing quality (ground truth)
 
 
-def test_options(cfg: RunConfig, name: str) -> dict[str, Any]:
-    """The loader options a run passes to test set ``name`` (Partial-REID's query folder)."""
-    return {"query_folder": cfg.eval.partial_reid_query} if name == "partial_reid" else {}
-
-
 def prepare_sweep(cfg: RunConfig, kind: str) -> dict[float, dict[str, Splits]]:
     """The occluded test sets redrawn at each occlusion strength of ``eval.occlusion_sweep``."""
     if cfg.eval.occlusion_sweep and kind != "synthetic":
@@ -52,7 +46,7 @@ def prepare_sweep(cfg: RunConfig, kind: str) -> dict[float, dict[str, Splits]]:
         root = synthetic_root(cfg.data.synth_profile, occ, "-sweep")
         ensure_synthetic(cfg.data.synth_profile, root, occ, sets=tuple(cfg.eval.sweep_datasets))
         sweep[occ] = {
-            name: load_test_set(name, root, test_options(cfg, name))
+            name: load_test_set(name, root, loader_options(cfg, name))
             for name in cfg.eval.sweep_datasets
         }
     return sweep
@@ -69,7 +63,9 @@ def prepare_data(cfg: RunConfig) -> RunData:
     train = dataclasses.replace(train, train=kept)
     held = 0 if validation is None else len(validation.pids)
     require_identities(len({s.pid for s in kept}), cfg.train.ids_per_batch, held)  # before work
-    tests = {name: load_test_set(name, root, test_options(cfg, name)) for name in cfg.eval.datasets}
+    tests = {
+        name: load_test_set(name, root, loader_options(cfg, name)) for name in cfg.eval.datasets
+    }
     coco = load_dataset("coco_densepose", root).train if any(c.needs_coco for c in configs) else ()
     sweep = prepare_sweep(cfg, kind)
     queries = {name: s.query for name, s in tests.items()} if cfg.eval.parsing else {}

@@ -296,3 +296,33 @@ def test_parser_and_generator_share_the_grammar() -> None:
         synth_profile("smoke", ["cameras=12"])
     with pytest.raises(ConfigError, match="synthetic train_ids must be an integer, got 'ten'"):
         synth_profile("smoke", ["train_ids=ten"])
+
+
+def test_loader_options_come_from_the_registration() -> None:
+    from benchmark.config import loader_options
+    from benchmark.profiles import get_profile
+
+    cfg = get_profile("official")  # the official code's query folder
+    assert loader_options(cfg, "partial_reid") == {"query_folder": "occluded_body_images"}
+    assert loader_options(get_profile("cpu"), "partial_reid") == {
+        "query_folder": "partial_body_images"
+    }
+    assert loader_options(cfg, "occluded_reid") == {}, "a loader without run options"
+
+
+def test_a_registration_naming_no_run_setting_is_one_line() -> None:
+    from benchmark.config import loader_options
+    from benchmark.errors import ConfigError
+    from benchmark.profiles import get_profile
+    from reid_datasets.base import DATASETS, register_dataset
+
+    @register_dataset("bad_options_set", options={"folder": "eval.no_such_key"})
+    def load(root, folder="x", strict=True):  # pragma: no cover - never loaded
+        raise AssertionError
+
+    try:
+        with pytest.raises(ConfigError, match="takes its 'folder' from 'eval.no_such_key'"):
+            loader_options(get_profile("smoke"), "bad_options_set")
+    finally:
+        DATASETS._entries.pop("bad_options_set")
+        DATASETS._meta.pop("bad_options_set")
