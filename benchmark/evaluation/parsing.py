@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.data import DataLoader
 
 from benchmark.atomic import atomic_path
 from benchmark.errors import DataError
@@ -188,7 +189,6 @@ def score_parsing(
         device: where the model runs.
         batch_size: images per forward pass.
     """
-    from torch.utils.data import DataLoader
 
     model.eval()
     images = ReIDImages(samples, size, with_parts=True)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 
 from benchmark.atomic import atomic_path, write_csv_atomic, write_json_atomic
 from benchmark.errors import DataError
@@ -119,7 +120,6 @@ def load_masks(
     method_dir: Path, size: tuple[int, int]
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Images resized to ``size`` and their part maps upsampled to match (nearest)."""
-    from PIL import Image
 
     data = np.load(method_dir / MASKS_NPZ)
     images = [read_image(Path(p), size) for p in data["paths"]]
