@@ -97,6 +97,11 @@ def test_dask_sweep_reports_a_failed_job_and_finishes_the_others(tmp_path, monke
     assert "sweep: 1 run, 0 skipped (finished before), 1 failed" in ran.stdout
     assert set(merged(tmp_path / "store")["method"]) == {"baseline"}
     assert (tmp_path / "data").is_dir(), "workers work in the sweep's folder, not their own"
+    one = ["--plugin", PLUGIN, "run", "--methods", "broken_net", "--seeds", "0", *TINY]
+    again = sweep(tmp_path, *one, "--store", "store2", env=env)
+    assert again.returncode == 1, "a job that ran and failed exits 1, as in sweep"
+    err = again.stderr.strip().splitlines()
+    assert err[-1].startswith("error: job broken_net-seed0") and "boom" in err[-1], err[-3:]
 
 
 def test_printed_jobs_run_by_hand_land_in_the_store(tmp_path) -> None:
