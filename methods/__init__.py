@@ -1,6 +1,11 @@
 """Method plug-ins: importing this package registers the built-ins."""
 
-from reid_methods import baseline, hpnet, pcb  # noqa: F401  (registration side effect)
+from reid_methods import (  # noqa: F401  (registration side effect)
+    baseline,
+    colour_histograms,
+    hpnet,
+    pcb,
+)
 from reid_methods.base import (
     METHODS,
     Batch,

@@ -66,6 +66,7 @@ class MethodConfig:
     needs_part_labels: bool = False  # the trainer loads part-label PNGs when True
     needs_coco: bool = False  # the trainer adds a DensePose-COCO parsing stream when True
     new_layer_lr_mult: float = 2.0  # paper 4.1: 0.02 for new layers vs 0.01 backbone
+    trains: bool = True  # False: a training-free method, evaluated as built (no fit, no weights)
 
 
 class Method(nn.Module):

@@ -32,7 +32,8 @@ def evaluate_method(
     labels = data.labels if model.cfg.needs_part_labels else "none"
     precision = resolve_precision(cfg.train.amp, device)
     base = {"method": method, "seed": seed, "data": data.kind, "labels": labels}
-    base |= {"precision": precision, "init": init_kind(cfg.method.get("pretrained"))}
+    init = init_kind(cfg.method.get("pretrained")) if model.cfg.trains else "none"
+    base |= {"precision": precision, "init": init}
     sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot
     rows, curves, queries = [], [], []
     for occ, tests in [(None, data.tests), *data.sweep.items()]:

@@ -16,9 +16,11 @@ from benchmark.provenance import env_info, pick_device, seed_everything
 from benchmark.run.data import RunData, prepare_data
 from benchmark.run.job_eval import evaluate_method
 from benchmark.run.streams import make_streams
+from benchmark.state_files import save_state
 from benchmark.store.per_query import merge_job
 from benchmark.store.results import ResultStore
 from benchmark.store.run_folder import (
+    CHECKPOINT,
     DONE,
     check_out_dir,
     create_run,
@@ -59,9 +61,12 @@ def run_method(
     run_dir.mkdir(parents=True, exist_ok=True)
     trained = (run_dir / DONE).exists()  # a re-evaluation: fit only loads the final checkpoint
     t0 = time.perf_counter()
-    streams = make_streams(cfg, data, model, labels, seed, device, group)
-    validator = make_validator(cfg, data, device) if group.main else None
-    fit(model, streams, cfg.train, run_dir, device, validator, group)
+    if model.cfg.trains:
+        streams = make_streams(cfg, data, model, labels, seed, device, group)
+        validator = make_validator(cfg, data, device) if group.main else None
+        fit(model, streams, cfg.train, run_dir, device, validator, group)
+    elif group.main:  # training-free: evaluated as built; its state (if any) kept for export
+        save_state({"model": model.state_dict(), "epoch": 0}, run_dir / CHECKPOINT)
     t1 = time.perf_counter()
     if not group.main:
         return []

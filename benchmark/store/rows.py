@@ -30,8 +30,8 @@ ROW_COLUMNS = (
 CONDITION_COLUMNS = ("occlusion",)
 # Optional columns that describe how a row was measured without changing what it measures:
 # ``precision`` is the training precision train.amp resolved to ("fp32", "bf16", "fp16");
-# ``init`` how the trunk started: "scratch", "synthetic" (the cached synthetic trunk) or "file"
-# (a local state dict, e.g. ImageNet weights).
+# ``init`` how the trunk started: "scratch", "synthetic" (the cached synthetic trunk), "file"
+# (a local state dict, e.g. ImageNet weights) or "none" (a training-free method).
 DESCRIPTIVE_COLUMNS = ("precision", "init")
 # The identity of a row: every column that defines what was measured (all but run and value),
 # so rows under different conditions (gt vs ps labels, occlusion) never replace or match each other.

@@ -207,8 +207,9 @@ def init_options(cfg, method: str, device: torch.device | None = None) -> dict[s
 
     Every method of a run gets the same file for the same trunk, so the same initialisation.
     """
-
     options = applicable_options(method, cfg.method)
+    if not method_config(method, **options).trains:
+        return options | {"pretrained": None}  # a training-free method has no trunk to start
     if options.get("pretrained") != SYNTHETIC:
         return options
     avoid = benchmark_people(synth_config(cfg.data.synth_profile))

@@ -52,10 +52,14 @@ def test_output_contract(name: str, batch: Batch) -> None:
             f"{name}: visibility shape {out.visibility.shape}"
         )
         assert set(out.visibility.unique().tolist()) <= {0.0, 1.0}, f"{name}: visibility not binary"
-        assert out.logits is not None and out.logits.shape == (n, p, 5), f"{name}: logits shape"
+        if method_config(name).trains:  # the ID loss needs per-part logits
+            assert out.logits is not None and out.logits.shape == (n, p, 5), f"{name}: logits"
 
 
-@pytest.mark.parametrize("name", list_methods())
+TRAINED = [name for name in list_methods() if method_config(name).trains]
+
+
+@pytest.mark.parametrize("name", TRAINED)
 def test_losses_finite_and_backpropagate(name: str, batch: Batch) -> None:
     torch.manual_seed(0)
     model = build_method(name, 5, **small_options(name)).train()
@@ -69,6 +73,13 @@ def test_losses_finite_and_backpropagate(name: str, batch: Batch) -> None:
     total.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads), f"{name}: bad gradients"
+
+
+@pytest.mark.parametrize("name", sorted(set(list_methods()) - set(TRAINED)))
+def test_training_free_methods_have_nothing_to_train(name: str, batch: Batch) -> None:
+    model = build_method(name, 5, **small_options(name))
+    assert not any(p.requires_grad for p in model.parameters()), f"{name} has weights to fit"
+    assert model.param_groups(0.01) == [] and model.loss(model(batch.images), batch) == {}
 
 
 def test_variants_differ_from_hpnet_only_in_their_field() -> None:
