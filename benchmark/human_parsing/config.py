@@ -11,6 +11,7 @@ from benchmark.errors import ConfigError
 from benchmark.registry import Registry
 from benchmark.settings import Scope, apply_assignments, check_fields, from_mapping
 from reid_datasets.coco_densepose import SPLIT_FILES
+from reid_methods.backbone import SPECS
 
 SCOPE = Scope(kind="parse", noun="setting", example="iters=500")
 
@@ -39,7 +40,9 @@ class ParseConfig:
         workers: DataLoader worker processes.
     """
 
-    backbone: str = "resnet18_quarter"  # 4x fewer FLOPs than half width; ample for 8 classes
+    # 4x fewer FLOPs than half width; ample for 8 classes. A built-in ResNet: the decoder reads
+    # its Conv2 features (a timm model's stages are not split that way)
+    backbone: str = field(default="resnet18_quarter", metadata={"choices": tuple(SPECS)})
     pretrained: str | None = None
     attention: bool = True
     height: int = 128  # at least 32x16, checked below (the encoder's stride is 16)
