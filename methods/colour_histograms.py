@@ -67,6 +67,8 @@ class ColourHistograms(Method):
     """P = ``stripes`` bands, visibility 1; no parameters and no loss."""
 
     cfg: ColourHistogramConfig
+    mean: Tensor  # [1, 3, 1, 1] buffers: the normalisation undone
+    std: Tensor
 
     def __init__(self, cfg: ColourHistogramConfig, num_classes: int) -> None:
         super().__init__()
