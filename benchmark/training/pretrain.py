@@ -62,6 +62,9 @@ class PretrainConfig:
     parts_weight: float = field(default=0.0, metadata={"min": 0.0})
     crop_p: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})  # random vertical crops
     crop_min_height: float = field(default=0.4, metadata={"gt": 0.0, "max": 1.0})
+    # share of the images framed like detector boxes (reid_datasets.synthetic.render.Framing):
+    # person scale, position and truncation vary, as in ImageNet's photos
+    framed_p: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})
     amp: bool = True  # bf16 on CPUs with native bf16 (recorded in the card)
     channels_last: bool = True
 
@@ -97,7 +100,7 @@ def people_digest(people: list[Identity]) -> str:
 
 # options added after the first trunks were cached: they enter the key only when they differ
 # from their defaults, so the identity-only trunk keeps its name (its weights do not use them)
-LATER_OPTIONS = ("parts_weight", "crop_p", "crop_min_height")
+LATER_OPTIONS = ("parts_weight", "crop_p", "crop_min_height", "framed_p")
 
 
 def key_options(pcfg: PretrainConfig) -> dict[str, Any]:
@@ -114,6 +117,8 @@ def task_text(pcfg: PretrainConfig) -> str:
         task += f" + {pcfg.parts_weight:g} x 7-part segmentation (1x1 conv on Conv5, cross-entropy)"
     if pcfg.crop_p > 0:
         task += f", random vertical crops (p {pcfg.crop_p:g}, >= {pcfg.crop_min_height:g} of H)"
+    if pcfg.framed_p > 0:
+        task += f", {pcfg.framed_p:g} of the images framed like detector boxes"
     return task + " on holistic synthetic people disjoint from every benchmark set"
 
 
@@ -164,9 +169,8 @@ def ensure_pretrained(
     )
     start = time.perf_counter()
     people = draw_people(pcfg.seed, pcfg.ids, avoid)
-    data = render_set(
-        people, pcfg.images_per_id, pcfg.cameras, pcfg.seed, (spec.height, spec.width)
-    )
+    size = (spec.height, spec.width)
+    data = render_set(people, pcfg.images_per_id, pcfg.cameras, pcfg.seed, size, pcfg.framed_p)
     render_s = time.perf_counter() - start
     state, stats = fit_trunk(data, spec, pcfg, device, progress)
     save_state(state, path)

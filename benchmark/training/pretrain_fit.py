@@ -69,9 +69,16 @@ def draw_people(seed: int, ids: int, avoid: Sequence[Identity]) -> list[Identity
 
 
 def render_set(
-    people: list[Identity], images_per_id: int, cameras: int, seed: int, size: tuple[int, int]
+    people: list[Identity],
+    images_per_id: int,
+    cameras: int,
+    seed: int,
+    size: tuple[int, int],
+    framed_p: float = 0.0,
 ) -> PretrainSet:
-    """Holistic images of ``people`` from ``cameras`` cameras of their own (seeded by ``seed``)."""
+    """Holistic images of ``people`` from ``cameras`` cameras of their own (seeded by ``seed``);
+    ``framed_p`` of them framed like detector boxes (``render.Framing``: loose and tight,
+    off-centre, cut at the knees or the waist), as ImageNet's photos frame objects every way."""
     height, width = size
     cams = [
         make_camera(np.random.default_rng([seed, STREAM, 1, c]), height, width)
@@ -83,7 +90,8 @@ def render_set(
         for j in range(images_per_id):
             rng = np.random.default_rng([seed, STREAM, 2, i, j])
             cam = cams[int(rng.integers(cameras))]
-            shot = render_shot(rng, ident, cam, size, "holistic")
+            framed = framed_p > 0 and rng.random() < framed_p  # no draw without framing
+            shot = render_shot(rng, ident, cam, size, "framed" if framed else "holistic")
             images[i * images_per_id + j], parts[i * images_per_id + j] = shot.image, shot.label
     labels = torch.arange(len(people)).repeat_interleave(images_per_id)
     heldout = torch.arange(len(labels)) % images_per_id == images_per_id - 1  # the last per id

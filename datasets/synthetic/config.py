@@ -12,6 +12,7 @@ from typing import Any
 from benchmark.errors import ConfigError
 from benchmark.registry import Registry
 from benchmark.settings import Scope, apply_assignments, check_fields, replace_fields
+from reid_datasets.synthetic.render import Framing
 
 SETS = (
     "market1501",
@@ -65,15 +66,42 @@ class SynthConfig:
     scale_occluded_sets: float = field(default=1.0, metadata={"gt": 0.0, "max": 4.0})
     coco_images: int = field(default=600, metadata={"min": 1})
     sets: tuple[str, ...] = field(default=SETS, metadata={"choices": SETS, "min_items": 1})
+    # Framing like real detector boxes (render.Framing) for this share of the Market training
+    # images: loose and tight boxes, off-centre people, boxes cut at the knees or the waist and
+    # resized to the input. 0 frames every training person as the cameras frame the test sets
+    # (70-98% of the height, centred, feet at the bottom); the test sets never change.
+    framed_p: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})
+    # person height / box height: real boxes run from loose (~0.5) to tight (~1.0)
+    frame_fill_min: float = field(default=0.45, metadata={"gt": 0.0, "max": 1.0})
+    frame_fill_max: float = field(default=1.0, metadata={"gt": 0.0, "max": 1.0})
+    # horizontal misplacement of the box (std, fraction of the width)
+    frame_offset: float = field(default=0.12, metadata={"min": 0.0, "max": 0.5})
+    # share of framed boxes that end at the knees or the waist (detector or image border)
+    frame_cut_p: float = field(default=0.2, metadata={"min": 0.0, "max": 1.0})
+    # fraction of the body such a box keeps, from the head down
+    frame_cut_min: float = field(default=0.45, metadata={"gt": 0.0, "max": 1.0})
+    frame_cut_max: float = field(default=0.85, metadata={"gt": 0.0, "max": 1.0})
 
     def __post_init__(self) -> None:
         check_fields(self, SCOPE)
         if self.height < 32 or self.width < 16:
             raise ConfigError("synthetic images must be at least 32x16 pixels; raise height/width")
+        for low, high in (("frame_fill_min", "frame_fill_max"), ("frame_cut_min", "frame_cut_max")):
+            if getattr(self, low) > getattr(self, high):
+                raise ConfigError(f"synthetic {low} must be <= {high}; swap or fix them")
         if self.train_ids + self.test_ids > MAX_PIDS:
             raise ConfigError(
                 f"synthetic train_ids + test_ids must be <= {MAX_PIDS} (4-digit pids)"
             )
+
+    def framing(self) -> Framing:
+        """The detector-box framing of the training images drawn "framed"."""
+        return Framing(
+            fill=(self.frame_fill_min, self.frame_fill_max),
+            offset=self.frame_offset,
+            cut_p=self.frame_cut_p,
+            cut=(self.frame_cut_min, self.frame_cut_max),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of the fields."""

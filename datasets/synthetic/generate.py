@@ -169,7 +169,8 @@ def render_job(cfg: SynthConfig, job: Job, cams: list[Camera]) -> list[tuple[str
     rng = np.random.default_rng([cfg.seed, SET_CODES[job.set_name], job.serial])
     ident = job.identity if job.identity is not None else random_identity(rng)
     mode = "partial" if job.mode == "pair" else job.mode
-    shot = render_shot(rng, ident, cams[job.camera], (cfg.height, cfg.width), mode, cfg.occlusion)
+    size = (cfg.height, cfg.width)
+    shot = render_shot(rng, ident, cams[job.camera], size, mode, cfg.occlusion, cfg.framing())
     if job.mode == "pair":
         return [(job.paths[0], shot), (job.paths[1], shot.partial())]
     if job.mode == "partial":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from reid_datasets.parts import densepose14_to_7
 from reid_datasets.synthetic.cameras import Camera, background, develop
@@ -12,7 +13,30 @@ from reid_datasets.synthetic.figure import draw_person
 from reid_datasets.synthetic.occluders import draw_occluder, occlusion_fraction
 from reid_datasets.synthetic.people import Identity, walking_pose
 
-MODES = ("holistic", "occluded", "partial", "shifted", "junk")
+MODES = ("holistic", "framed", "occluded", "partial", "shifted", "junk")
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a detector box frames a person ("framed" mode): the framing of real training boxes.
+
+    Real detector boxes (Market-1501's DPM boxes, CUHK03's, MSMT17's Faster R-CNN boxes) leave
+    loose margins or cut tight, sit off-centre, and end at the knees or the waist when the
+    detector or the image border cuts the person; a loader resizes each box to the input size.
+    The test sets keep their cameras' own framing; only training images are framed so.
+
+    Attributes:
+        fill: (low, high) person height as a fraction of the box height.
+        offset: standard deviation of the person's horizontal offset (fraction of the width).
+        cut_p: share of boxes cut at the bottom (then resized back to the input, as a loader
+            resizes a truncated detector box).
+        cut: (low, high) fraction of the body height such a box keeps, from the head down.
+    """
+
+    fill: tuple[float, float] = (0.45, 1.0)
+    offset: float = 0.12
+    cut_p: float = 0.2
+    cut: tuple[float, float] = (0.45, 0.85)
 
 
 @dataclass(frozen=True)
@@ -60,6 +84,7 @@ def render_shot(
     size: tuple[int, int],
     mode: str = "holistic",
     occlusion: float = 0.4,
+    framing: Framing | None = None,
 ) -> Shot:
     """Render ``ident`` as seen by ``cam``.
 
@@ -71,8 +96,10 @@ def render_shot(
         mode: "holistic", "occluded" (an occluder hides about ``occlusion`` of the body),
             "partial" (occluded mostly from the bottom, with ``visible_box`` set so that
             ``shot.partial()`` cuts it to the visible region), "shifted" (a badly framed
-            person, for distractors) or "junk" (background with at most a fragment of a body).
+            person, for distractors), "junk" (background with at most a fragment of a body) or
+            "framed" (a holistic person framed like a detector box: ``framing``).
         occlusion: mean occluded fraction for "occluded" and "partial".
+        framing: the box framing of "framed" shots (default ``Framing()``).
     """
     assert mode in MODES, f"unknown render mode {mode!r}"
     height, width = size
@@ -80,6 +107,15 @@ def render_shot(
     body_h = height * rng.uniform(*cam.scale)
     cx = width * (0.5 + rng.normal(0.0, cam.jitter))
     foot_y = height * rng.uniform(0.95, 0.99)
+    stature = ident.stature
+    if mode == "framed":  # a detector box: loose or tight, off-centre (the camera's view aside)
+        framing = framing or Framing()
+        body_h = height * rng.uniform(*framing.fill) / stature
+        cx = width * (0.5 + rng.normal(0.0, framing.offset))
+        top_room = max(body_h * stature, 0.0)
+        foot_y = (
+            height * 0.99 if top_room >= height * 0.99 else rng.uniform(top_room, height * 0.99)
+        )
     if mode == "shifted":
         cx += width * rng.choice([-1.0, 1.0]) * rng.uniform(0.25, 0.45)
         body_h *= rng.uniform(0.8, 1.4)
@@ -101,10 +137,26 @@ def render_shot(
         part14 = np.where(occ.mask, 0, part14).astype(np.uint8)
         tag = f"{occ.kind}/{occ.side}"
     shot = Shot(develop(cam, rng, img), densepose14_to_7(part14), part14, body_pixels, tag)
+    if mode == "framed" and framing is not None and rng.random() < framing.cut_p:
+        top = max(foot_y - body_h * stature, 0.0)
+        shot = _cut_bottom(shot, int(round(top + rng.uniform(*framing.cut) * body_h * stature)))
     if mode == "partial":
         box = _visible_box(rng, shot.part14, occ.mask, occ.side)
         shot = Shot(shot.image, shot.label, shot.part14, body_pixels, tag, box)
     return shot
+
+
+def _cut_bottom(shot: Shot, y_cut: int) -> Shot:
+    """The shot's rows above ``y_cut`` (at least 16) resized back to its size, as a loader
+    resizes a detector box that ends at the knees or the waist to the input."""
+    height, width = shot.label.shape
+    y_cut = min(max(y_cut, 16), height)
+    image = Image.fromarray(shot.image[:y_cut]).resize((width, height), Image.Resampling.BILINEAR)
+    labels = [
+        np.asarray(Image.fromarray(a[:y_cut]).resize((width, height), Image.Resampling.NEAREST))
+        for a in (shot.label, shot.part14)
+    ]
+    return Shot(np.asarray(image), labels[0], labels[1], shot.body_pixels, shot.occluder)
 
 
 def _visible_box(

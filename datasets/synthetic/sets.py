@@ -137,10 +137,13 @@ def market_jobs(cfg: SynthConfig, pools: Pools) -> list[Job]:
         path = f"{MARKET}/{folder}/{names.name(pid, cam)}"
         jobs.append(Job("market1501", len(jobs), ident, cam - 1, mode, (path,)))
 
+    # its own stream: without framing (framed_p 0) every other draw stays as it was
+    framed = np.random.default_rng([cfg.seed, 3, SET_CODES["market1501"]])
     for pid, ident in enumerate(pools.train, start=1):
         cams = _id_cameras(rng, cfg, cfg.train_images_per_id)
         for j in range(cfg.train_images_per_id):
-            add(ident, int(cams[j % len(cams)]), "holistic", "bounding_box_train", pid)
+            mode = "framed" if cfg.framed_p > 0 and framed.random() < cfg.framed_p else "holistic"
+            add(ident, int(cams[j % len(cams)]), mode, "bounding_box_train", pid)
     for pid, ident in enumerate(pools.test, start=cfg.train_ids + 1):
         # The gallery covers every camera of the id, so each query has a match in another one.
         cams = _id_cameras(rng, cfg, cfg.gallery_per_id)

@@ -22,7 +22,7 @@ from reid_datasets.synthetic.figure import draw_person
 from reid_datasets.synthetic.generate import plan_jobs
 from reid_datasets.synthetic.occluders import draw_occluder
 from reid_datasets.synthetic.people import sample_identities, walking_pose
-from reid_datasets.synthetic.render import render_shot
+from reid_datasets.synthetic.render import Framing, render_shot
 from reid_datasets.synthetic.sets import make_pools
 from reid_datasets.synthetic.writers import box_to_dp, label_relpath, market_name
 
@@ -291,3 +291,57 @@ def test_market_name_format():
     assert label_relpath("Market-1501-v15.09.15/query/0002_c1s1_000451_03.jpg") == (
         "Market-1501-v15.09.15_gt_label/query/0002_c1s1_000451_03.png"
     )
+
+
+# --- framing like real detector boxes (training images only) ------------------------------
+
+
+def _framed(framing: Framing, n: int = 40) -> list:
+    people = sample_identities(np.random.default_rng(3), 8)
+    cam = make_camera(np.random.default_rng(4), 128, 64)
+    return [
+        render_shot(np.random.default_rng(i), people[i % 8], cam, (128, 64), "framed", 0.4, framing)
+        for i in range(n)
+    ]
+
+
+def test_framed_people_vary_in_scale_and_position_within_the_ranges() -> None:
+    shots = _framed(Framing(fill=(0.45, 1.0), offset=0.12, cut_p=0.0))
+    heights, centres = [], []
+    for shot in shots:
+        rows, cols = np.flatnonzero(shot.label.any(1)), np.flatnonzero(shot.label.any(0))
+        heights.append((rows.max() - rows.min() + 1) / 128)
+        centres.append((cols.min() + cols.max()) / 2 / 64 - 0.5)
+    assert 0.40 <= min(heights) < 0.6 and max(heights) > 0.85, f"fill range: {heights}"
+    assert np.std(heights) > 0.1, "box tightness varies"
+    assert np.std(centres) > 0.05, "people sit off-centre"
+    person = sample_identities(np.random.default_rng(3), 1)[0]
+    cam = make_camera(np.random.default_rng(4), 128, 64)
+    holistic = render_shot(np.random.default_rng(0), person, cam, (128, 64))
+    rows = np.flatnonzero(holistic.label.any(1))
+    assert rows.max() >= 118, "the cameras' own framing keeps the feet at the bottom"
+
+
+def test_cut_boxes_end_above_the_feet_and_fill_the_input() -> None:
+    for shot in _framed(Framing(fill=(0.8, 0.9), cut_p=1.0, cut=(0.45, 0.55)), n=12):
+        assert shot.image.shape == (128, 64, 3) and shot.label.shape == (128, 64)
+        assert not (shot.label == 7).any(), "a box cut at the waist shows no feet"
+        assert shot.label[-8:].any(), "the cut body reaches the bottom of the resized box"
+        assert (shot.label == 1).any(), "the head is kept"
+
+
+def test_only_market_training_images_are_framed() -> None:
+    cfg = synth_config("smoke", framed_p=0.5)
+    jobs = plan_jobs(cfg)
+    train = [j for j in jobs if "bounding_box_train" in j.paths[0]]
+    framed = [j for j in train if j.mode == "framed"]
+    assert 0.3 < len(framed) / len(train) < 0.7, f"{len(framed)} of {len(train)} framed"
+    assert all(j.mode != "framed" for j in jobs if j not in train), "test sets keep their framing"
+    plain = plan_jobs(synth_config("smoke"))
+    assert all(j.mode != "framed" for j in plain), "framed_p 0: no framed image"
+    assert [j.paths for j in plain] == [j.paths for j in jobs], "the same images, other framing"
+
+
+def test_framing_ranges_are_checked() -> None:
+    with pytest.raises(ConfigError, match="frame_cut_min must be <= frame_cut_max"):
+        synth_config("smoke", frame_cut_min=0.9, frame_cut_max=0.5)

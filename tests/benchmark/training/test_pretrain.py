@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -233,3 +234,18 @@ def test_parts_pretraining_runs_and_says_so_in_its_card(tmp_path: Path, avoid) -
     assert card["pretrain"]["parts_weight"] == 1.0 and card["final_loss"] > 0
     state = torch.load(path, weights_only=True)
     assert not any(k.startswith(("parts", "classifier")) for k in state), "heads are dropped"
+
+
+def test_framed_pretraining_images_and_their_cache_key() -> None:
+    from benchmark.training.pretrain import PretrainConfig, key_options, task_text
+    from benchmark.training.pretrain_fit import render_set
+
+    people = draw_people(0, 3, [])
+    plain = render_set(people, 4, 2, 0, (64, 32))
+    framed = render_set(people, 4, 2, 0, (64, 32), framed_p=1.0)
+    assert not torch.equal(plain.images, framed.images), "framing changes the images"
+    top_rows = [int(np.flatnonzero(p.numpy().any(1)).min()) for p in framed.parts]
+    assert len(set(top_rows)) > 3, "framed people start at many heights"
+    assert "framed_p" not in key_options(PretrainConfig()), "the old trunks keep their names"
+    assert key_options(PretrainConfig(framed_p=0.5))["framed_p"] == 0.5
+    assert "framed like detector boxes" in task_text(PretrainConfig(framed_p=0.5))
