@@ -53,6 +53,15 @@ class DataConfig:
     synth_profile: str = field(default="cpu", metadata={"choices": SYNTH_PROFILES.names})
     # synthetic occlusion strength (a fraction of the body); None = the profile's value
     occlusion: float | None = field(default=None, metadata={"min": 0.0, "max": 1.0})
+    # share of the synthetic training images framed like detector boxes (SynthConfig.framed_p);
+    # None = the profile's value
+    framed_p: float | None = field(default=None, metadata={"min": 0.0, "max": 1.0})
+
+    def synth_overrides(self) -> dict[str, Any]:
+        """The generator settings this run changes from its synthetic profile's."""
+        chosen = {"occlusion": self.occlusion, "framed_p": self.framed_p}
+        return {k: v for k, v in chosen.items() if v is not None}
+
     # input size; Market-1501's native 128x64 keeps every part on the map
     height: int = field(default=128, metadata={"gt": 0})
     width: int = field(default=64, metadata={"gt": 0})

@@ -128,7 +128,7 @@ def test_images(cfg: RunConfig, count: int) -> tuple[Tensor, dict[str, Any]]:
     Occluded-REID first when the run tested on it: occluded people hide parts, so the check
     sees both visible and invisible parts.
     """
-    root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.occlusion)
+    root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.synth_overrides())
     # the examples set first (registered with examples=True; the paper's Figs. 5 and 6 set)
     name = next((d for d in (examples_set(), *cfg.eval.datasets) if d in cfg.eval.datasets), None)
     name = name or "market1501"

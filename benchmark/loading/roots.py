@@ -4,6 +4,7 @@ root, the part-label tree, and a test set loaded with its loader options."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +16,33 @@ from reid_datasets.synthetic import generate, synth_config
 log = logging.getLogger(__name__)
 
 
-def synthetic_root(synth_profile: str, occlusion: float | None = None, tag: str = "") -> Path:
-    """Where the synthetic data of a size lives (one folder per size, occlusion and purpose)."""
-    occ = "" if occlusion is None else f"-occ{occlusion:g}"
-    return Path("data") / f"synthetic-{synth_profile}{occ}{tag}"
+# how a generator setting changed from the profile's shows in the data folder's name
+SHORT_NAMES = {"occlusion": "occ", "framed_p": "framed"}
 
 
-def ensure_synthetic(
-    synth_profile: str, root: Path, occlusion: float | None, **overrides: Any
-) -> None:
+def synthetic_root(
+    synth_profile: str, overrides: Mapping[str, Any] | None = None, tag: str = ""
+) -> Path:
+    """Where the synthetic data of a size lives: one folder per size, generator settings that
+    differ from the size's (``overrides``, e.g. occlusion) and purpose (``tag``)."""
+    parts = [f"-{SHORT_NAMES.get(k, k)}{v:g}" for k, v in sorted((overrides or {}).items())]
+    return Path("data") / f"synthetic-{synth_profile}{''.join(parts)}{tag}"
+
+
+def ensure_synthetic(synth_profile: str, root: Path, **overrides: Any) -> None:
     """Generate synthetic data under ``root`` unless it is already there and current."""
-    if occlusion is not None:
-        overrides["occlusion"] = occlusion
     if generate(root, synth_config(synth_profile, **overrides)):
         log.info("generated synthetic data under %s", root)
 
 
-def data_root(root: str | None, synth_profile: str, occlusion: float | None) -> tuple[Path, str]:
-    """The data root and its kind ("synthetic" or "real"); ``root`` None draws the default."""
+def data_root(
+    root: str | None, synth_profile: str, overrides: Mapping[str, Any] | None = None
+) -> tuple[Path, str]:
+    """The data root and its kind ("synthetic" or "real"); ``root`` None draws the default
+    synthetic data of ``synth_profile`` with the generator ``overrides``."""
     if root is None:
-        path = synthetic_root(synth_profile, occlusion)
-        ensure_synthetic(synth_profile, path, occlusion)
+        path = synthetic_root(synth_profile, overrides)
+        ensure_synthetic(synth_profile, path, **(overrides or {}))
     else:
         path = Path(root)
         if problem := folder_problem(path):

@@ -143,7 +143,7 @@ def diagnose(run_dir: Path, method: str, seed: int | None) -> pd.DataFrame:
 
     trained = load_trained(run_dir, method, seed)
     cfg, model = trained.cfg, trained.model
-    root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.occlusion)
+    root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.synth_overrides())
     size = (cfg.data.height, cfg.data.width)
     queries = {
         name: load_test_set(name, root, loader_options(cfg, name)).query

@@ -43,8 +43,10 @@ def prepare_sweep(cfg: RunConfig, kind: str) -> dict[float, dict[str, Splits]]:
         raise DataError("the occlusion sweep needs the synthetic data; drop --root or the sweep")
     sweep = {}
     for occ in cfg.eval.occlusion_sweep:
-        root = synthetic_root(cfg.data.synth_profile, occ, "-sweep")
-        ensure_synthetic(cfg.data.synth_profile, root, occ, sets=tuple(cfg.eval.sweep_datasets))
+        overrides = cfg.data.synth_overrides() | {"occlusion": occ}
+        root = synthetic_root(cfg.data.synth_profile, overrides, "-sweep")
+        sets = tuple(cfg.eval.sweep_datasets)
+        ensure_synthetic(cfg.data.synth_profile, root, **overrides, sets=sets)
         sweep[occ] = {
             name: load_test_set(name, root, loader_options(cfg, name))
             for name in cfg.eval.sweep_datasets
@@ -54,7 +56,7 @@ def prepare_sweep(cfg: RunConfig, kind: str) -> dict[float, dict[str, Splits]]:
 
 def prepare_data(cfg: RunConfig) -> RunData:
     """Resolve the data root (generating the synthetic default) and parse every split needed."""
-    root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.occlusion)
+    root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.synth_overrides())
     configs = [method_config(m, **applicable_options(m, cfg.method)) for m in cfg.methods]
     needs = any(c.needs_part_labels for c in configs)
     labels = resolve_labels(cfg.data.labels, root, kind) if needs else "none"

@@ -202,7 +202,7 @@ def test_unknown_keys_name_the_closest_match_and_the_valid_keys() -> None:
 def test_method_option_no_selected_method_has_is_an_error() -> None:
     message = error_of("method.share_conv=true")
     assert message.startswith("unknown setting 'method.share_conv'")
-    assert "(did you mean share_conv5?)" in message and "share_conv5, triplet_weight" in message
+    assert "(did you mean share_conv5?)" in message and "share_conv5, trains, triplet" in message
     assert "no selected method (baseline) has it" in error_of(
         'methods=["baseline"]', "method.share_conv5=true"
     ), "baseline has no share_conv5"
