@@ -22,7 +22,7 @@ SETS = (
     "occluded_reid",
     "coco_densepose",
 )
-GENERATOR_VERSION = 2  # bump when the drawing changes, so cached trees are regenerated
+GENERATOR_VERSION = 3  # bump when the drawing or what is written changes (3: cameras, boxes)
 SCOPE = Scope(kind="synthetic", noun="option", example="train_ids=50")
 MAX_PIDS = 9998  # Market-1501 names hold 4-digit pids; 0000 and -1 are distractor and junk
 

@@ -50,7 +50,9 @@ logger = logging.getLogger(__name__)
 
 MARKER = "synthetic.json"  # written last: its presence with the right hash means "complete"
 IN_PROGRESS = ".synthetic_incomplete"  # written first: the root is ours even if interrupted
-META = "synthetic_images.csv"  # per-image facts: occluder, visible share of the body
+# per-image facts: the set's camera, occluder, visible share of the body, and for a partial crop
+# the box it was cut from in its source image (y0 y1 x0 x1; the source is cfg.height x width)
+META = "synthetic_images.csv"
 RELEASES = (MARKET, PARTIAL_REID, ILIDS_2018, ILIDS_2019, OCCLUDED_REID)
 OWNED = (*RELEASES, *(r + LABEL_SUFFIX for r in RELEASES), "coco")
 
@@ -79,7 +81,7 @@ def generate(root: Path, cfg: SynthConfig, progress: bool = True) -> bool:
     _claim(root, cfg)
     start = time.perf_counter()
     files: Counter[str] = Counter()
-    meta: list[tuple[str, str, float]] = []
+    meta: list[tuple[str, int, str, float, str]] = []
     jobs = plan_jobs(cfg)
     coco = _coco_plan(cfg)
     with tqdm(
@@ -91,7 +93,8 @@ def generate(root: Path, cfg: SynthConfig, progress: bool = True) -> bool:
                 cams[job.set_name] = set_cameras(cfg, job.set_name)
             for path, shot in render_job(cfg, job, cams[job.set_name]):
                 _write_shot(root, path, shot, files)
-                meta.append((path, shot.occluder, round(shot.visible_fraction, 4)))
+                box = "" if shot.source_box is None else " ".join(map(str, shot.source_box))
+                meta.append((path, job.camera, shot.occluder, round(shot.visible_fraction, 4), box))
             bar.update()
         _write_coco(root, cfg, coco, files, bar)
     _write_meta(root, meta)
@@ -223,10 +226,11 @@ def _write_coco(
         files["coco/annotations"] += 1
 
 
-def _write_meta(root: Path, rows: list[tuple[str, str, float]]) -> None:
-    """Per-image facts (occluder kind/side, visible share of the body), atomically."""
+def _write_meta(root: Path, rows: list[tuple[str, int, str, float, str]]) -> None:
+    """Per-image facts (camera, occluder kind/side, visible share of the body, a partial
+    crop's source box), atomically."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(("path", "occluder", "visible_fraction"))
+    writer.writerow(("path", "camera", "occluder", "visible_fraction", "source_box"))
     writer.writerows(rows)
     write_text_atomic(buf.getvalue(), root / META)

@@ -50,6 +50,8 @@ class Shot:
         body_pixels: body pixels before occlusion (0 for junk).
         occluder: occluder kind ("" when none) and side, as "kind/side".
         visible_box: (y0, y1, x0, x1) of the visible body beyond the occluder ("partial" mode).
+        source_box: for a partial crop (``partial()``), the (y0, y1, x0, x1) it was cut from
+            in its source image: where it sits at native scale.
     """
 
     image: np.ndarray
@@ -58,6 +60,7 @@ class Shot:
     body_pixels: int
     occluder: str = ""
     visible_box: tuple[int, int, int, int] | None = None
+    source_box: tuple[int, int, int, int] | None = None
 
     @property
     def visible_fraction(self) -> float:
@@ -74,6 +77,7 @@ class Shot:
             self.part14[y0:y1, x0:x1],
             self.body_pixels,
             self.occluder,
+            source_box=self.visible_box,
         )
 
 

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
@@ -345,3 +346,21 @@ def test_only_market_training_images_are_framed() -> None:
 def test_framing_ranges_are_checked() -> None:
     with pytest.raises(ConfigError, match="frame_cut_min must be <= frame_cut_max"):
         synth_config("smoke", frame_cut_min=0.9, frame_cut_max=0.5)
+
+
+def test_each_partial_crop_records_its_source_box_and_every_image_its_camera(tree) -> None:
+    meta = pd.read_csv(tree / "synthetic_images.csv", keep_default_na=False)
+    assert list(meta.columns) == ["path", "camera", "occluder", "visible_fraction", "source_box"]
+    assert meta["camera"].ge(0).all(), "every image names its camera within its set"
+    crops = meta[meta["path"].str.contains("partial_body_images")]
+    assert len(crops) and crops["source_box"].ne("").all(), "every partial crop has its box"
+    assert meta.loc[~meta.index.isin(crops.index), "source_box"].eq("").sum() > 0
+    for row in crops.head(6).itertuples():
+        y0, y1, x0, x1 = map(int, row.source_box.split())
+        crop_label = tree / row.path.replace(
+            "Partial-REID_Dataset", "Partial-REID_Dataset_gt_label"
+        )
+        source = crop_label.parent.parent / "occluded_body_images" / crop_label.name
+        part = np.asarray(Image.open(crop_label.with_suffix(".png")))
+        whole = np.asarray(Image.open(source.with_suffix(".png")))
+        np.testing.assert_array_equal(whole[y0:y1, x0:x1], part, err_msg=row.path)
