@@ -20,6 +20,7 @@ from benchmark.commands.results import add_report_parsers
 from benchmark.commands.run import add_run_parser
 from benchmark.commands.score import add_score_parser
 from benchmark.commands.sweep import add_sweep_parser
+from benchmark.commands.zoom import add_zoom_parser
 from benchmark.plugins import import_plugins
 
 __all__ = ["EXIT_CODES", "build_parser", "main", "run_command"]
@@ -39,8 +40,8 @@ WORKFLOW = """\
 workflow:
   run, sweep            train and evaluate (one run folder; or jobs into a sweep store)
   tables, figures,      read a run folder: tables, figures, rank lists, an HTML report,
-  ranklist, report,     an ONNX export with its model card, and the regression check
-  export, check
+  ranklist, report,     an ONNX export with its model card, the regression check, and the
+  export, check, zoom   synthetic partial crops in place and at each zoom
   score                 score part features extracted by any model (.npz)
   list, datasets,       what is registered; data roots against the real releases; the
   synth, pretrain,      synthetic data; the synthetic trunk; the part parser
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_report_parsers,
         add_ranklist_parsers,
         add_export_parser,
+        add_zoom_parser,
         add_score_parser,
         add_data_parsers,
         add_pretrain_parser,

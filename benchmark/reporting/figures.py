@@ -348,3 +348,44 @@ def write_claims_figures(per_query: pd.DataFrame | None, out_dir: Path) -> list[
         part = frame[frame["data"] == data]
         written.append(claims_chart(part, Path(out_dir) / f"claims_{data}.png", title))
     return written
+
+
+def zoom_curves(frame: pd.DataFrame, out: Path, title: str) -> Path:
+    """Rank-1 against the zoom a partial crop is shown at, one line per method: the crops at
+    their source position (zoom 1.0) and scaled, with the stretched protocol as a marker at its
+    mean zoom. ``frame``: tidy rows of one data set (``benchmark zoom``)."""
+    import seaborn as sns  # slow to import: loaded when a figure is drawn
+
+    rows = frame[frame["metric"] == "rank1"]
+    stats = rows.groupby(["method", "presentation", "zoom"], sort=False)["value"]
+    stats = stats.agg(["mean", "std"]).reset_index().fillna({"std": 0.0})
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(5.6, 3.6))
+        ax = fig.subplots()
+        for i, (method, part) in enumerate(stats.groupby("method", sort=False)):
+            color = sns.color_palette()[i % 10]
+            line = part[part["presentation"] == "zoom"].sort_values("zoom")
+            ax.errorbar(
+                line["zoom"],
+                100 * line["mean"],
+                yerr=100 * line["std"],
+                marker="o",
+                markersize=3,
+                capsize=2,
+                color=color,
+                label=_label(method, True),
+            )
+            stretched = part[part["presentation"] == "stretched"]
+            ax.plot(
+                stretched["zoom"],
+                100 * stretched["mean"],
+                marker="*",
+                markersize=11,
+                linestyle="none",
+                color=color,
+            )
+        ax.set_xlabel("zoom of the partial crop (1 = at its source position, native scale)")
+        ax.set_ylabel("Rank-1 (%)")
+        ax.set_title(title + " (star: stretched to the input, the test protocol)")
+        ax.legend(fontsize=7)
+    return _save(fig, out)
