@@ -32,7 +32,7 @@ def test_the_commands_are_the_documented_ones() -> None:
     top = {name.split()[0] for name in PARSERS if name}
     assert top == {
         "run", "sweep", "tables", "figures", "check", "ranklist", "report", "export", "score",
-        "list", "synth", "datasets", "pretrain", "parse",
+        "list", "synth", "datasets", "pretrain", "parse", "zoom",
     }  # fmt: skip
 
 
