@@ -56,11 +56,8 @@ class DataConfig:
     # share of the synthetic training images framed like detector boxes (SynthConfig.framed_p);
     # None = the profile's value
     framed_p: float | None = field(default=None, metadata={"min": 0.0, "max": 1.0})
-
-    def synth_overrides(self) -> dict[str, Any]:
-        """The generator settings this run changes from its synthetic profile's."""
-        chosen = {"occlusion": self.occlusion, "framed_p": self.framed_p}
-        return {k: v for k, v in chosen.items() if v is not None}
+    # the synthetic occluded/partial sets' cameras: their own (the profile's) or "market"
+    test_cameras: str | None = field(default=None, metadata={"choices": ("own", "market")})
 
     # input size; Market-1501's native 128x64 keeps every part on the map
     height: int = field(default=128, metadata={"gt": 0})
@@ -76,6 +73,12 @@ class DataConfig:
     coco_min_aspect: float = field(default=1.8, metadata={"min": 0.0})
     # small images decode faster than worker processes start
     num_workers: int = field(default=0, metadata={"min": 0})
+
+    def synth_overrides(self) -> dict[str, Any]:
+        """The generator settings this run changes from its synthetic profile's."""
+        chosen: dict[str, Any] = {"occlusion": self.occlusion, "framed_p": self.framed_p}
+        chosen["test_cameras"] = self.test_cameras
+        return {k: v for k, v in chosen.items() if v is not None}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 # how a generator setting changed from the profile's shows in the data folder's name
-SHORT_NAMES = {"occlusion": "occ", "framed_p": "framed"}
+SHORT_NAMES = {"occlusion": "occ", "framed_p": "framed", "test_cameras": "cams-"}
 
 
 def synthetic_root(
@@ -25,8 +25,12 @@ def synthetic_root(
 ) -> Path:
     """Where the synthetic data of a size lives: one folder per size, generator settings that
     differ from the size's (``overrides``, e.g. occlusion) and purpose (``tag``)."""
-    parts = [f"-{SHORT_NAMES.get(k, k)}{v:g}" for k, v in sorted((overrides or {}).items())]
+    parts = [f"-{SHORT_NAMES.get(k, k)}{_text(v)}" for k, v in sorted((overrides or {}).items())]
     return Path("data") / f"synthetic-{synth_profile}{''.join(parts)}{tag}"
+
+
+def _text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def ensure_synthetic(synth_profile: str, root: Path, **overrides: Any) -> None:

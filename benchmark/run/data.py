@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmark.config import RunConfig, loader_options
 from benchmark.errors import DataError
@@ -19,6 +21,7 @@ from benchmark.loading.roots import (
 )
 from benchmark.loading.samplers import require_identities
 from reid_datasets.base import Splits, load_dataset
+from reid_datasets.synthetic import MARKER
 from reid_methods.base import applicable_options, method_config
 
 
@@ -35,6 +38,8 @@ class RunData:
     labels: str = "none"  # which part labels trained the part methods: "ps", "gt" or "none"
     validation: ValidationSplit | None = None  # training identities held out (train.val_ids)
     parsing_sets: tuple[str, ...] = ()  # test sets scored for parsing quality (ground truth)
+    # synthetic data: whose cameras the occluded/partial sets have ("own" or "market")
+    test_cameras: str | None = None
 
 
 def prepare_sweep(cfg: RunConfig, kind: str) -> dict[float, dict[str, Splits]]:
@@ -72,4 +77,14 @@ def prepare_data(cfg: RunConfig) -> RunData:
     sweep = prepare_sweep(cfg, kind)
     queries = {name: s.query for name, s in tests.items()} if cfg.eval.parsing else {}
     scored = sets_with_truth(root, queries, kind == "synthetic")
-    return RunData(root, kind, train, tests, tuple(coco), sweep, labels, validation, scored)
+    cameras = synthetic_setting(root, "test_cameras", "own") if kind == "synthetic" else None
+    return RunData(
+        root, kind, train, tests, tuple(coco), sweep, labels, validation, scored, cameras
+    )
+
+
+def synthetic_setting(root: Path, key: str, default: Any) -> Any:
+    """A generator setting of the synthetic tree under ``root`` (its marker file records them;
+    a tree from before the setting existed was drawn with its default)."""
+    record = json.loads((root / MARKER).read_text(encoding="utf-8"))
+    return record.get("config", {}).get(key, default)

@@ -34,6 +34,8 @@ def evaluate_method(
     base = {"method": method, "seed": seed, "data": data.kind, "labels": labels}
     init = init_kind(cfg.method.get("pretrained")) if model.cfg.trains else "none"
     base |= {"precision": precision, "init": init}
+    if data.test_cameras is not None:  # synthetic data: the occluded/partial sets' cameras
+        base |= {"test_cameras": data.test_cameras}
     sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot
     rows, curves, queries = [], [], []
     for occ, tests in [(None, data.tests), *data.sweep.items()]:

@@ -32,7 +32,8 @@ CONDITION_COLUMNS = ("occlusion",)
 # ``precision`` is the training precision train.amp resolved to ("fp32", "bf16", "fp16");
 # ``init`` how the trunk started: "scratch", "synthetic" (the cached synthetic trunk), "file"
 # (a local state dict, e.g. ImageNet weights) or "none" (a training-free method).
-DESCRIPTIVE_COLUMNS = ("precision", "init")
+# ``test_cameras`` (synthetic data only): the occluded/partial sets' cameras, "own" or "market".
+DESCRIPTIVE_COLUMNS = ("precision", "init", "test_cameras")
 # The identity of a row: every column that defines what was measured (all but run and value),
 # so rows under different conditions (gt vs ps labels, occlusion) never replace or match each other.
 KEY_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("run", "value")) + CONDITION_COLUMNS

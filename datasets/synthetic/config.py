@@ -66,6 +66,10 @@ class SynthConfig:
     scale_occluded_sets: float = field(default=1.0, metadata={"gt": 0.0, "max": 4.0})
     coco_images: int = field(default=600, metadata={"min": 1})
     sets: tuple[str, ...] = field(default=SETS, metadata={"choices": SETS, "min_items": 1})
+    # the cameras of the occluded/partial test sets: "own" (new cameras, as a real cross-data-set
+    # test has: Occluded-REID and Partial-REID were shot apart from Market-1501) or "market"
+    # (the training set's cameras), so the camera shift can be measured apart from occlusion
+    test_cameras: str = field(default="own", metadata={"choices": ("own", "market")})
     # Framing like real detector boxes (render.Framing) for this share of the Market training
     # images: loose and tight boxes, off-centre people, boxes cut at the knees or the waist and
     # resized to the input. 0 frames every training person as the cameras frame the test sets

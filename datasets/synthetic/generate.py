@@ -158,8 +158,12 @@ def plan_jobs(cfg: SynthConfig) -> list[Job]:
 
 
 def set_cameras(cfg: SynthConfig, set_name: str) -> list[Camera]:
-    """The cameras of one ReID set (seeded by the set, so sets do not share scenes)."""
+    """The cameras of one ReID set: its own (seeded by the set, so sets do not share scenes),
+    or with ``test_cameras="market"`` the Market-1501 cameras for the occluded/partial sets."""
     n = cfg.cameras if set_name == "market1501" else SET_CAMERAS[set_name]
+    if set_name != "market1501" and cfg.test_cameras == "market":
+        market = set_cameras(cfg, "market1501")
+        return [market[c % len(market)] for c in range(n)]
     code = SET_CODES[set_name]
     return [
         make_camera(np.random.default_rng([cfg.seed, 1, code, c]), cfg.height, cfg.width)

@@ -364,3 +364,14 @@ def test_each_partial_crop_records_its_source_box_and_every_image_its_camera(tre
         part = np.asarray(Image.open(crop_label.with_suffix(".png")))
         whole = np.asarray(Image.open(source.with_suffix(".png")))
         np.testing.assert_array_equal(whole[y0:y1, x0:x1], part, err_msg=row.path)
+
+
+def test_the_camera_knob_gives_the_test_sets_market_cameras() -> None:
+    from reid_datasets.synthetic.generate import set_cameras
+
+    own, market = synth_config("smoke"), synth_config("smoke", test_cameras="market")
+    assert set_cameras(own, "occluded_reid") != set_cameras(own, "market1501")[:5]
+    shared = set_cameras(market, "occluded_reid")
+    assert shared == set_cameras(market, "market1501")[:5], "the test sets see Market's cameras"
+    assert set_cameras(market, "market1501") == set_cameras(own, "market1501"), "training as is"
+    assert own.digest() != market.digest(), "a separate cached tree"

@@ -46,6 +46,7 @@ def test_smoke_run_writes_rows_for_both_methods_on_both_sets(smoke_run) -> None:
     assert {"config.json", "env.json"} <= {p.name for p in run_dir.iterdir()}
     assert (df.data == "synthetic").all(), "rows must say which data produced them"
     assert (df["init"] == "scratch").all(), "every row says how the trunk started"
+    assert (df["test_cameras"] == "own").all(), "and whose cameras the occluded sets have"
     tables = (run_dir / "tables.md").read_text(encoding="utf-8")
     assert tables in proc.stdout, "the printed tables are the run folder's tables.md"
     assert "\\begin{table}" in (run_dir / "tables.tex").read_text(encoding="utf-8")
