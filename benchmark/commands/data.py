@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmark.commands.values import seed
+from benchmark.commands.values import add_set_option, seed
 from benchmark.profiles import PROFILES
 from benchmark.store.run_folder import check_out_dir
 from reid_datasets import check as datacheck
@@ -38,14 +38,7 @@ def add_data_parsers(sub) -> None:
         help="fraction of the body the occluders cover, 0-1 (default: the profile's)",
     )
     synth.add_argument("--seed", type=seed, default=None, help="seed (default: the profile's)")
-    synth.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a generator setting, e.g. train_ids=50; repeatable (default: none)",
-    )
+    add_set_option(synth, "a generator setting, e.g. train_ids=50")
     synth.set_defaults(func=cmd_synth)
     add_datasets_parser(sub)
 

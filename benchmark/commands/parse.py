@@ -8,7 +8,7 @@ import logging
 import time
 from pathlib import Path
 
-from benchmark.commands.values import positive, seed
+from benchmark.commands.values import add_set_option, positive, seed
 from benchmark.errors import UserError, folder_problem
 from benchmark.human_parsing.config import ParseConfig, parse_profile
 from benchmark.human_parsing.evaluate import evaluate_labels, label_pairs, recorded_checkpoint
@@ -56,14 +56,7 @@ def add_parse_parser(subparsers) -> argparse.ArgumentParser:
     )
     train.add_argument("--seed", type=seed, help="training seed (default: the profile's, 0)")
     train.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    train.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a setting, e.g. iters=500 or backbone=resnet18; repeatable (default: none)",
-    )
+    add_set_option(train, "a setting, e.g. iters=500 or backbone=resnet18")
     train.set_defaults(resume_hint="python -m benchmark parse train --resume RUN_DIR")
     label = sub.add_parser("label", help="write the Market-1501 _ps_label tree")
     label.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchmark.commands.values import add_set_option
 from benchmark.profiles import get_profile
 from benchmark.provenance import pick_device
 from benchmark.settings import apply_assignments
@@ -37,14 +38,10 @@ def add_pretrain_parser(sub: argparse._SubParsersAction) -> None:
         help=f"folder of the cached trunks (default: {DEFAULT_DIR})",
     )
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a pretraining option, e.g. epochs=4 (then pass the printed path as "
-        "method.pretrained=PATH: run uses the profile's options); repeatable (default: none)",
+    add_set_option(
+        p,
+        "a pretraining option, e.g. epochs=4 (then pass the printed path as --pretrained "
+        "PATH: run uses the profile's options)",
     )
     p.set_defaults(func=run_pretrain)
 

@@ -8,6 +8,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from benchmark.commands.values import add_set_option
 from benchmark.config import RunConfig, apply_overrides, check_run_config
 from benchmark.errors import UserError
 from benchmark.profiles import DEFAULT_PROFILE, PROFILES, get_profile
@@ -64,15 +65,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", help="torch device: cpu, cuda or cuda:N (default: cuda when available)"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one setting, e.g. train.epochs=5 or method.share_conv5=true; "
-        "repeatable (default: none)",
-    )
+    add_set_option(parser, "one setting, e.g. train.epochs=5 or method.share_conv5=true")
 
 
 def run_option_words(args: argparse.Namespace, method: str, seed: int, profile: str) -> list[str]:
