@@ -7,7 +7,14 @@ from pathlib import Path
 
 from benchmark.errors import ConfigError
 from reid_datasets.base import ExpectedCounts, Sample, Splits, register_dataset
-from reid_datasets.layout import DatasetLayout, ParsedName, ProblemLog, require_dir, scan_folder
+from reid_datasets.layout import (
+    DatasetLayout,
+    ParsedName,
+    ProblemLog,
+    find_dir,
+    require_dir,
+    scan_folder,
+)
 
 NAME = "partial_reid"
 LAYOUT = DatasetLayout(
@@ -77,10 +84,16 @@ def load_partial_reid(
     base = LAYOUT.locate(root)
     query = scan_split(NAME, base, query_folder, 0, log)
     gallery = scan_split(NAME, base, GALLERY_FOLDER, 1, log)
+    # the other query folder too, when the release has it: every table names both (DESIGN)
+    extra = {}
+    for other in QUERY_FOLDERS:
+        if other != query_folder and find_dir(base, other) is not None:
+            extra[other] = scan_split(NAME, base, other, 0, log)
     return Splits(
         name=NAME,
         query=query,
         gallery=gallery,
         info={"query_folder": query_folder},
         problems=tuple(log.lines),
+        extra_queries=extra,
     )

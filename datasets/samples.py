@@ -59,6 +59,8 @@ class Splits:
         train, query, gallery: samples per split (CocoInstance for coco_densepose).
         info: protocol facts a table must state (e.g. {"query_folder": "partial_body_images"}).
         problems: non-fatal problems found while reading, one line each.
+        extra_queries: other query sets scored against the same gallery, by the name their
+            rows carry (e.g. Partial-REID's other query folder: codebases differ on which).
     """
 
     name: str
@@ -67,3 +69,4 @@ class Splits:
     gallery: tuple[Sample, ...] = ()
     info: dict[str, str] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    extra_queries: dict[str, tuple[Sample, ...]] = field(default_factory=dict)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,11 +42,13 @@ class ProtocolResult:
 
 @dataclass(frozen=True)
 class SetEvaluation:
-    """Every protocol on one test set, with the features they were computed from."""
+    """Every protocol on one test set (each of its query sets), with the features they were
+    computed from (``query``: the main query set; ``queries``: all of them by name)."""
 
     results: tuple[ProtocolResult, ...]
     query: FeatureBank
     gallery: FeatureBank
+    queries: dict[str, FeatureBank] = field(default_factory=dict)  # every query set, by name
 
 
 @torch.no_grad()
@@ -130,26 +132,31 @@ def evaluate_splits(
     # "test w/o vis" for every part method (P > 1), whatever its visibility: rows stay stable
     part_method = query.visibility.shape[1] > 1
     vis_options = (True, False) if without_vis and part_method else (True,)
+    banks = {query_set_name(splits): query}
+    for extra_name, samples in splits.extra_queries.items():  # e.g. the other query folder
+        desc = f"{name} {extra_name}"
+        banks[extra_name] = extract(model, samples, size, bs, device, desc, num_workers, precision)
     results = []
-    for mode in modes:
-        for vis in vis_options:
-            result = evaluate(
-                query,
-                gallery,
-                mode=mode,
-                trials=trials,
-                seed=seed,
-                use_visibility=vis,
-                distance=distance,
-                market_ids=market_ids,
-            )
-            context = {
-                "dataset": name,
-                "query_set": query_set_name(splits),
-                "mode": mode,
-                "distance": distance,
-                "vis": vis,
-            }
-            metrics = result.to_dict() | ({"trials": trials} if mode == "single" else {})
-            results.append(ProtocolResult(context, metrics, result.cmc, result.per_query))
-    return SetEvaluation(tuple(results), query, gallery)
+    for query_set, bank in banks.items():
+        for mode in modes:
+            for vis in vis_options:
+                result = evaluate(
+                    bank,
+                    gallery,
+                    mode=mode,
+                    trials=trials,
+                    seed=seed,
+                    use_visibility=vis,
+                    distance=distance,
+                    market_ids=market_ids,
+                )
+                context = {
+                    "dataset": name,
+                    "query_set": query_set,
+                    "mode": mode,
+                    "distance": distance,
+                    "vis": vis,
+                }
+                metrics = result.to_dict() | ({"trials": trials} if mode == "single" else {})
+                results.append(ProtocolResult(context, metrics, result.cmc, result.per_query))
+    return SetEvaluation(tuple(results), query, gallery, banks)

@@ -89,14 +89,15 @@ class MaskRecorder:
         self._handle.remove()
 
     def split(self, num_query: int, num_gallery: int) -> tuple[np.ndarray | None, ...]:
-        """(query maps, gallery maps), or (None, None) for a method without masks."""
+        """(query maps, gallery maps) of the main query set and the gallery, extracted first
+        (the maps of a set's other query sets follow), or (None, None) without masks."""
         if self.without_masks or not self.maps:
             return None, None
-        maps = np.concatenate(self.maps)
-        assert len(maps) == num_query + num_gallery, (
+        maps = np.concatenate(self.maps)  # the main query set, the gallery, then any other
+        assert len(maps) >= num_query + num_gallery, (
             f"{len(maps)} maps for {num_query}+{num_gallery}"
         )
-        return maps[:num_query], maps[num_query:]
+        return maps[:num_query], maps[num_query : num_query + num_gallery]
 
 
 def save_ranklist_data(data: RanklistData, out_dir: Path) -> Path:

@@ -69,7 +69,8 @@ def evaluate_method(
                 ctx = base | result.context | condition
                 rows += make_rows(ctx, result.metrics)
                 curves += cmc_rows(result.context, result.cmc, occ)
-                queries.append(query_frame(ctx, result.per_query, found.query, labels != "none"))
+                bank = found.queries[result.context["query_set"]]
+                queries.append(query_frame(ctx, result.per_query, bank, labels != "none"))
             if occ is None and name in data.parsing_sets:  # sets with ground truth only
                 rows += parsing_rows(cfg, data, model, splits, base, run_dir, device)
     save_cmc(curves, run_dir)

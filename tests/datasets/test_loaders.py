@@ -179,6 +179,12 @@ def test_partial_reid_query_folder_choice(tmp_path):
     assert occluded.query[0].path.parent.name == "occluded_body_images"
     with pytest.raises(UserError, match="partial_body_images, occluded_body_images"):
         load_dataset("partial_reid", tmp_path, query_folder="whole_body_images")
+    # the other folder is scored too, against the same gallery: every table names both
+    assert list(default.extra_queries) == ["occluded_body_images"]
+    assert len(default.extra_queries["occluded_body_images"]) == 5
+    assert list(occluded.extra_queries) == ["partial_body_images"]
+    shutil.rmtree(tmp_path / "Partial-REID_Dataset" / "occluded_body_images")
+    assert load_dataset("partial_reid", tmp_path).extra_queries == {}, "a release without it"
 
 
 def test_partial_reid_nested_and_alias(tmp_path):
