@@ -57,6 +57,8 @@ class DatasetInfo:
         examples: the set whose rank lists and part masks a run draws (the paper's Figs. 5-6).
         options: the loader's keyword arguments that a run sets, each mapped to the run
             setting that holds its value, e.g. ``{"query_folder": "eval.partial_reid_query"}``.
+        control: an occluded or partial set whose whole-body gallery also gives a whole-body
+            control (whole-to-whole across its own cameras), where the cameras are known.
     """
 
     display: str
@@ -68,6 +70,7 @@ class DatasetInfo:
     market_ids: bool = False
     examples: bool = False
     options: tuple[tuple[str, str], ...] = ()
+    control: bool = False
 
     @property
     def label(self) -> str:
@@ -94,6 +97,7 @@ def register_dataset(
     market_ids: bool = False,
     examples: bool = False,
     options: dict[str, str] | None = None,
+    control: bool = False,
 ) -> Callable[[Loader], Loader]:
     """Register ``loader(root: Path, strict: bool = True, **options) -> Splits`` under ``name``.
 
@@ -115,6 +119,7 @@ def register_dataset(
         market_ids,
         examples,
         tuple(sorted((options or {}).items())),
+        control,
     )
     return DATASETS.decorator(name, expected=info.expected, info=info)
 

@@ -31,6 +31,7 @@ GALLERY_FOLDER = "whole_body_images"
     roles=("test",),
     order=4,
     layout=LAYOUT,
+    control=True,  # its whole_body_images: whole-to-whole across its cameras
     examples=True,  # the paper's Figs. 5 and 6 show Occluded-REID
 )
 def load_occluded_reid(root: Path, strict: bool = True) -> Splits:

@@ -102,6 +102,7 @@ def load_partial_ilids_2018(root: Path, strict: bool = True) -> Splits:
     roles=("test",),
     order=3,
     layout=LAYOUT_2019,
+    control=True,  # its gallery holds 2+ whole-body images of most ids (the 2018 release: one)
 )
 def load_partial_ilids_2019(root: Path, strict: bool = True) -> Splits:
     """Parse Partial-iLIDS 2019 (``PartialILIDS/{Probe,Gallery}/``, pid = first 4 characters).

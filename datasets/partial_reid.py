@@ -61,6 +61,7 @@ def scan_split(
     roles=("test",),
     order=1,
     layout=LAYOUT,
+    control=True,  # its whole_body_images: whole-to-whole across its cameras
     # the query folder differs between codebases: a run names it (its tables say which)
     options={"query_folder": "eval.partial_reid_query"},
 )

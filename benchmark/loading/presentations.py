@@ -14,7 +14,6 @@ The stretched presentation stays the test set's definition; these are diagnostic
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +21,9 @@ import numpy as np
 from PIL import Image
 
 from benchmark.errors import DataError
+from benchmark.loading.synthetic_meta import read_meta
 from reid_datasets.base import Sample, Splits
 
-META = "synthetic_images.csv"  # written by the synthetic generator (version 3 on)
 BLANK = (124, 116, 104)  # the ImageNet mean in 0-255: 0 after the loaders' normalisation
 
 
@@ -38,18 +37,8 @@ class Crop:
 
 def source_boxes(root: Path, size: tuple[int, int]) -> dict[str, Crop]:
     """Each partial crop's source box under the synthetic data ``root`` (path relative to it)."""
-    path = Path(root) / META
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as e:
-        raise DataError(
-            f"cannot read {path} ({e}); zoom diagnostics need the synthetic data"
-        ) from e
-    if rows and "source_box" not in rows[0]:
-        raise DataError(f"{path} has no source boxes (an older generator); delete the folder")
     crops = {}
-    for row in rows:
+    for row in read_meta(root):
         if row["source_box"]:
             y0, y1, x0, x1 = map(int, row["source_box"].split())
             crops[row["path"]] = Crop((y0, y1, x0, x1), size)

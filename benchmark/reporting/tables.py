@@ -13,6 +13,7 @@ from benchmark.atomic import write_text_atomic
 from benchmark.errors import UnknownNameError, UserError
 from benchmark.reporting.table_build import build_all
 from benchmark.reporting.table_claims import Confidence, confidence_frames, render_confidence
+from benchmark.reporting.table_controls import render_costs
 from benchmark.reporting.table_parsing import build_parsing
 from benchmark.reporting.table_render import render_tables
 
@@ -68,6 +69,8 @@ def render_report(
     text = render_all(df, fmt, trials)
     if fmt == "csv":
         return text
+    costs = render_costs(df, fmt)  # occluded/partial sets against their whole-body controls
+    text += "\n" + costs if costs else ""
     return text + "\n" + render_confidence(per_query, fmt, frames=frames)
 
 

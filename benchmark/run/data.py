@@ -12,6 +12,7 @@ from benchmark.config import RunConfig, loader_options
 from benchmark.errors import DataError
 from benchmark.evaluation.parsing_truth import sets_with_truth
 from benchmark.evaluation.validation import ValidationSplit, split_validation
+from benchmark.loading.controls import controls
 from benchmark.loading.roots import (
     data_root,
     ensure_synthetic,
@@ -40,6 +41,8 @@ class RunData:
     parsing_sets: tuple[str, ...] = ()  # test sets scored for parsing quality (ground truth)
     # synthetic data: whose cameras the occluded/partial sets have ("own" or "market")
     test_cameras: str | None = None
+    # synthetic data: each occluded/partial set's whole-body control (benchmark.loading.controls)
+    controls: dict[str, Splits] = dataclasses.field(default_factory=dict)
 
 
 def prepare_sweep(cfg: RunConfig, kind: str) -> dict[float, dict[str, Splits]]:
@@ -77,9 +80,11 @@ def prepare_data(cfg: RunConfig) -> RunData:
     sweep = prepare_sweep(cfg, kind)
     queries = {name: s.query for name, s in tests.items()} if cfg.eval.parsing else {}
     scored = sets_with_truth(root, queries, kind == "synthetic")
-    cameras = synthetic_setting(root, "test_cameras", "own") if kind == "synthetic" else None
+    synthetic = kind == "synthetic"
+    cameras = synthetic_setting(root, "test_cameras", "own") if synthetic else None
+    control = controls(tests, root) if synthetic else {}  # real releases lack the cameras
     return RunData(
-        root, kind, train, tests, tuple(coco), sweep, labels, validation, scored, cameras
+        root, kind, train, tests, tuple(coco), sweep, labels, validation, scored, cameras, control
     )
 
 

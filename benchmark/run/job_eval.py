@@ -73,6 +73,24 @@ def evaluate_method(
                 queries.append(query_frame(ctx, result.per_query, bank, labels != "none"))
             if occ is None and name in data.parsing_sets:  # sets with ground truth only
                 rows += parsing_rows(cfg, data, model, splits, base, run_dir, device)
+    for splits in data.controls.values():  # whole-to-whole on each set's own cameras
+        found = evaluate_splits(
+            model,
+            splits,
+            size,
+            device,
+            modes=("multi",),
+            distance=cfg.eval.distance,
+            without_vis=False,
+            batch_size=cfg.eval.batch_size,
+            num_workers=cfg.data.num_workers,
+            precision=precision,
+        )
+        for result in found.results:
+            ctx = base | result.context
+            rows += make_rows(ctx, result.metrics)
+            curves += cmc_rows(result.context, result.cmc, None)
+            queries.append(query_frame(ctx, result.per_query, found.query, labels != "none"))
     save_cmc(curves, run_dir)
     save_job(queries, run_dir)
     return rows
