@@ -47,7 +47,12 @@ def test_smoke_run_writes_rows_for_both_methods_on_both_sets(smoke_run) -> None:
     assert (df.data == "synthetic").all(), "rows must say which data produced them"
     assert (df["init"] == "scratch").all(), "every row says how the trunk started"
     assert (df["test_cameras"] == "own").all(), "and whose cameras the occluded sets have"
+    controls = df[df.query_set == "whole_body_control"]
+    assert {"occluded_reid", "partial_reid"} <= set(controls.dataset), "whole-body controls"
+    partial = set(df[df.dataset == "partial_reid"].query_set)
+    assert {"partial_body_images", "occluded_body_images"} <= partial, "both query folders"
     tables = (run_dir / "tables.md").read_text(encoding="utf-8")
+    assert "**occlusion-cost**" in tables, "the occlusion cost table from the controls"
     assert tables in proc.stdout, "the printed tables are the run folder's tables.md"
     assert "\\begin{table}" in (run_dir / "tables.tex").read_text(encoding="utf-8")
     assert "HPNet" in proc.stdout and "Baseline" in proc.stdout, "the table is printed"
