@@ -69,7 +69,7 @@ def render_report(
     text = render_all(df, fmt, trials)
     if fmt == "csv":
         return text
-    costs = render_costs(df, fmt)  # occluded/partial sets against their whole-body controls
+    costs = render_costs(df, fmt, per_query)  # occluded/partial sets against their controls
     text += "\n" + costs if costs else ""
     return text + "\n" + render_confidence(per_query, fmt, frames=frames)
 

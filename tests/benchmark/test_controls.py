@@ -45,6 +45,25 @@ def test_cost_is_control_minus_occluded_and_shift_is_holistic_minus_control() ->
     assert (row.control, row.occluded) == pytest.approx((75.0, 35.0))
     assert row.cost == pytest.approx(40.0) and row.camera_shift == pytest.approx(15.0)
     text = render_costs(pd.DataFrame(rows), "md")
-    assert "| Baseline | Occluded-REID (query) | 75.0 | 35.0 | +40.0 | +15.0 |" in text, text
+    assert "| Baseline | Occluded-REID (query) | 75.0 | 35.0 | +40.0 | - | +15.0 |" in text, text
     assert "\\begin{table}" in render_costs(pd.DataFrame(rows), "latex")
     assert render_costs(pd.DataFrame(rows[2:]), "md") == "", "no control: no table"
+
+
+def test_the_cost_interval_pairs_identities() -> None:
+    rows = _rows("baseline", "occluded_reid", CONTROL, [0.9]) + _rows(
+        "baseline", "occluded_reid", "query", [0.3]
+    )
+    per_query = []
+    for query_set, hits in ((CONTROL, [1, 1, 1, 1, 1, 1]), ("query", [0, 0, 1, 0, 1, 0])):
+        for i, hit in enumerate(hits):
+            per_query.append(
+                {"data": "synthetic", "distance": "paper", "method": "baseline"}
+                | {"dataset": "occluded_reid", "query_set": query_set, "mode": "multi"}
+                | {"vis": True, "valid": True, "occlusion": None, "pid": i % 3, "query": i}
+                | {"first_match_rank": 1 if hit else 3}
+            )
+    text = render_costs(pd.DataFrame(rows), "md", pd.DataFrame(per_query), n_resamples=999)
+    line = next(t for t in text.splitlines() if t.startswith("| Baseline"))
+    low, high = (float(v) for v in line.split("|")[6].strip(" []").split(","))
+    assert low <= 66.7 <= high and high <= 100.0, line  # per identity: 1 - 1/3, 1 - 1/3, 1 - 1/3
