@@ -85,9 +85,15 @@ def _claims_caption(frame: pd.DataFrame, data: str, not_run: list[Claim], resamp
     return text
 
 
-def _claim_cells(row: pd.Series, latex: bool, several_sets: bool) -> list[str]:
+def _several_query_sets(frame: pd.DataFrame) -> set[str]:
+    """The data sets with more than one query set in ``frame`` (Partial-REID, controls)."""
+    counts = frame.groupby("dataset")["query_set"].nunique()
+    return set(counts[counts > 1].index)
+
+
+def _claim_cells(row: pd.Series, latex: bool, several_sets: set[str]) -> list[str]:
     dataset = dataset_label(row["dataset"])
-    if several_sets:
+    if row["dataset"] in several_sets:  # name the query set where a data set has several
         dataset += f" ({row['query_set']})"
     method = row_label(row["method"], row["method_vis"], latex)
     reference = row_label(row["reference"], row["reference_vis"], latex)
@@ -125,7 +131,7 @@ def render_claims(
         part = frame[frame["data"] == data]
         part = part.assign(order=part["dataset"].map(dataset_rank))  # the registry's set order
         part = part.sort_values(["claim", "order"], kind="stable")  # claim keys sort a, a0, b..
-        several = part.groupby("dataset")["query_set"].nunique().max() > 1
+        several = _several_query_sets(part)
         body = [_claim_cells(r, fmt == "latex", several) for _, r in part.iterrows()]
         caption = _claims_caption(part, data, not_run, resamples)
         out.append(_render(f"claims-{data}", caption, HEADER, body, fmt))
@@ -146,10 +152,10 @@ DIFF_HEADER = [
 ]
 
 
-def _difference_cells(pair: pd.DataFrame, latex: bool, several_sets: bool) -> list[str]:
+def _difference_cells(pair: pd.DataFrame, latex: bool, several_sets: set[str]) -> list[str]:
     first = pair.iloc[0]
     dataset = dataset_label(first["dataset"])
-    if several_sets:
+    if first["dataset"] in several_sets:
         dataset += f" ({first['query_set']})"
     cells = [
         row_label(first["method"], first["method_vis"], latex),
@@ -179,7 +185,7 @@ def render_differences(frame: pd.DataFrame, fmt: str, resamples: int = N_RESAMPL
                 g["query_set"].iloc[0],
             )
         )
-        several = part.groupby("dataset")["query_set"].nunique().max() > 1
+        several = _several_query_sets(part)
         body = [_difference_cells(g, fmt == "latex", several) for g in groups]
         caption = (
             "Each row's difference to its reference, multi-gallery-shot, on every test set: "
