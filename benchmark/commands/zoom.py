@@ -25,6 +25,7 @@ from benchmark.evaluation.extract import evaluate_splits
 from benchmark.export.onnx_export import load_trained
 from benchmark.loading.presentations import presented_splits, source_boxes, stretch_zoom
 from benchmark.loading.roots import data_root, load_test_set
+from benchmark.precision import resolve_precision
 from benchmark.reporting.figures import zoom_curves
 from benchmark.reporting.labels import dataset_label
 from benchmark.store.run_folder import read_run_config
@@ -107,7 +108,8 @@ def partial_sets(cfg, root: Path, crops) -> dict[str, Splits]:
 def score_job(run_dir, cfg, method, seed_, sets, shown, crops, root) -> pd.DataFrame:
     """Multi-shot Rank-1 and mAP of one trained job on every presentation of every set."""
     trained = load_trained(run_dir, method, seed_)
-    size = (cfg.data.height, cfg.data.width)
+    size, device = (cfg.data.height, cfg.data.width), torch.device("cpu")
+    precision = resolve_precision(cfg.train.amp, device)
     rows = []
     for name, splits in sets.items():
         rels = [Path(s.path).resolve().relative_to(root.resolve()).as_posix() for s in splits.query]
@@ -119,11 +121,12 @@ def score_job(run_dir, cfg, method, seed_, sets, shown, crops, root) -> pd.DataF
                 trained.model,
                 variant,
                 size,
-                torch.device("cpu"),
+                device,
                 modes=("multi",),
                 distance=cfg.eval.distance,
                 without_vis=False,
                 batch_size=cfg.eval.batch_size,
+                precision=precision,  # the run's own: its stretched rows come back exactly
             )
             metrics = found.results[0].metrics
             for metric in ("rank1", "mAP"):
