@@ -9,6 +9,7 @@ each crop's source box); it writes ``zoom.csv`` (tidy rows) and ``figures/zoom_<
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -21,7 +22,7 @@ from benchmark.atomic import write_csv_atomic
 from benchmark.commands.values import seed
 from benchmark.config import loader_options
 from benchmark.errors import UserError
-from benchmark.evaluation.extract import evaluate_splits
+from benchmark.evaluation.extract import evaluate_splits, query_set_name
 from benchmark.export.onnx_export import load_trained
 from benchmark.loading.presentations import presented_splits, source_boxes, stretch_zoom
 from benchmark.loading.roots import data_root, load_test_set
@@ -106,35 +107,38 @@ def partial_sets(cfg, root: Path, crops) -> dict[str, Splits]:
 
 
 def score_job(run_dir, cfg, method, seed_, sets, shown, crops, root) -> pd.DataFrame:
-    """Multi-shot Rank-1 and mAP of one trained job on every presentation of every set."""
+    """Multi-shot Rank-1 and mAP of one trained job on every presentation of every set: each
+    zoom is one more query set of the set (``Splits.extra_queries``), so the gallery's features
+    are extracted once per set."""
     trained = load_trained(run_dir, method, seed_)
-    size, device = (cfg.data.height, cfg.data.width), torch.device("cpu")
-    precision = resolve_precision(cfg.train.amp, device)
+    device = torch.device("cpu")
     rows = []
     for name, splits in sets.items():
         rels = [Path(s.path).resolve().relative_to(root.resolve()).as_posix() for s in splits.query]
-        mean_stretch = float(np.mean([stretch_zoom(crops[r]) for r in rels]))
-        variants = [("stretched", mean_stretch, splits)]
-        variants += [("zoom", z, shown[(name, z)]) for (n, z) in shown if n == name]
-        for presentation, zoom, variant in variants:
-            found = evaluate_splits(
-                trained.model,
-                variant,
-                size,
-                device,
-                modes=("multi",),
-                distance=cfg.eval.distance,
-                without_vis=False,
-                batch_size=cfg.eval.batch_size,
-                precision=precision,  # the run's own: its stretched rows come back exactly
-            )
-            metrics = found.results[0].metrics
+        zooms = {f"zoom{z:g}": z for (n, z) in shown if n == name}
+        extra = {key: shown[(name, z)].query for key, z in zooms.items()}
+        found = evaluate_splits(
+            trained.model,
+            dataclasses.replace(splits, extra_queries=extra),
+            (cfg.data.height, cfg.data.width),
+            device,
+            modes=("multi",),
+            distance=cfg.eval.distance,
+            without_vis=False,
+            batch_size=cfg.eval.batch_size,
+            precision=resolve_precision(cfg.train.amp, device),  # the run's: stretched = its rows
+        )
+        stretched = float(np.mean([stretch_zoom(crops[r]) for r in rels]))
+        main = query_set_name(splits)
+        for result in found.results:
+            shown_as = result.context["query_set"]
+            presentation = "stretched" if shown_as == main else "zoom"
+            zoom = stretched if shown_as == main else zooms[shown_as]
             for metric in ("rank1", "mAP"):
                 rows.append(
-                    {"method": method, "seed": trained.seed, "dataset": name}
-                    | {"query_set": found.results[0].context["query_set"]}
+                    {"method": method, "seed": trained.seed, "dataset": name, "query_set": main}
                     | {"presentation": presentation, "zoom": round(zoom, 4)}
-                    | {"metric": metric, "value": float(metrics[metric])}
+                    | {"metric": metric, "value": float(result.metrics[metric])}
                 )
     return pd.DataFrame(rows)
 

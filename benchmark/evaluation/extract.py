@@ -125,9 +125,13 @@ def evaluate_splits(
     if not splits.query or not splits.gallery:
         raise DataError(f"{splits.name}: the query or gallery split is empty; check the data root")
     bs, name = batch_size, splits.name
-    query, gallery = (
-        extract(model, part, size, bs, device, f"{name} {which}", num_workers, precision)
-        for part, which in ((splits.query, "query"), (splits.gallery, "gallery"))
+    query = extract(model, splits.query, size, bs, device, f"{name} query", num_workers, precision)
+    gallery = (  # a whole-body control scores a set against itself: extract it once
+        query
+        if splits.gallery == splits.query
+        else extract(
+            model, splits.gallery, size, bs, device, f"{name} gallery", num_workers, precision
+        )
     )
     # "test w/o vis" for every part method (P > 1), whatever its visibility: rows stay stable
     part_method = query.visibility.shape[1] > 1
