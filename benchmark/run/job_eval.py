@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.config import RunConfig
-from benchmark.evaluation.extract import evaluate_splits, query_set_name
+from benchmark.evaluation.extract import SetEvaluation, evaluate_splits, query_set_name
 from benchmark.evaluation.parsing import PARSING_MODE, evaluate_parsing, parsing_file
 from benchmark.precision import resolve_precision
 from benchmark.profiles import init_kind
@@ -38,9 +38,18 @@ def evaluate_method(
         base |= {"test_cameras": data.test_cameras}
     sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot
     rows, curves, queries = [], [], []
+
+    def collect(found: SetEvaluation, occ: float | None) -> None:
+        """The rows, CMC curves and per-query rows of every protocol of one evaluation."""
+        for result in found.results:
+            ctx = base | result.context | ({} if occ is None else {"occlusion": occ})
+            rows.extend(make_rows(ctx, result.metrics))
+            curves.extend(cmc_rows(result.context, result.cmc, occ))
+            bank = found.queries[result.context["query_set"]]
+            queries.append(query_frame(ctx, result.per_query, bank, labels != "none"))
+
     for occ, tests in [(None, data.tests), *data.sweep.items()]:
         ecfg = cfg.eval if occ is None else sweep_eval
-        condition = {} if occ is None else {"occlusion": occ}
         for name, splits in tests.items():
             with MaskRecorder(model) as recorder:  # part maps of the extraction's own forward
                 found = evaluate_splits(
@@ -65,12 +74,7 @@ def evaluate_method(
                     splits, found.query, found.gallery, run_dir, distance=cfg.eval.distance
                 )
                 save_masks(model, splits, size, device, run_dir)
-            for result in found.results:
-                ctx = base | result.context | condition
-                rows += make_rows(ctx, result.metrics)
-                curves += cmc_rows(result.context, result.cmc, occ)
-                bank = found.queries[result.context["query_set"]]
-                queries.append(query_frame(ctx, result.per_query, bank, labels != "none"))
+            collect(found, occ)
             if occ is None and name in data.parsing_sets:  # sets with ground truth only
                 rows += parsing_rows(cfg, data, model, splits, base, run_dir, device)
     for splits in data.controls.values():  # whole-to-whole on each set's own cameras
@@ -86,11 +90,7 @@ def evaluate_method(
             num_workers=cfg.data.num_workers,
             precision=precision,
         )
-        for result in found.results:
-            ctx = base | result.context
-            rows += make_rows(ctx, result.metrics)
-            curves += cmc_rows(result.context, result.cmc, None)
-            queries.append(query_frame(ctx, result.per_query, found.query, labels != "none"))
+        collect(found, None)
     save_cmc(curves, run_dir)
     save_job(queries, run_dir)
     return rows
