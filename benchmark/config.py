@@ -56,6 +56,9 @@ class DataConfig:
     # share of the synthetic training images framed like detector boxes (SynthConfig.framed_p);
     # None = the profile's value
     framed_p: float | None = field(default=None, metadata={"min": 0.0, "max": 1.0})
+    # share of those framed boxes cut at the knees or the waist (SynthConfig.frame_cut_p);
+    # None = the profile's value
+    frame_cut_p: float | None = field(default=None, metadata={"min": 0.0, "max": 1.0})
     # the synthetic occluded/partial sets' cameras: their own (the profile's) or "market"
     test_cameras: str | None = field(default=None, metadata={"choices": ("own", "market")})
 
@@ -77,6 +80,7 @@ class DataConfig:
     def synth_overrides(self) -> dict[str, Any]:
         """The generator settings this run changes from its synthetic profile's."""
         chosen: dict[str, Any] = {"occlusion": self.occlusion, "framed_p": self.framed_p}
+        chosen["frame_cut_p"] = self.frame_cut_p
         chosen["test_cameras"] = self.test_cameras
         return {k: v for k, v in chosen.items() if v is not None}
 

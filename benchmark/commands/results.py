@@ -11,7 +11,7 @@ from benchmark.reporting.figures import write_claims_figures, write_figures
 from benchmark.reporting.regress import check, format_check, shared_rows
 from benchmark.reporting.tables import render_report, write_report
 from benchmark.store.per_query import load_per_query
-from benchmark.store.results import load_results
+from benchmark.store.results import load_results, load_zoom
 from benchmark.store.run_folder import check_out_dir
 
 RUN_DIR_HELP = "a run folder, a sweep store or a results.csv"
@@ -85,7 +85,8 @@ def cmd_tables(args) -> int:
 def cmd_figures(args) -> int:
     out = args.out or args.dir / "figures"
     check_out_dir(out)  # a file or an unwritable place: one line, before any work
-    paths = write_figures(load_results(args.dir), out) + write_example_figures(args.dir, out)
+    paths = write_figures(load_results(args.dir), out, load_zoom(args.dir))
+    paths += write_example_figures(args.dir, out)
     paths += write_claims_figures(load_per_query(args.dir), out)
     print("\n".join(str(p) for p in paths))
     return 0

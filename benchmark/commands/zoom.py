@@ -27,14 +27,14 @@ from benchmark.export.onnx_export import load_trained
 from benchmark.loading.presentations import presented_splits, source_boxes, stretch_zoom
 from benchmark.loading.roots import data_root, load_test_set
 from benchmark.precision import resolve_precision
-from benchmark.reporting.figures import zoom_curves
+from benchmark.reporting.figures import write_robustness_figures
 from benchmark.reporting.labels import dataset_label
+from benchmark.store.results import ZOOM_CSV, load_results
 from benchmark.store.run_folder import read_run_config
 from reid_datasets.base import Splits
 from reid_datasets.synthetic import MARKER
 
 ZOOMS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5)
-ZOOM_CSV = "zoom.csv"
 
 
 def add_zoom_parser(sub: argparse._SubParsersAction) -> None:
@@ -87,11 +87,10 @@ def cmd_zoom(args: argparse.Namespace) -> int:
                 frames.append(score_job(run_dir, cfg, method, s, sets, shown, crops, root))
     frame = pd.concat(frames, ignore_index=True)
     write_csv_atomic(frame, run_dir / ZOOM_CSV)
-    for name in sets:
-        part = frame[frame["dataset"] == name]
-        zoom_curves(part, run_dir / "figures" / f"zoom_{name}.png", dataset_label(name))
+    write_robustness_figures(load_results(run_dir), run_dir / "figures", frame)
     print(summary_table(frame))
-    print(f"\nrows: {run_dir / ZOOM_CSV}; figures: {run_dir / 'figures'}/zoom_<set>.png")
+    figures = run_dir / "figures"
+    print(f"\nrows: {run_dir / ZOOM_CSV}; figures: {figures}/robustness.png, zoom_<set>.png")
     return 0
 
 

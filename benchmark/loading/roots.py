@@ -17,7 +17,12 @@ log = logging.getLogger(__name__)
 
 
 # how a generator setting changed from the profile's shows in the data folder's name
-SHORT_NAMES = {"occlusion": "occ", "framed_p": "framed", "test_cameras": "cams-"}
+SHORT_NAMES = {
+    "occlusion": "occ",
+    "framed_p": "framed",
+    "frame_cut_p": "cut",
+    "test_cameras": "cams-",
+}
 
 
 def synthetic_root(

@@ -266,40 +266,80 @@ def part_overlays(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], out
     return _save(fig, out)
 
 
-def robustness_curve(df: pd.DataFrame, out: Path) -> Path:
-    """Rank-1 and mAP against synthetic occlusion strength, one line per method (and data set)."""
+def _sweep_axes(ax, stats: pd.DataFrame, metric: str, name: str) -> None:
+    """``metric`` against synthetic occlusion strength, one line per method (and data set)."""
+    several = stats["dataset"].nunique() > 1
+    part = stats[stats["metric"] == metric]
+    for (method, vis, dataset), line in part.groupby(["method", "vis", "dataset"]):
+        line = line.sort_values("occlusion")
+        label = _label(method, vis) + (f" ({dataset_label(dataset)})" if several else "")
+        ax.errorbar(
+            line["occlusion"], line["mean"], yerr=line["std"], marker="o", markersize=3,
+            capsize=2, label=label,
+        )  # fmt: skip
+    ax.set_xlabel("occlusion strength")
+    ax.set_ylabel(f"{name} (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize="small")
+
+
+def _zoom_axes(ax, frame: pd.DataFrame, title: str) -> None:
+    """Rank-1 against the zoom a partial crop is shown at, one line per method: the crops at
+    their source position (zoom 1.0) and scaled, the stretched protocol a star at its mean
+    zoom. ``frame``: the tidy rows of one data set (``benchmark zoom``)."""
     import seaborn as sns  # slow to import: loaded when a figure is drawn
 
-    if "occlusion" not in df.columns or df["occlusion"].isna().all():
-        raise DataError("no rows with an occlusion value; run the robustness sweep first")
-    rows = df[df["occlusion"].notna() & (df["mode"] == "multi")]
-    stats = _per_seed(
-        rows[rows["metric"].isin(["rank1", "mAP"])],
-        ["method", "vis", "dataset", "metric", "occlusion"],
-    )
-    several = stats["dataset"].nunique() > 1
+    rows = frame[frame["metric"] == "rank1"]
+    stats = rows.groupby(["method", "presentation", "zoom"], sort=False)["value"]
+    stats = stats.agg(["mean", "std"]).reset_index().fillna({"std": 0.0})
+    for i, (method, part) in enumerate(stats.groupby("method", sort=False)):
+        color = sns.color_palette()[i % 10]
+        line = part[part["presentation"] == "zoom"].sort_values("zoom")
+        ax.errorbar(
+            line["zoom"], 100 * line["mean"], yerr=100 * line["std"], marker="o", markersize=3,
+            capsize=2, color=color, label=_label(method, True),
+        )  # fmt: skip
+        stretched = part[part["presentation"] == "stretched"]
+        ax.plot(
+            stretched["zoom"], 100 * stretched["mean"], marker="*", markersize=11,
+            linestyle="none", color=color,
+        )  # fmt: skip
+    ax.set_xlabel("zoom of the crop (1 = in place, native scale)")
+    ax.set_ylabel("Rank-1 (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(f"{title} (star: stretched, the protocol)", fontsize="small")
+    ax.legend(fontsize=7)
+
+
+def robustness_curve(df: pd.DataFrame, out: Path, zoom: pd.DataFrame | None = None) -> Path:
+    """The robustness figure: Rank-1 and mAP against synthetic occlusion strength (the sweep's
+    rows of ``df``), and per set of partial crops Rank-1 against the zoom the crops are shown
+    at (``zoom``: the rows of ``benchmark zoom``). Either part may be missing, not both."""
+    import seaborn as sns  # slow to import: loaded when a figure is drawn
+
+    has_sweep = "occlusion" in df.columns and df["occlusion"].notna().any()
+    zoom_sets = [] if zoom is None or zoom.empty else list(zoom["dataset"].unique())
+    if not has_sweep and not zoom_sets:
+        raise DataError(
+            "no rows with an occlusion value and no zoom rows; run the robustness sweep "
+            "(--set eval.occlusion_sweep='[...]') or 'python -m benchmark zoom RUN_DIR' first"
+        )
+    panels = (2 if has_sweep else 0) + len(zoom_sets)
     with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(8.4, 3.4))
-        for ax, (metric, name) in zip(
-            fig.subplots(1, 2), (("rank1", "Rank-1"), ("mAP", "mAP")), strict=True
-        ):
-            part = stats[stats["metric"] == metric]
-            for (method, vis, dataset), line in part.groupby(["method", "vis", "dataset"]):
-                line = line.sort_values("occlusion")
-                label = _label(method, vis) + (f" ({dataset_label(dataset)})" if several else "")
-                ax.errorbar(
-                    line["occlusion"],
-                    line["mean"],
-                    yerr=line["std"],
-                    marker="o",
-                    markersize=3,
-                    capsize=2,
-                    label=label,
-                )
-            ax.set_xlabel("occlusion strength")
-            ax.set_ylabel(f"{name} (%)")
-            ax.set_ylim(0, 100)
-        fig.axes[0].legend(fontsize="small")
+        fig = Figure(figsize=(4.2 * panels, 3.6))
+        axes = list(np.atleast_1d(fig.subplots(1, panels)))
+        if has_sweep:
+            rows = df[df["occlusion"].notna() & (df["mode"] == "multi")]
+            stats = _per_seed(
+                rows[rows["metric"].isin(["rank1", "mAP"])],
+                ["method", "vis", "dataset", "metric", "occlusion"],
+            )
+            _sweep_axes(axes.pop(0), stats, "rank1", "Rank-1")
+            _sweep_axes(axes.pop(0), stats, "mAP", "mAP")
+        for name, ax in zip(zoom_sets, axes, strict=True):
+            assert zoom is not None
+            _zoom_axes(ax, zoom[zoom["dataset"] == name], dataset_label(name))
+        fig.tight_layout()
     return _save(fig, out)
 
 
@@ -318,9 +358,10 @@ def _cmc_points(df: pd.DataFrame, dataset: str) -> dict[str, np.ndarray]:
     return curves
 
 
-def write_figures(df: pd.DataFrame, out_dir: Path) -> list[Path]:
+def write_figures(df: pd.DataFrame, out_dir: Path, zoom: pd.DataFrame | None = None) -> list[Path]:
     """Every figure the result rows support: per data set a bar chart and CMC points, and the
-    robustness curve when rows carry an occlusion strength. Returns the written paths."""
+    robustness figure when rows carry an occlusion strength or ``zoom`` rows exist (then also
+    one zoom figure per set of partial crops). Returns the written paths."""
     out_dir, written = Path(out_dir), []
     main = main_rows(df)
     multi = main[(main["mode"] == "multi") & main["metric"].isin(["rank1", "mAP"])]
@@ -330,8 +371,21 @@ def write_figures(df: pd.DataFrame, out_dir: Path) -> list[Path]:
         if curves:
             title = f"CMC, {dataset_label(dataset)}, multi-gallery-shot"
             written.append(cmc_curves(curves, out_dir / f"cmc_{dataset}.png", title))
-    if "occlusion" in df.columns and df["occlusion"].notna().any():
-        written.append(robustness_curve(df, out_dir / "robustness.png"))
+    return written + write_robustness_figures(df, out_dir, zoom)
+
+
+def write_robustness_figures(
+    df: pd.DataFrame, out_dir: Path, zoom: pd.DataFrame | None = None
+) -> list[Path]:
+    """``robustness.png`` when rows carry an occlusion strength or ``zoom`` rows exist, and
+    ``zoom_<set>.png`` per set of partial crops in ``zoom``. Returns the written paths."""
+    out_dir, written = Path(out_dir), []
+    has_zoom = zoom is not None and not zoom.empty
+    if has_zoom or ("occlusion" in df.columns and df["occlusion"].notna().any()):
+        written.append(robustness_curve(df, out_dir / "robustness.png", zoom))
+    for name in zoom["dataset"].unique() if zoom is not None and has_zoom else []:
+        part = zoom[zoom["dataset"] == name]
+        written.append(zoom_curves(part, out_dir / f"zoom_{name}.png", dataset_label(name)))
     return written
 
 
@@ -351,41 +405,10 @@ def write_claims_figures(per_query: pd.DataFrame | None, out_dir: Path) -> list[
 
 
 def zoom_curves(frame: pd.DataFrame, out: Path, title: str) -> Path:
-    """Rank-1 against the zoom a partial crop is shown at, one line per method: the crops at
-    their source position (zoom 1.0) and scaled, with the stretched protocol as a marker at its
-    mean zoom. ``frame``: tidy rows of one data set (``benchmark zoom``)."""
+    """One set's zoom panel of the robustness figure on its own (``_zoom_axes``)."""
     import seaborn as sns  # slow to import: loaded when a figure is drawn
 
-    rows = frame[frame["metric"] == "rank1"]
-    stats = rows.groupby(["method", "presentation", "zoom"], sort=False)["value"]
-    stats = stats.agg(["mean", "std"]).reset_index().fillna({"std": 0.0})
     with sns.axes_style("whitegrid"):
         fig = Figure(figsize=(5.6, 3.6))
-        ax = fig.subplots()
-        for i, (method, part) in enumerate(stats.groupby("method", sort=False)):
-            color = sns.color_palette()[i % 10]
-            line = part[part["presentation"] == "zoom"].sort_values("zoom")
-            ax.errorbar(
-                line["zoom"],
-                100 * line["mean"],
-                yerr=100 * line["std"],
-                marker="o",
-                markersize=3,
-                capsize=2,
-                color=color,
-                label=_label(method, True),
-            )
-            stretched = part[part["presentation"] == "stretched"]
-            ax.plot(
-                stretched["zoom"],
-                100 * stretched["mean"],
-                marker="*",
-                markersize=11,
-                linestyle="none",
-                color=color,
-            )
-        ax.set_xlabel("zoom of the partial crop (1 = at its source position, native scale)")
-        ax.set_ylabel("Rank-1 (%)")
-        ax.set_title(title + " (star: stretched to the input, the test protocol)")
-        ax.legend(fontsize=7)
+        _zoom_axes(fig.subplots(), frame, title)
     return _save(fig, out)

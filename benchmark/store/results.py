@@ -250,3 +250,23 @@ def load_results(path: Path) -> pd.DataFrame:
     frame = pd.concat(frames, ignore_index=True)
     extras = [c for c in frame.columns if c not in ROW_COLUMNS]
     return frame[list(ROW_COLUMNS) + extras]
+
+
+ZOOM_CSV = "zoom.csv"  # ``benchmark zoom``: the partial crops in place and at each zoom
+ZOOM_COLUMNS = ("method", "seed", "dataset", "presentation", "zoom", "metric", "value")
+
+
+def load_zoom(path: Path) -> pd.DataFrame | None:
+    """The zoom rows stored beside each results.csv under ``path`` (None if there are none)."""
+    found = sorted({p.parent / ZOOM_CSV for p in result_files(Path(path))})
+    frames = []
+    for p in (p for p in found if p.is_file()):
+        try:
+            frame = pd.read_csv(p)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+            raise DataError(f"{p} is not a readable zoom CSV ({e}); rerun 'benchmark zoom'") from e
+        missing = [c for c in ZOOM_COLUMNS if c not in frame.columns]
+        if missing:
+            raise DataError(f"{p} lacks zoom columns {', '.join(missing)}; rerun 'benchmark zoom'")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else None

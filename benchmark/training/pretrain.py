@@ -6,6 +6,10 @@ pretrained once on a disjoint synthetic identity-classification task
 (``benchmark.training.pretrain_fit``) and cached under ``data/pretrained/`` like the synthetic
 data: the file name holds a hash of the trunk spec, the pretraining config, the generator
 version and the identities it must avoid; a JSON card beside it says how it was made.
+
+The trunk of the default profile ships with the package (``benchmark/training/trunks/``, made by
+``python -m benchmark pretrain`` and committed with its card), so a fresh clone does not pay its
+pretraining; a file of the same name under ``data/pretrained/`` wins over the shipped one.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SYNTHETIC = "synthetic"  # the method.pretrained value that asks for the cached trunk
 DEFAULT_DIR = Path("data") / "pretrained"
+SHIPPED_DIR = Path(__file__).resolve().parent / "trunks"  # committed trunks, read only
 PRETRAIN_VERSION = 1  # bump when the task or its training changes, so caches are rebuilt
 SCOPE = Scope(kind="pretrain", noun="option", example="epochs=4")
 
@@ -155,9 +160,10 @@ def ensure_pretrained(
     """
     key = cache_key(spec, pcfg, avoid)
     path = weights_path(folder, spec, key)
-    if path.is_file() and path.with_suffix(".json").is_file():
-        log.debug("synthetic pretrained trunk %s is cached", path)
-        return path
+    for found in (path, weights_path(SHIPPED_DIR, spec, key)):
+        if found.is_file() and found.with_suffix(".json").is_file():
+            log.debug("synthetic pretrained trunk %s is cached", found)
+            return found
     device = device or torch.device("cpu")
     log.info(
         "building the synthetic pretrained trunk once (%s, %d ids x %d images, %d epochs) -> %s",

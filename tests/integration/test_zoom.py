@@ -29,4 +29,5 @@ def test_zoom_rows_and_the_stretched_rows_equal_the_runs_own(smoke_run_dir) -> N
         mine = mine[mine.metric == "rank1"]["value"].iloc[0]
         assert mine == pytest.approx(run_r1, abs=1e-9), f"{name}: stretched is the test protocol"
     assert (smoke_run_dir / "figures" / "zoom_partial_reid.png").is_file()
+    assert (smoke_run_dir / "figures" / "robustness.png").is_file(), "zoom joins the figure"
     assert "Partial-REID, Rank-1 (%)" in proc.stdout and "zoom 2" in proc.stdout

@@ -178,6 +178,40 @@ def test_robustness_curve_plots_each_method_over_occlusion(tmp_path, plotted):
         robustness_curve(_results().drop(columns="occlusion"), tmp_path / "none.png")
 
 
+def _zoom_rows() -> pd.DataFrame:
+    """``benchmark zoom`` rows: two seeds of one method on one set, in place, zoomed, stretched."""
+    rows = []
+    for seed, shift in ((0, 0.0), (1, 0.1)):
+        for presentation, zoom, r1 in (
+            ("zoom", 1.0, 0.7),
+            ("zoom", 2.0, 0.3),
+            ("stretched", 2.2, 0.4),
+        ):
+            rows.append(
+                {"method": "hpnet", "seed": seed, "dataset": "partial_reid", "query_set": "q"}
+                | {"presentation": presentation, "zoom": zoom, "metric": "rank1"}
+                | {"value": r1 + shift}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_robustness_figure_has_a_zoom_panel_per_set_of_crops(tmp_path, plotted):
+    results = _results()
+    _assert_png(robustness_curve(results, tmp_path / "rob.png", _zoom_rows()))
+    rank1, m_ap, zoom = plotted[0].axes
+    assert rank1.get_ylabel() == "Rank-1 (%)" and m_ap.get_ylabel() == "mAP (%)"
+    assert "Partial-REID" in zoom.get_title() and "zoom" in zoom.get_xlabel()
+    (bars,) = [c for c in zoom.containers if isinstance(c, ErrorbarContainer)]
+    np.testing.assert_allclose(bars.lines[0].get_xydata(), [[1.0, 75], [2.0, 35]])  # seed mean
+    star = [ln for ln in zoom.get_lines() if ln.get_marker() == "*"]
+    np.testing.assert_allclose(star[0].get_xydata(), [[2.2, 45]])
+    # zoom rows alone: one panel; neither sweep nor zoom rows: a one-line error
+    robustness_curve(results.drop(columns="occlusion"), tmp_path / "z.png", _zoom_rows())
+    assert len(plotted[1].axes) == 1
+    with pytest.raises(DataError, match="zoom"):
+        robustness_curve(results.drop(columns="occlusion"), tmp_path / "none.png", None)
+
+
 def test_write_figures_plots_what_the_data_supports(tmp_path, plotted):
     written = write_figures(_results(), tmp_path / "figs")
     names = [p.name for p in written]
