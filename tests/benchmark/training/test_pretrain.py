@@ -246,6 +246,8 @@ def test_framed_pretraining_images_and_their_cache_key() -> None:
     assert not torch.equal(plain.images, framed.images), "framing changes the images"
     top_rows = [int(np.flatnonzero(p.numpy().any(1)).min()) for p in framed.parts]
     assert len(set(top_rows)) > 3, "framed people start at many heights"
-    assert "framed_p" not in key_options(PretrainConfig()), "the old trunks keep their names"
+    plain_cfg = PretrainConfig(framed_p=0.0)
+    assert "framed_p" not in key_options(plain_cfg), "the old trunks keep their names"
     assert key_options(PretrainConfig(framed_p=0.5))["framed_p"] == 0.5
     assert "framed like detector boxes" in task_text(PretrainConfig(framed_p=0.5))
+    assert "framed like detector boxes" not in task_text(plain_cfg)
