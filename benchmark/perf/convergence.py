@@ -116,8 +116,11 @@ def collect_test(run_dir: Path, budget: int) -> pd.DataFrame:
     keep = rows["metric"].isin(TEST_METRICS) & rows["mode"].isin(["multi", "parsing"])
     keep &= rows["vis"].astype(str).str.lower() == "true"
     rows = rows[keep]
+    # a set's query sets (Partial-REID's two folders, the whole-body controls) stay apart
+    query_set = rows["query_set"] if "query_set" in rows.columns else "query"
     return (
-        rows.groupby(["method", "dataset", "metric"], as_index=False)["value"]
+        rows.assign(query_set=query_set)
+        .groupby(["method", "dataset", "query_set", "metric"], as_index=False)["value"]
         .mean()
         .assign(budget=budget)
     )

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from benchmark.perf.convergence import collect, decay_at
+from benchmark.perf.convergence import collect, collect_test, decay_at
 
 
 def test_decay_stays_at_the_same_fraction_of_the_schedule():
@@ -47,3 +47,20 @@ def test_collect_refuses_a_run_without_validation(tmp_path):
     (job / "timings.json").write_text(json.dumps({"train_s": 1.0}))
     with pytest.raises(SystemExit, match="train.val_ids"):
         collect(tmp_path, ["baseline"], budget=1, seed=0)
+
+
+def test_collect_test_keeps_each_query_set_apart(tmp_path):
+    rows = pd.DataFrame(
+        [
+            {"method": "hpnet", "dataset": "partial_reid", "query_set": q, "mode": "multi"}
+            | {"vis": True, "metric": "rank1", "value": v}
+            for q, v in (("partial_body_images", 0.2), ("whole_body_control", 0.9))
+        ]
+        + [
+            {"method": "hpnet", "dataset": "partial_reid", "query_set": "partial_body_images"}
+            | {"mode": "single", "vis": True, "metric": "rank1", "value": 0.5},  # not multi
+        ]
+    )
+    rows.to_csv(tmp_path / "results.csv", index=False)
+    found = collect_test(tmp_path, 16).set_index("query_set")["value"]
+    assert found.to_dict() == {"partial_body_images": 0.2, "whole_body_control": 0.9}
