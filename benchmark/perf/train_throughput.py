@@ -55,6 +55,7 @@ class Spec:
     batch: int | None = None  # ReID images per step; None: the profile's P x K
     steps: int = 10
     device: str | None = None  # None: cuda if available, else cpu
+    fp32: bool = False  # float32 whatever the profile's train.amp (a host without bf16)
 
 
 def rss_mb() -> float:
@@ -79,7 +80,7 @@ def measure(spec: Spec) -> dict:
     if t.channels_last:
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.param_groups(t.lr), lr=t.lr, momentum=t.momentum)
-    precision = resolve_precision(t.amp, device)
+    precision = resolve_precision(t.amp and not spec.fp32, device)
     scaler = grad_scaler(precision, device)
     g = torch.Generator().manual_seed(0)
     coco = t.coco_batch if model.cfg.needs_coco else 0
@@ -182,6 +183,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, help="ReID images per step (default: the profile's P x K)")
     p.add_argument("--steps", type=int, default=10, help="timed steps after one warm-up step")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")
+    p.add_argument("--fp32", action="store_true", help="float32 steps (as with train.amp=false)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -209,7 +211,9 @@ def run(args: argparse.Namespace) -> int:
     size = tuple(args.size) if args.size else None
     rows = []
     for name in names:
-        spec = Spec(name, args.profile, args.backbone, size, args.batch, args.steps, args.device)
+        spec = Spec(
+            name, args.profile, args.backbone, size, args.batch, args.steps, args.device, args.fp32
+        )
         rows.append(in_child(spec))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # progress, one line each
     print(pd.DataFrame(rows).to_markdown(index=False))
