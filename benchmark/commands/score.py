@@ -60,8 +60,9 @@ def add_score_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     parser = subparsers.add_parser(
         "score",
         help="score externally extracted part features (.npz)",
-        description="Rank-1/3/5/10, mAP (torchreid) and mAP_zzd (the official HPNet code's "
-        "trapezoid AP) of query against gallery features from any model. Ties: "
+        description="Rank-1/3/5/10, mAP (torchreid), mAP_zzd (the official HPNet code's "
+        "trapezoid AP) and mINP (mean inverse negative penalty) of query against gallery "
+        "features from any model. Ties: "
         + TIE_RULE
         + ". Also reported: queries_no_visible (queries with no visible part) and "
         "first_match_tied (queries whose first match a tie decided).",
@@ -91,6 +92,7 @@ def _table(result, args: argparse.Namespace) -> str:
         rows.append([f"Rank-{k}", value + ("" if std is None else f" ± {100 * std:.2f}")])
     rows.append(["mAP", f"{100 * result.mAP:.2f}"])
     rows.append(["mAP_zzd", f"{100 * result.mAP_zzd:.2f}"])
+    rows.append(["mINP", f"{100 * result.mINP:.2f}"])
     return head + "\n" + tabulate(rows, headers=["metric", "%"], tablefmt="github")
 
 

@@ -41,6 +41,7 @@ class EvalResult:
         rank10: Rank-10.
         mAP: mean average precision (torchreid's non-interpolated AP).
         mAP_zzd: mean of the official HPNet code's trapezoid AP (``ap_zzd``).
+        mINP: mean inverse negative penalty (Ye et al., TPAMI 2021), multi-gallery-shot like mAP.
         queries: valid (counted) queries.
         skipped: queries without a match in the gallery.
         queries_no_visible: queries with no visible part (0 when visibility is ignored); their
@@ -65,6 +66,7 @@ class EvalResult:
     skipped: int
     queries_no_visible: int
     first_match_tied: int
+    mINP: float = float("nan")
     rank1_std: float | None = None
     rank3_std: float | None = None
     rank5_std: float | None = None
@@ -75,7 +77,8 @@ class EvalResult:
     def to_dict(self) -> dict[str, float | int]:
         """JSON-ready metrics; the ``*_std`` keys only in single-gallery-shot mode."""
         out: dict[str, float | int] = {f"rank{k}": getattr(self, f"rank{k}") for k in RANKS}
-        out.update(mAP=self.mAP, mAP_zzd=self.mAP_zzd, queries=self.queries, skipped=self.skipped)
+        out.update(mAP=self.mAP, mAP_zzd=self.mAP_zzd, mINP=self.mINP)
+        out.update(queries=self.queries, skipped=self.skipped)
         out.update(queries_no_visible=self.queries_no_visible)
         out.update(first_match_tied=self.first_match_tied)
         if self.rank1_std is not None:
@@ -155,6 +158,7 @@ def _result(
         skipped=multi.skipped,
         queries_no_visible=no_visible,
         first_match_tied=multi.first_match_tied,
+        mINP=multi.mINP,
         rank1_std=std1,
         rank3_std=std3,
         rank5_std=std5,

@@ -15,6 +15,10 @@ Rules (torchreid ``eval_market1501`` for what is kept, see ``identities`` for th
   the official HPNet code's trapezoid AP (``package/eval/metric.py`` ``ap_zzd``): the mean over
   matches of (precision before + precision at the match) / 2, the precision before a match at
   rank 1 counting as 1.
+- INP (Ye et al., TPAMI 2021, "Deep Learning for Person Re-identification: A Survey and
+  Outlook", eq. 8): 1 - NP = (number of matches) / (rank of the hardest match, 1-based), the
+  share of the ranked list a user must read to find every match; mINP is its mean over the valid
+  queries. The hardest match's rank follows the same pessimistic tie rule.
 - ``first_match_tied``: the first match shares its distance with at least one kept non-match,
   so the tie rule decided its rank.
 
@@ -121,6 +125,7 @@ class PerQuery:
         ap_zzd: [Q] float64 official trapezoid AP (0 for skipped queries).
         valid: [Q] bool, the query has a match (is counted).
         first_tied: [Q] bool, the first match shares its distance with a kept non-match.
+        inp: [Q] float64 inverse negative penalty (0 for skipped queries).
     """
 
     first_rank: Tensor
@@ -128,6 +133,7 @@ class PerQuery:
     ap_zzd: Tensor
     valid: Tensor
     first_tied: Tensor
+    inp: Tensor
 
     @classmethod
     def cat(cls, parts: list[PerQuery]) -> PerQuery:
@@ -143,6 +149,14 @@ def _tied_first(keys: Tensor, t0: Tensor, grp, index: GalleryIndex) -> Tensor:
     if len(index.junk):
         equal -= (keys[:, index.junk] == t0).sum(1)
     return equal
+
+
+def _inverse_negative_penalty(before: Tensor, num_pos: Tensor) -> Tensor:
+    """INP = matches / (1-based rank of the hardest match) from the sorted 0-based ranks
+    ``before`` [B, S] of the matches (0 where a query has none)."""
+    last = (num_pos - 1).clamp(min=0)[:, None]  # the hardest match's slot
+    hardest = before.gather(1, last)[:, 0].to(torch.float64) + 1
+    return torch.where(num_pos > 0, num_pos.to(torch.float64) / hardest, 0.0)
 
 
 def _average_precisions(before: Tensor, valid_t: Tensor, num_pos: Tensor) -> tuple[Tensor, Tensor]:
@@ -170,7 +184,9 @@ def rank_block(
     if width == 0 or not bool((num_pos > 0).any()):
         zero = torch.zeros(rows, dtype=torch.float64)
         none = torch.zeros(rows, dtype=torch.bool)
-        return PerQuery(torch.full((rows,), -1), zero, zero.clone(), none, none.clone())
+        return PerQuery(
+            torch.full((rows,), -1), zero, zero.clone(), none, none.clone(), zero.clone()
+        )
     big = torch.iinfo(keys.dtype).max
     slot_keys = keys.gather(1, grp.slots)  # [B, S]
     t, perm = torch.sort(slot_keys.masked_fill(~grp.positive, big), dim=1, stable=True)
@@ -195,7 +211,8 @@ def rank_block(
     ap, ap_zzd = _average_precisions(before, valid_t, num_pos)
     valid = num_pos > 0
     tied = valid & (_tied_first(keys, t[:, :1], grp, index) > 0)
-    return PerQuery(torch.where(valid, before[:, 0], -1), ap, ap_zzd, valid, tied)
+    inp = _inverse_negative_penalty(before, num_pos)
+    return PerQuery(torch.where(valid, before[:, 0], -1), ap, ap_zzd, valid, tied, inp)
 
 
 @dataclass(frozen=True)
@@ -209,6 +226,7 @@ class RankMetrics:
         queries: valid (counted) queries.
         skipped: queries without any match in the gallery.
         first_match_tied: valid queries whose first match was decided by a tie.
+        mINP: mean inverse negative penalty over valid queries (NaN if none).
     """
 
     cmc: np.ndarray
@@ -217,6 +235,7 @@ class RankMetrics:
     queries: int
     skipped: int
     first_match_tied: int
+    mINP: float
 
 
 def cmc_curve(first_rank: Tensor, max_rank: int = 50) -> np.ndarray:
@@ -230,14 +249,15 @@ def cmc_curve(first_rank: Tensor, max_rank: int = 50) -> np.ndarray:
 
 
 def summarise(per: PerQuery, max_rank: int = 50) -> RankMetrics:
-    """Rank-k curve, mAP and mAP_zzd from per-query results."""
+    """Rank-k curve, mAP, mAP_zzd and mINP from per-query results."""
     n = int(per.valid.sum())
     nan = float("nan")
     m_ap = float(per.ap[per.valid].mean()) if n else nan
     m_ap_zzd = float(per.ap_zzd[per.valid].mean()) if n else nan
+    m_inp = float(per.inp[per.valid].mean()) if n else nan
     cmc = cmc_curve(per.first_rank, max_rank)
     tied = int(per.first_tied.sum())
-    return RankMetrics(cmc, m_ap, m_ap_zzd, n, len(per.valid) - n, tied)
+    return RankMetrics(cmc, m_ap, m_ap_zzd, n, len(per.valid) - n, tied, m_inp)
 
 
 def rank_queries(

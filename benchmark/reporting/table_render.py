@@ -12,7 +12,7 @@ from benchmark.reporting.table_parsing import METRIC_NAMES as PARSING_NAMES
 from benchmark.reporting.table_parsing import PARSING_MODE, parsing_protocol
 
 METRIC_NAMES = {"rank1": "R1", "rank3": "R3", "rank5": "R5", "rank10": "R10", "mAP": "mAP"}
-METRIC_NAMES |= {"mAP_zzd": "mAP_zzd"}
+METRIC_NAMES |= {"mAP_zzd": "mAP_zzd", "mINP": "mINP"}
 METRIC_NAMES |= PARSING_NAMES
 DISTANCES = {
     "paper": "paper eq. (1) (Euclidean on unit part features over commonly visible parts)",
@@ -22,6 +22,10 @@ SYNTHETIC_NOTE = "synthetic data: not comparable to the paper's numbers on real 
 TIE_NOTE = (
     "Ties: pessimistic (at equal distance, +inf included, a true match ranks after every "
     "non-match), so no value depends on the gallery's order."
+)
+MINP_NOTE = (
+    "mINP: mean inverse negative penalty (Ye et al., TPAMI 2021): per query the number of "
+    "matches over the rank of the hardest one, pessimistic ties like the rest."
 )
 ZZD_NOTE = (
     "mAP_zzd: the official HPNet code's trapezoid AP (ap_zzd), shown for rows under the "
@@ -86,6 +90,8 @@ def _protocol(table: Table) -> list[str]:
     ]
     if "mAP_zzd" in shown:
         lines.insert(1, ZZD_NOTE)
+    if "mINP" in shown:
+        lines.insert(1, MINP_NOTE)
     if "precision" in table.frame.columns:  # results before the column existed lack it
         found = sorted(table.frame["precision"].dropna().astype(str).unique())
         if found:

@@ -39,7 +39,7 @@ DESCRIPTIVE_COLUMNS = ("precision", "init", "test_cameras")
 KEY_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("run", "value")) + CONDITION_COLUMNS
 # Metrics stored as fractions; anything else (queries, skipped, queries_no_visible,
 # first_match_tied, trials, *_std) is free. mAP_zzd: the official HPNet code's trapezoid AP.
-FRACTION_METRICS = ("rank1", "rank3", "rank5", "rank10", "mAP", "mAP_zzd")
+FRACTION_METRICS = ("rank1", "rank3", "rank5", "rank10", "mAP", "mAP_zzd", "mINP")
 STR_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("vis", "seed", "trial", "value"))
 
 

@@ -109,3 +109,16 @@ def cmc_map(dist, q_pids, q_cams, g_pids, g_cams, max_rank=50, market_ids=False)
     if not all_cmc:
         return np.full(max_rank, np.nan), math.nan, 0, skipped
     return np.mean(all_cmc, axis=0), float(np.mean(all_ap)), len(all_cmc), skipped
+
+
+def minp(dist, q_pids, q_cams, g_pids, g_cams, market_ids=False) -> tuple[float, int]:
+    """mINP (Ye et al., TPAMI 2021) as the survey's code writes it: per query, the cumulative
+    match count at the hardest match over that match's 1-based position. (mINP, valid)."""
+    inps = []
+    for i in range(dist.shape[0]):
+        raw = query_ranking(dist[i], q_pids[i], q_cams[i], g_pids, g_cams, market_ids)
+        if not raw.any():
+            continue
+        hardest = int(np.where(raw == 1)[0].max())
+        inps.append(raw.cumsum()[hardest] / (hardest + 1.0))
+    return (float(np.mean(inps)) if inps else math.nan), len(inps)

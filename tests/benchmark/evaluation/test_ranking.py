@@ -1,4 +1,4 @@
-"""CMC, mAP, mAP_zzd: hand-computed cases, pessimistic ties, torchreid's and HPNet's loops."""
+"""CMC, mAP, mAP_zzd, mINP: hand-computed cases, pessimistic ties, torchreid's and HPNet's loops."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ def test_hand_computed_case() -> None:
     assert res.mAP == pytest.approx((13 / 40 + 1 + 13 / 40) / 3), "non-interpolated AP"
     assert res.mAP_zzd == pytest.approx((9 / 40 + 1 + 9 / 40) / 3), "trapezoid AP"
     assert res.first_match_tied == 2, "queries 0 and 4 had their first match decided by a tie"
+    # INP = matches / rank of the hardest match: 2/5, 1/1, 2/5
+    assert res.mINP == pytest.approx((2 / 5 + 1 + 2 / 5) / 3), "mean inverse negative penalty"
 
 
 def test_a_tie_puts_the_match_after_every_non_match() -> None:
@@ -53,6 +55,7 @@ def test_a_tie_puts_the_match_after_every_non_match() -> None:
         assert res.mAP == pytest.approx(1 / 3), "AP = precision at the only match"
         assert res.mAP_zzd == pytest.approx((0 / 2 + 1 / 3) / 2), "ap_zzd: (0/2 + 1/3) / 2"
         assert res.first_match_tied == 1, "the tie decided the first match"
+        assert res.mINP == pytest.approx(1 / 3), "the tied match is the hardest, at rank 3"
 
 
 def test_partial_tie_and_own_items_among_themselves() -> None:
@@ -108,9 +111,10 @@ def test_pid_zero_and_negative_are_identities_unless_market_ids() -> None:
 
 def test_no_valid_query_gives_nan() -> None:
     zero, no = torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.bool)
-    res = summarise(PerQuery(T([-1, -1]), zero, zero, no, no))
+    res = summarise(PerQuery(T([-1, -1]), zero, zero, no, no, zero))
     assert res.queries == 0 and res.skipped == 2
     assert math.isnan(res.mAP) and np.isnan(res.cmc).all(), "no valid query: undefined metrics"
+    assert math.isnan(res.mINP)
 
 
 def random_case(seed: int, q: int, g: int, kind: str):
@@ -147,6 +151,8 @@ def test_vectorised_equals_reference_loop(kind: str) -> None:
         if valid:
             np.testing.assert_array_equal(res.cmc, cmc, err_msg=f"seed {seed}: CMC")
             assert res.mAP == pytest.approx(m_ap, abs=1e-12), f"seed {seed}: mAP"
+            m_inp, _ = ref.minp(*case, market_ids=market)
+            assert res.mINP == pytest.approx(m_inp, abs=1e-12), f"seed {seed}: mINP"
 
 
 def test_large_gallery_equals_reference_loop() -> None:
@@ -165,6 +171,7 @@ def test_large_gallery_equals_reference_loop() -> None:
     assert (res.queries, res.skipped) == (valid, skipped)
     np.testing.assert_array_equal(res.cmc, cmc, err_msg="CMC differs from the reference loop")
     assert res.mAP == pytest.approx(m_ap, abs=1e-12)
+    assert res.mINP == pytest.approx(ref.minp(dist, q_pids, q_cams, g_pids, g_cams)[0], abs=1e-12)
     per = rank_queries(*(torch.from_numpy(a) for a in (dist, q_pids, q_cams, g_pids, g_cams)))
     check_per_query(per, ref.per_query(dist, q_pids, q_cams, g_pids, g_cams), "large")
 

@@ -42,7 +42,7 @@ def test_json_output_matches_evaluate(tmp_path: Path, capsys: pytest.CaptureFixt
     path = write(tmp_path, arrays())
     assert main([str(path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    metrics = {"rank1", "rank3", "rank5", "rank10", "mAP", "mAP_zzd", "queries", "skipped"}
+    metrics = {"rank1", "rank3", "rank5", "rank10", "mAP", "mAP_zzd", "mINP", "queries", "skipped"}
     counts = {"queries_no_visible", "first_match_tied"}
     assert set(out) == metrics | counts | {"ids", "ties"}
     assert (out["ids"], out["ties"]) == ("plain", "pessimistic"), "the rules applied are stated"
@@ -182,4 +182,4 @@ def test_pid_zero_is_an_identity_unless_market_ids(
     assert market["mAP"] == evaluate(query, gallery, market_ids=True).mAP
     assert main([str(path), "--market-ids"]) == 0
     table = capsys.readouterr().out
-    assert "ids market" in table and "ties pessimistic" in table and "mAP_zzd" in table
+    assert "ids market" in table and "ties pessimistic" in table and "mAP_zzd" in table and "mINP" in table

@@ -42,6 +42,7 @@ def _case() -> tuple[PerQuery, FeatureBank]:
         ap_zzd=torch.tensor([1.0, 0.4, 0.0], dtype=torch.float64),
         valid=torch.tensor([True, True, False]),
         first_tied=torch.tensor([False, True, False]),
+        inp=torch.tensor([1.0, 0.25, 0.0], dtype=torch.float64),
     )
     vis = torch.tensor([[1.0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 0, 0]])
     bank = FeatureBank(torch.zeros(3, 4, 2), vis, torch.tensor([7, 8, 9]), torch.tensor([0, 0, 1]))

@@ -171,6 +171,22 @@ def test_table3_columns_and_two_query_folders():
     ], f"paper column order; both Partial-REID query folders named: {header}"
 
 
+def test_minp_sits_beside_map_in_the_multi_shot_tables_when_rows_have_it():
+    df = frame(
+        rows("hpnet", "occluded_reid", rank1=0.87, mAP=0.77, mINP=0.41),
+        rows("baseline", "occluded_reid", rank1=0.80, mAP=0.70, mINP=0.32),
+    )
+    text = render(df, "table3", "md")
+    header, *body = _md_table(text)
+    assert header[1:] == ["Occluded-REID R1", "Occluded-REID mAP", "Occluded-REID mINP"]
+    minp = {row[0]: row[-1] for row in body}
+    assert minp["Baseline"].strip("*_") == "32.0" and minp["HPNet"].strip("*_") == "41.0", minp
+    assert "mINP: mean inverse negative penalty" in text, "the caption says what mINP is"
+    assert "mINP" in _md_table(render(df, "all_multi", "md"))[0][-1]
+    old = frame(rows("hpnet", "occluded_reid", rank1=0.87, mAP=0.77))  # stored before mINP
+    assert "mINP" not in render(old, "table3", "md")
+
+
 def test_real_and_synthetic_get_separate_tables():
     df = frame(
         rows("hpnet", "market1501", rank1=0.9, mAP=0.8),
