@@ -23,6 +23,10 @@ TIE_NOTE = (
     "Ties: pessimistic (at equal distance, +inf included, a true match ranks after every "
     "non-match), so no value depends on the gallery's order."
 )
+CHECKPOINTS = {
+    "last": "the last epoch's weights, chosen on no split",
+    "none": "none (training-free)",
+}
 MINP_NOTE = (
     "mINP: mean inverse negative penalty (Ye et al., TPAMI 2021): per query the number of "
     "matches over the rank of the hardest one, pessimistic ties like the rest."
@@ -96,6 +100,10 @@ def _protocol(table: Table) -> list[str]:
         found = sorted(table.frame["precision"].dropna().astype(str).unique())
         if found:
             lines.append(f"Training precision: {', '.join(found)}.")
+    if "checkpoint" in table.frame.columns:  # results before the column existed lack it
+        found = sorted(table.frame["checkpoint"].dropna().astype(str).unique())
+        if found:
+            lines.append(f"Checkpoint: {', '.join(CHECKPOINTS.get(c, c) for c in found)}.")
     return lines
 
 

@@ -18,6 +18,8 @@ from benchmark.store.per_query import query_frame, save_job
 from benchmark.store.rows import make_rows
 from reid_datasets.base import Splits, dataset_info
 
+LAST_EPOCH = "last"  # the ``checkpoint`` of every trained row: the final epoch's weights
+
 
 def evaluate_method(
     cfg: RunConfig, data: RunData, model, method: str, seed: int, run_dir: Path, device
@@ -34,6 +36,7 @@ def evaluate_method(
     base = {"method": method, "seed": seed, "data": data.kind, "labels": labels}
     init = init_kind(cfg.method.get("pretrained")) if model.cfg.trains else "none"
     base |= {"precision": precision, "init": init}
+    base |= {"checkpoint": LAST_EPOCH if model.cfg.trains else "none"}  # never chosen on a split
     if data.test_cameras is not None:  # synthetic data: the occluded/partial sets' cameras
         base |= {"test_cameras": data.test_cameras}
     sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot

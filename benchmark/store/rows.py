@@ -33,7 +33,9 @@ CONDITION_COLUMNS = ("occlusion",)
 # ``init`` how the trunk started: "scratch", "synthetic" (the cached synthetic trunk), "file"
 # (a local state dict, e.g. ImageNet weights) or "none" (a training-free method).
 # ``test_cameras`` (synthetic data only): the occluded/partial sets' cameras, "own" or "market".
-DESCRIPTIVE_COLUMNS = ("precision", "init", "test_cameras")
+# ``checkpoint``: which weights the row reports: "last" (the final epoch's, chosen on no split;
+# several public methods choose theirs on the test set) or "none" (a training-free method).
+DESCRIPTIVE_COLUMNS = ("precision", "init", "test_cameras", "checkpoint")
 # The identity of a row: every column that defines what was measured (all but run and value),
 # so rows under different conditions (gt vs ps labels, occlusion) never replace or match each other.
 KEY_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("run", "value")) + CONDITION_COLUMNS

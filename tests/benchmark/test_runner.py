@@ -14,7 +14,8 @@ import reid_methods  # noqa: F401  (registers the methods)
 from benchmark.config import apply_overrides
 from benchmark.errors import DataError
 from benchmark.profiles import get_profile
-from benchmark.run.runner import prepare_data
+from benchmark.reporting.tables import render_report
+from benchmark.run.runner import prepare_data, run_benchmark
 
 SETS = 'eval.datasets=["occluded_reid", "partial_reid"]'
 
@@ -55,3 +56,11 @@ def test_too_few_identities_after_the_validation_split_fail_before_work(smoke_di
     with pytest.raises(DataError, match=r"held out by train.val_ids.*fewer than 500") as err:
         _prepare(smoke_dir, monkeypatch, "train.ids_per_batch=500")
     assert "\n" not in str(err.value), "one line"
+
+
+def test_a_training_free_method_reports_no_checkpoint_and_no_init(smoke_dir, monkeypatch):
+    monkeypatch.chdir(smoke_dir)
+    cfg = apply_overrides(get_profile("smoke"), ['methods=["colour_hist"]', SETS])
+    run_dir, rows = run_benchmark(cfg, smoke_dir / "runs", device="cpu")
+    assert (rows["checkpoint"] == "none").all() and (rows["init"] == "none").all()
+    assert "Checkpoint: none (training-free)" in render_report(rows, None, "md")

@@ -47,6 +47,9 @@ def test_smoke_run_writes_rows_for_both_methods_on_both_sets(smoke_run) -> None:
     assert (df.data == "synthetic").all(), "rows must say which data produced them"
     assert (df["init"] == "scratch").all(), "every row says how the trunk started"
     assert (df["test_cameras"] == "own").all(), "and whose cameras the occluded sets have"
+    assert (df["checkpoint"] == "last").all(), "and which weights it reports"
+    assert "mINP" in set(df.metric), "mINP beside mAP"
+    assert "Checkpoint: the last epoch's weights" in (run_dir / "tables.md").read_text()
     controls = df[df.query_set == "whole_body_control"]
     assert {"occluded_reid", "partial_reid"} <= set(controls.dataset), "whole-body controls"
     partial = set(df[df.dataset == "partial_reid"].query_set)

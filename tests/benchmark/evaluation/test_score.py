@@ -182,4 +182,9 @@ def test_pid_zero_is_an_identity_unless_market_ids(
     assert market["mAP"] == evaluate(query, gallery, market_ids=True).mAP
     assert main([str(path), "--market-ids"]) == 0
     table = capsys.readouterr().out
-    assert "ids market" in table and "ties pessimistic" in table and "mAP_zzd" in table and "mINP" in table
+    assert (
+        "ids market" in table
+        and "ties pessimistic" in table
+        and "mAP_zzd" in table
+        and "mINP" in table
+    )
