@@ -198,7 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     print(pd.DataFrame(times).to_string(index=False))
     print("test sets (information only, not used to choose):")
     print(
-        (100 * test.pivot_table(index=["method", "budget"], columns=["dataset", "metric"]))
+        (
+            100
+            * test.pivot_table(
+                index=["method", "budget"],
+                columns=["dataset", "query_set", "metric"],
+                values="value",
+            )
+        )
         .round(1)
         .to_string()
     )
