@@ -380,12 +380,13 @@ def write_robustness_figures(
     """``robustness.png`` when rows carry an occlusion strength or ``zoom`` rows exist, and
     ``zoom_<set>.png`` per set of partial crops in ``zoom``. Returns the written paths."""
     out_dir, written = Path(out_dir), []
-    has_zoom = zoom is not None and not zoom.empty
-    if has_zoom or ("occlusion" in df.columns and df["occlusion"].notna().any()):
+    zoom = None if zoom is None or zoom.empty else zoom
+    if zoom is not None or ("occlusion" in df.columns and df["occlusion"].notna().any()):
         written.append(robustness_curve(df, out_dir / "robustness.png", zoom))
-    for name in zoom["dataset"].unique() if zoom is not None and has_zoom else []:
-        part = zoom[zoom["dataset"] == name]
-        written.append(zoom_curves(part, out_dir / f"zoom_{name}.png", dataset_label(name)))
+    if zoom is not None:
+        for name in zoom["dataset"].unique():
+            part = zoom[zoom["dataset"] == name]
+            written.append(zoom_curves(part, out_dir / f"zoom_{name}.png", dataset_label(name)))
     return written
 
 
