@@ -6,10 +6,6 @@ pretrained once on a disjoint synthetic identity-classification task
 (``benchmark.training.pretrain_fit``) and cached under ``data/pretrained/`` like the synthetic
 data: the file name holds a hash of the trunk spec, the pretraining config, the generator
 version and the identities it must avoid; a JSON card beside it says how it was made.
-
-The trunk of the default profile ships with the package (``benchmark/training/trunks/``, made by
-``python -m benchmark pretrain`` and committed with its card), so a fresh clone does not pay its
-pretraining; a file of the same name under ``data/pretrained/`` wins over the shipped one.
 """
 
 from __future__ import annotations
@@ -40,7 +36,6 @@ log = logging.getLogger(__name__)
 
 SYNTHETIC = "synthetic"  # the method.pretrained value that asks for the cached trunk
 DEFAULT_DIR = Path("data") / "pretrained"
-SHIPPED_DIR = Path(__file__).resolve().parent / "trunks"  # committed trunks, read only
 PRETRAIN_VERSION = 1  # bump when the task or its training changes, so caches are rebuilt
 SCOPE = Scope(kind="pretrain", noun="option", example="epochs=4")
 
@@ -49,8 +44,8 @@ SCOPE = Scope(kind="pretrain", noun="option", example="epochs=4")
 class PretrainConfig:
     """How the trunk is pretrained (its fields are part of the cache key).
 
-    The defaults are the cpu profile: about 5 minutes on 2 CPU cores for the cpu profile's
-    quarter-width ResNet-18 at 128x64 with bf16 (measured; see README).
+    The defaults are the cpu profile: 348 s on 2 quiet CPU cores with bf16 for the cpu profile's
+    quarter-width ResNet-18 at 128x64 (measured; see results/README.md), paid once per cache.
     """
 
     seed: int = field(default=1, metadata={"min": 0})  # the benchmark's data uses seed 0
@@ -166,10 +161,9 @@ def ensure_pretrained(
     """
     key = cache_key(spec, pcfg, avoid)
     path = weights_path(folder, spec, key)
-    for found in (path, weights_path(SHIPPED_DIR, spec, key)):
-        if found.is_file() and found.with_suffix(".json").is_file():
-            log.debug("synthetic pretrained trunk %s is cached", found)
-            return found
+    if path.is_file() and path.with_suffix(".json").is_file():
+        log.debug("synthetic pretrained trunk %s is cached", path)
+        return path
     device = device or torch.device("cpu")
     log.info(
         "building the synthetic pretrained trunk once (%s, %d ids x %d images, %d epochs) -> %s",
