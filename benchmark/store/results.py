@@ -167,14 +167,20 @@ def result_files(path: Path) -> list[Path]:
     return found
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_table(path: Path, columns: Iterable[str], kind: str, fix: str) -> pd.DataFrame:
+    """``path`` as a DataFrame with ``columns``, or a one-line DataError ending in ``fix``."""
     try:
         frame = pd.read_csv(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise DataError(f"{path} is not a readable results CSV ({e}); regenerate it") from e
-    missing = [c for c in ROW_COLUMNS if c not in frame.columns]
+        raise DataError(f"{path} is not a readable {kind} CSV ({e}); {fix}") from e
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(f"{path} lacks result columns {', '.join(missing)}; is it a results.csv?")
+        raise DataError(f"{path} lacks {kind} columns {', '.join(missing)}; {fix}")
+    return frame
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    frame = _read_table(path, ROW_COLUMNS, "result", "is it a results.csv? regenerate it")
     return _typed(frame, path)
 
 
@@ -259,14 +265,6 @@ ZOOM_COLUMNS = ("method", "seed", "dataset", "presentation", "zoom", "metric", "
 def load_zoom(path: Path) -> pd.DataFrame | None:
     """The zoom rows stored beside each results.csv under ``path`` (None if there are none)."""
     found = sorted({p.parent / ZOOM_CSV for p in result_files(Path(path))})
-    frames = []
-    for p in (p for p in found if p.is_file()):
-        try:
-            frame = pd.read_csv(p)
-        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
-            raise DataError(f"{p} is not a readable zoom CSV ({e}); rerun 'benchmark zoom'") from e
-        missing = [c for c in ZOOM_COLUMNS if c not in frame.columns]
-        if missing:
-            raise DataError(f"{p} lacks zoom columns {', '.join(missing)}; rerun 'benchmark zoom'")
-        frames.append(frame)
+    fix = "rerun 'benchmark zoom'"
+    frames = [_read_table(p, ZOOM_COLUMNS, "zoom", fix) for p in found if p.is_file()]
     return pd.concat(frames, ignore_index=True) if frames else None

@@ -11,7 +11,7 @@ import pytest
 
 from benchmark.errors import UserError
 from benchmark.provenance import env_info
-from benchmark.store.results import ResultStore, load_results
+from benchmark.store.results import ResultStore, load_results, load_zoom
 from benchmark.store.rows import ROW_COLUMNS, main_rows, make_rows
 from tests.benchmark.reporting.result_rows import rows
 
@@ -132,6 +132,21 @@ def test_load_results_errors(tmp_path):
     (tmp_path / "header.csv").write_text(",".join(ROW_COLUMNS) + "\n")
     with pytest.raises(UserError, match="no result rows"):
         load_results(tmp_path / "header.csv")
+
+
+def test_load_zoom_reads_the_rows_beside_results_and_names_bad_files(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.csv").write_text(",".join(ROW_COLUMNS) + "\n")
+    assert load_zoom(run) is None, "no zoom.csv: no zoom rows"
+    head = "method,seed,dataset,presentation,zoom,metric,value\n"
+    good = head + "hpnet,0,partial_reid,zoom,1,rank1,0.5\n"
+    (run / "zoom.csv").write_text(good)
+    assert load_zoom(run)["value"].tolist() == [0.5]
+    (run / "zoom.csv").write_text("method,value\nhpnet,0.5\n")
+    with pytest.raises(UserError, match=r"lacks zoom columns .*rerun 'benchmark zoom'") as err:
+        load_zoom(run)
+    assert "\n" not in str(err.value), "one line"
 
 
 def test_rows_differing_only_in_labels_are_kept_apart(tmp_path):
