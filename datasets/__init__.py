@@ -5,7 +5,10 @@ from __future__ import annotations
 from reid_datasets import (  # noqa: F401  (imported to register the built-in loaders)
     coco_densepose,
     market1501,
+    msmt17,
+    occluded_duke,
     occluded_reid,
+    p_dukemtmc,
     partial_ilids,
     partial_reid,
 )

@@ -59,6 +59,10 @@ class DatasetInfo:
             setting that holds its value, e.g. ``{"query_folder": "eval.partial_reid_query"}``.
         control: an occluded or partial set whose whole-body gallery also gives a whole-body
             control (whole-to-whole across its own cameras), where the cameras are known.
+        trained_on: a test set's protocol: the training set whose runs test on it by default
+            (Market-1501 for the paper's sets; Occluded-Duke, P-DukeMTMC and MSMT17 train and
+            test on themselves).
+        note: a caption line every table with its results carries (e.g. "Duke-derived ...").
     """
 
     display: str
@@ -71,6 +75,8 @@ class DatasetInfo:
     examples: bool = False
     options: tuple[tuple[str, str], ...] = ()
     control: bool = False
+    trained_on: str = "market1501"
+    note: str | None = None
 
     @property
     def label(self) -> str:
@@ -98,6 +104,8 @@ def register_dataset(
     examples: bool = False,
     options: dict[str, str] | None = None,
     control: bool = False,
+    trained_on: str = "market1501",
+    note: str | None = None,
 ) -> Callable[[Loader], Loader]:
     """Register ``loader(root: Path, strict: bool = True, **options) -> Splits`` under ``name``.
 
@@ -120,6 +128,8 @@ def register_dataset(
         examples,
         tuple(sorted((options or {}).items())),
         control,
+        trained_on,
+        note,
     )
     return DATASETS.decorator(name, expected=info.expected, info=info)
 
@@ -143,6 +153,11 @@ def examples_set() -> str | None:
 def datasets_with_role(role: str) -> list[str]:
     """Registered data sets with ``role`` ("train", "test" or "parsing"), in table order."""
     return sorted((n for n in DATASETS if role in dataset_info(n).roles), key=dataset_rank)
+
+
+def default_test_sets(train_set: str) -> list[str]:
+    """The test sets a run trained on ``train_set`` scores by default (their ``trained_on``)."""
+    return [n for n in datasets_with_role("test") if dataset_info(n).trained_on == train_set]
 
 
 def load_dataset(name: str, root: Path, **options: Any) -> Splits:

@@ -11,7 +11,7 @@
 Data sets are the registered ones (``--plugin`` ones too), by role; split keys follow the role
 (train or parsing: ``train``; test: ``query`` and ``gallery``). Conventions:
 
-- ids count distinct pids other than 0 (a Market-1501 distractor is not an identity); images
+- ids count distinct pids, but not Market-1501's 0 (a distractor, not an identity); images
   count every image after junk (pid -1) is dropped, distractors included.
 - partial_reid: ``query`` is the default ``partial_body_images``; when ``occluded_body_images``
   exists too it is reported as the extra split key ``query_occluded_body_images``.
@@ -38,7 +38,15 @@ from tqdm import tqdm
 
 from benchmark.errors import DataError, folder_problem
 from reid_datasets import coco_densepose, market1501, partial_reid
-from reid_datasets.base import ROLES, SPLITS, Splits, dataset_info, datasets_with_role
+from reid_datasets.base import (
+    ROLES,
+    SPLITS,
+    Splits,
+    dataset_info,
+    dataset_rank,
+    datasets_with_role,
+    list_datasets,
+)
 from reid_datasets.check_labels import READ_ERRORS, check_labels, load_leniently
 from reid_datasets.layout import find_dir
 
@@ -53,8 +61,12 @@ ROLE_SPLITS = {"train": ("train",), "test": ("query", "gallery"), "parsing": ("t
 
 
 def checked_datasets() -> list[str]:
-    """Every registered data set, by role (train, test, parsing), then in table order."""
-    return list(dict.fromkeys(name for role in ROLES for name in datasets_with_role(role)))
+    """Every registered data set: the ReID ones (train, test) in table order, then parsing ones."""
+    reid = sorted(
+        (n for n in list_datasets() if set(dataset_info(n).roles) & {"train", "test"}),
+        key=dataset_rank,
+    )
+    return list(dict.fromkeys(reid + [n for role in ROLES for n in datasets_with_role(role)]))
 
 
 def _report_splits(name: str) -> tuple[str, ...]:
@@ -72,12 +84,15 @@ def _present(name: str, root: Path) -> bool:
     return any(getattr(splits, split) for split in SPLITS)
 
 
-def _count(items: Sequence[Any], expected: tuple[int, int] | None) -> dict[str, int | None]:
+def _count(
+    items: Sequence[Any], expected: tuple[int, int] | None, market_ids: bool = True
+) -> dict[str, int | None]:
     """The split entry: found and expected identity/image counts."""
     if items and isinstance(items[0], coco_densepose.CocoInstance):
         ids = len({item.image_path for item in items})
     else:
-        ids = len({item.pid for item in items if item.pid != 0})
+        # pid 0: a Market-1501 distractor, not an identity; elsewhere (MSMT17) an identity
+        ids = len({item.pid for item in items if item.pid != 0 or not market_ids})
     return {
         "ids": ids,
         "images": len(items),
@@ -132,7 +147,8 @@ def _check_splits(
     problems: list[str] = []
     for key, field_name in keys.items():
         items = getattr(splits, field_name)
-        result[key] = _count(items, getattr(expected, field_name))
+        market_ids = dataset_info(name).market_ids
+        result[key] = _count(items, getattr(expected, field_name), market_ids)
         problems += _count_problem(name, key, result[key])
         if verify_images:
             problems += _unreadable(name, key, _image_paths(items))

@@ -12,6 +12,7 @@ from PIL import Image
 from benchmark.errors import DataError
 from reid_datasets import market1501
 from reid_datasets.base import Splits, load_dataset
+from reid_datasets.label_trees import LABEL_SUFFIXES
 
 READ_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
@@ -68,7 +69,7 @@ def check_labels(
     market_dir = market1501.LAYOUT.find(root)
     coverage: dict[str, Any] = {}
     problems: list[str] = []
-    for kind in market1501.LABEL_SUFFIXES:
+    for kind in LABEL_SUFFIXES:
         if market_dir is None or market1501.find_label_dir(market_dir, kind) is None:
             continue
         splits = load_leniently(market1501.NAME, root, labels=kind)

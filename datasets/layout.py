@@ -137,15 +137,17 @@ class ParsedName:
 
 
 NameParser = Callable[[str], "ParsedName | None"]
+PathParser = Callable[[Path], "ParsedName | None"]
 
 
 def scan_folder(
     dataset: str,
     folder: Path,
-    parse: NameParser,
+    parse: NameParser | PathParser,
     name_format: str,
     log: ProblemLog,
     recursive: bool = False,
+    by_path: bool = False,
 ) -> tuple[Sample, ...]:
     """Parse every image name in ``folder`` into Samples, sorted; junk (pid -1) is dropped.
 
@@ -156,6 +158,7 @@ def scan_folder(
         name_format: the expected name pattern, shown when a name does not parse.
         log: where problems go (an empty folder, unparseable names).
         recursive: also read per-identity sub-folders.
+        by_path: ``parse`` reads the whole path (e.g. an identity folder's name), not the stem.
     """
     images = list_images(folder, recursive=recursive)
     if not images:
@@ -164,7 +167,7 @@ def scan_folder(
     samples: list[Sample] = []
     bad: list[Path] = []
     for path in images:
-        parsed = parse(path.stem)
+        parsed = parse(path) if by_path else parse(path.stem)  # type: ignore[arg-type]
         if parsed is None:
             bad.append(path)
         elif parsed.pid != -1:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
-from benchmark.errors import ConfigError
+from reid_datasets import label_trees
 from reid_datasets.base import ExpectedCounts, Sample, Splits, register_dataset
 from reid_datasets.layout import (
     DatasetLayout,
     ParsedName,
     ProblemLog,
-    find_dir,
     require_dir,
     scan_folder,
 )
@@ -30,8 +28,6 @@ LAYOUT = DatasetLayout(
 )
 # Split -> folder of the release (the label trees use the same folder names).
 SPLIT_FOLDERS = {"train": "bounding_box_train", "query": "query", "gallery": "bounding_box_test"}
-# labels option -> suffix of the label tree beside the image tree.
-LABEL_SUFFIXES = {"ps": "_ps_label", "gt": "_gt_label"}
 NAME_FORMAT = "PID_cCsS_FRAME_BOX (e.g. 0002_c1s1_000451_03.jpg)"
 
 # pid (-1 junk, 0000 distractor), camera 1-9, sequence, frame, box.
@@ -47,59 +43,8 @@ def parse_name(stem: str) -> ParsedName | None:
 
 
 def find_label_dir(market_dir: Path, kind: str) -> Path | None:
-    """The ``<image tree>_ps_label`` (kind "ps") or ``_gt_label`` (kind "gt") tree, if present.
-
-    It is looked for beside the image tree (the DESIGN layout and the official nesting alike),
-    under the image tree's own name first, then under the canonical release name.
-    """
-    suffix = LABEL_SUFFIXES[kind]
-    for name in (market_dir.name + suffix, LAYOUT.candidates[0] + suffix):
-        found = find_dir(market_dir.parent, name)
-        if found is not None:
-            return found
-    return None
-
-
-def _attach(
-    samples: tuple[Sample, ...], label_dir: Path, kind: str, log: ProblemLog
-) -> tuple[Sample, ...]:
-    """Attach ``label_dir/<stem>.png`` to each sample; report missing ones in one line."""
-    pngs = {p.name.lower(): p for p in label_dir.iterdir() if p.suffix.lower() == ".png"}
-    attached: list[Sample] = []
-    missing: list[str] = []
-    for sample in samples:
-        label = pngs.get(sample.path.stem.lower() + ".png")
-        if label is None:
-            missing.append(sample.path.stem + ".png")
-        attached.append(replace(sample, label_path=label))
-    if missing:
-        log.report(
-            f"{NAME}: {len(missing)} of {len(samples)} {kind} label PNGs missing in {label_dir} "
-            f"(first: {missing[0]}); regenerate the labels or train without them"
-        )
-    return tuple(attached)
-
-
-def _attach_labels(
-    splits: dict[str, tuple[Sample, ...]], market_dir: Path, kind: str, log: ProblemLog
-) -> dict[str, tuple[Sample, ...]]:
-    """Attach part labels: required for train; query/gallery only if their label folder exists."""
-    label_dir = find_label_dir(market_dir, kind)
-    if label_dir is None:
-        name = LAYOUT.candidates[0] + LABEL_SUFFIXES[kind]
-        log.report(
-            f"{NAME}: folder {name} not found beside {market_dir}; "
-            f"put the {kind} part labels there or train without labels"
-        )
-        return splits
-    result = dict(splits)
-    for split, folder in SPLIT_FOLDERS.items():
-        found = find_dir(label_dir, folder)
-        if found is None and split == "train":
-            require_dir(NAME, label_dir, folder, log)
-        if found is not None and splits[split]:
-            result[split] = _attach(splits[split], found, kind, log)
-    return result
+    """Market-1501's ``_ps_label`` or ``_gt_label`` tree beside ``market_dir``, if present."""
+    return label_trees.find_label_dir(market_dir, kind, LAYOUT.candidates[0])
 
 
 @register_dataset(
@@ -125,8 +70,7 @@ def load_market1501(root: Path, labels: str | None = None, strict: bool = True) 
         strict: raise DataError on the first problem; if False, collect problems in
             Splits.problems and return what could be read.
     """
-    if labels is not None and labels not in LABEL_SUFFIXES:
-        raise ConfigError(f"{NAME}: unknown labels {labels!r}; choose one of: ps, gt (or None)")
+    label_trees.check_kind(NAME, labels)
     log = ProblemLog(strict)
     market_dir = LAYOUT.locate(root)
     splits: dict[str, tuple[Sample, ...]] = {}
@@ -136,7 +80,9 @@ def load_market1501(root: Path, labels: str | None = None, strict: bool = True) 
             scan_folder(NAME, folder, parse_name, NAME_FORMAT, log) if folder is not None else ()
         )
     if labels is not None:
-        splits = _attach_labels(splits, market_dir, labels, log)
+        splits = label_trees.attach_labels(
+            NAME, splits, market_dir, LAYOUT.candidates[0], SPLIT_FOLDERS, labels, log
+        )
     return Splits(
         name=NAME,
         train=splits["train"],

@@ -10,8 +10,7 @@ from benchmark.commands.values import add_set_option, seed
 from benchmark.profiles import PROFILES
 from benchmark.store.run_folder import check_out_dir
 from reid_datasets import check as datacheck
-from reid_datasets.base import DATASETS, dataset_info
-from reid_datasets.check import checked_datasets
+from reid_datasets.base import DATASETS, dataset_info, datasets_with_role, default_test_sets
 from reid_datasets.export import export_labels
 from reid_datasets.synthetic import generate
 from reid_datasets.synthetic.config import synth_profile
@@ -134,7 +133,9 @@ def needed_datasets(names: list[str] | None) -> list[str] | None:
     wanted = []
     for name in names:
         if name == NEED_DEFAULT:
-            wanted += checked_datasets()  # every registered train, test and parsing set
+            # a default run's: Market-1501, the sets tested after it, the parsing sets
+            wanted += ["market1501", *default_test_sets("market1501")]
+            wanted += datasets_with_role("parsing")
         else:
             DATASETS.get(name)  # one-line error listing the registered names
             wanted.append(name)

@@ -171,6 +171,80 @@ def make_coco(root: Path, annotations: list | None = None, images: list | None =
     return coco
 
 
+# Occluded-Duke: the list-based conversion's names; the first query also sits in the gallery
+# (same name, pid and camera), as 1,870 of the release's queries do.
+DUKE_TRAIN = ("0001_c2_f0046182", "0001_c5_f0051341", "0003_c1_f0044158")
+DUKE_QUERY = ("0005_c2_f0046985", "0007_c7_f0109847")
+DUKE_GALLERY = ("0005_c2_f0046985", "0005_c5_f0061327", "0007_c1_f0045332", "0009_c8_f0111001")
+
+
+def make_occluded_duke(root: Path, base: str = "Occluded_Duke", labels: str | None = None) -> Path:
+    """Occluded-Duke tree (+ ``<base>_<labels>_label`` beside it); returns it."""
+    folder = root / base
+    for sub, stems in (
+        ("bounding_box_train", DUKE_TRAIN),
+        ("query", DUKE_QUERY),
+        ("bounding_box_test", DUKE_GALLERY),
+    ):
+        for stem in stems:
+            write_image(folder / sub / f"{stem}.jpg")
+            if labels is not None:
+                write_label(root / f"{base}_{labels}_label" / sub / f"{stem}.png")
+        write_clutter(folder / sub)
+    return folder
+
+
+def make_p_dukemtmc(root: Path, base: str = "P-DukeMTMC-reID") -> Path:
+    """P-DukeMTMC-reID tree: per-identity folders; train ids 1-2, test ids 11-12 (3 images each
+    in whole_body_images, 2 in occluded_body_images)."""
+    folder = root / base
+    for split, pids in (("train", (1, 2)), ("test", (11, 12))):
+        for kind, shots in (("whole_body_images", 3), ("occluded_body_images", 2)):
+            for pid in pids:
+                for shot in range(shots):
+                    write_image(
+                        folder
+                        / split
+                        / kind
+                        / f"{pid:04d}"
+                        / f"{pid:04d}_c{shot + 1}_f{shot:07d}.jpg"
+                    )
+            write_clutter(folder / split / kind)
+    return folder
+
+
+# MSMT17 list lines: <pid folder>/<name> <label>; the camera is the third field of the name.
+MSMT_LISTS = {
+    "list_train.txt": (
+        "0000/0000_000_01_0303morning_0015_0.jpg 0",
+        "0001/0001_003_05_0303noon_0101_1.jpg 1",
+    ),
+    "list_val.txt": ("0001/0001_004_12_0303afternoon_0200_0.jpg 1",),
+    "list_query.txt": (
+        "0000/0000_000_03_0113morning_0001_0.jpg 0",
+        "0002/0002_010_15_0113noon_0100_0.jpg 2",
+    ),
+    "list_gallery.txt": (
+        "0000/0000_001_07_0113morning_0020_1.jpg 0",
+        "0002/0002_011_15_0113noon_0101_0.jpg 2",
+        "0002/0002_012_02_0113noon_0300_0.jpg 2",
+    ),
+}
+
+
+def make_msmt17(root: Path, version: int = 2) -> Path:
+    """MSMT17 tree of ``version`` 1 (train/, test/) or 2 (mask_train_v2/, mask_test_v2/)."""
+    folder = root / f"MSMT17_V{version}"
+    train, test = ("train", "test") if version == 1 else ("mask_train_v2", "mask_test_v2")
+    for list_name, lines in MSMT_LISTS.items():
+        images = folder / (train if list_name in ("list_train.txt", "list_val.txt") else test)
+        for line in lines:
+            write_image(images / line.split()[0])
+        (folder / list_name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / list_name).write_text("\n".join(lines) + "\n")
+    return folder
+
+
 def make_all(root: Path) -> Path:
     """Every data set in the DESIGN layout under ``root``; returns ``root``."""
     make_market(root, labels="ps")

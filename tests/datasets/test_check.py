@@ -75,6 +75,9 @@ def test_registered_data_sets_checked_by_role_in_table_order():
         "partial_ilids_2018",
         "partial_ilids_2019",
         "occluded_reid",
+        "occluded_duke",  # train and test on itself
+        "p_dukemtmc",
+        "msmt17",
         "coco_densepose",  # parsing
     ], checked_datasets()
     with pytest.raises(ConfigError, match="roles must be some of train, test, parsing"):

@@ -1,0 +1,93 @@
+"""Part-label trees beside an image tree: ``<image tree>_ps_label`` / ``_gt_label``, one PNG per
+image under the same split folder and stem (the official HPNet release's format for Market-1501;
+the suite uses it for every training set laid out in split folders, e.g. Occluded-Duke)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from benchmark.errors import ConfigError
+from reid_datasets.layout import ProblemLog, find_dir, require_dir
+from reid_datasets.samples import Sample
+
+# labels option -> suffix of the label tree beside the image tree.
+LABEL_SUFFIXES = {"ps": "_ps_label", "gt": "_gt_label"}
+
+
+def check_kind(dataset: str, kind: str | None) -> None:
+    """A one-line error for a labels option other than None, "ps" or "gt"."""
+    if kind is not None and kind not in LABEL_SUFFIXES:
+        raise ConfigError(f"{dataset}: unknown labels {kind!r}; choose one of: ps, gt (or None)")
+
+
+def find_label_dir(image_dir: Path, kind: str, canonical: str) -> Path | None:
+    """The ``<image tree>_ps_label`` (kind "ps") or ``_gt_label`` (kind "gt") tree, if present.
+
+    It is looked for beside the image tree, under the image tree's own name first, then under
+    the release's ``canonical`` folder name.
+    """
+    suffix = LABEL_SUFFIXES[kind]
+    for name in (image_dir.name + suffix, canonical + suffix):
+        found = find_dir(image_dir.parent, name)
+        if found is not None:
+            return found
+    return None
+
+
+def _attach(
+    dataset: str, samples: tuple[Sample, ...], label_dir: Path, kind: str, log: ProblemLog
+) -> tuple[Sample, ...]:
+    """Attach ``label_dir/<stem>.png`` to each sample; report missing ones in one line."""
+    pngs = {p.name.lower(): p for p in label_dir.iterdir() if p.suffix.lower() == ".png"}
+    attached: list[Sample] = []
+    missing: list[str] = []
+    for sample in samples:
+        label = pngs.get(sample.path.stem.lower() + ".png")
+        if label is None:
+            missing.append(sample.path.stem + ".png")
+        attached.append(replace(sample, label_path=label))
+    if missing:
+        log.report(
+            f"{dataset}: {len(missing)} of {len(samples)} {kind} label PNGs missing in {label_dir} "
+            f"(first: {missing[0]}); regenerate the labels or train without them"
+        )
+    return tuple(attached)
+
+
+def attach_labels(
+    dataset: str,
+    splits: dict[str, tuple[Sample, ...]],
+    image_dir: Path,
+    canonical: str,
+    split_folders: Mapping[str, str],
+    kind: str,
+    log: ProblemLog,
+) -> dict[str, tuple[Sample, ...]]:
+    """Attach part labels: required for train; query/gallery only if their label folder exists.
+
+    Args:
+        dataset: registry name, used in messages.
+        splits: samples per split.
+        image_dir: the release's folder (the label tree lies beside it).
+        canonical: the release's folder name (the label tree's name when spelled otherwise).
+        split_folders: split -> folder name, the same in the image and label trees.
+        kind: "ps" or "gt".
+        log: where problems go.
+    """
+    label_dir = find_label_dir(image_dir, kind, canonical)
+    if label_dir is None:
+        log.report(
+            f"{dataset}: folder {canonical + LABEL_SUFFIXES[kind]} not found beside {image_dir}; "
+            f"put the {kind} part labels there or train without labels"
+        )
+        return splits
+    result = dict(splits)
+    for split, folder in split_folders.items():
+        found = find_dir(label_dir, folder)
+        if found is None and split == "train":
+            require_dir(dataset, label_dir, folder, log)
+        if found is not None and splits[split]:
+            result[split] = _attach(dataset, splits[split], found, kind, log)
+    return result
