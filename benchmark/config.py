@@ -26,7 +26,7 @@ from benchmark.settings import (
     type_hints,
 )
 from benchmark.training.config import TrainConfig
-from reid_datasets.base import DATASETS, dataset_info
+from reid_datasets.base import DATASETS, dataset_info, datasets_with_role
 from reid_datasets.partial_reid import QUERY_FOLDERS
 from reid_datasets.synthetic.config import PROFILES as SYNTH_PROFILES
 from reid_datasets.synthetic.config import SETS as SYNTH_SETS
@@ -46,9 +46,16 @@ def _modes() -> list[str]:
     return MODES.names()
 
 
+def _train_sets() -> list[str]:
+    return datasets_with_role("train")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     root: str | None = None  # None: the synthetic default under data/synthetic-<synth_profile>
+    # the ReID training set (a registered set with the "train" role): Market-1501 (the paper's
+    # protocol), or Occluded-Duke, P-DukeMTMC, MSMT17, each tested on itself by default
+    train_set: str = field(default="market1501", metadata={"choices": _train_sets})
     # which synthetic size to generate when root is None
     synth_profile: str = field(default="cpu", metadata={"choices": SYNTH_PROFILES.names})
     # synthetic occlusion strength (a fraction of the body); None = the profile's value
@@ -87,8 +94,9 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    # empty: every data set registered with the "test" role, in table order (a --plugin test
-    # set joins by itself); the CLI writes the resolved names into config.json
+    # empty: the test sets of the training set's protocol (``DatasetInfo.trained_on``; Market-1501:
+    # every test set registered after it, a --plugin one too), in table order; the CLI writes
+    # the resolved names into config.json
     datasets: tuple[str, ...] = field(default=(), metadata={"choices": DATASETS.names})
     # at least one: no mode would train every method for nothing and then fail to tabulate
     modes: tuple[str, ...] = field(

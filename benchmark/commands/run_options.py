@@ -13,7 +13,7 @@ from benchmark.config import RunConfig, apply_overrides, check_run_config
 from benchmark.errors import UserError
 from benchmark.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 from benchmark.store.run_folder import check_resume, read_run_config
-from reid_datasets.base import datasets_with_role
+from reid_datasets.base import default_test_sets
 from reid_methods.base import METHODS, all_methods
 
 DEFAULT_OUT = Path("results/runs")
@@ -105,8 +105,8 @@ def resolve_run_config(args: argparse.Namespace) -> RunConfig:
     if args.occlusion_sweep:
         sets += [f"eval.occlusion_sweep={json.dumps(args.occlusion_sweep)}"]
     cfg = apply_overrides(base, sets + args.overrides)
-    if not cfg.eval.datasets:  # the default: every registered test set, plug-ins included
-        tests = datasets_with_role("test")
+    if not cfg.eval.datasets:  # the default: the training set's protocol, plug-ins included
+        tests = default_test_sets(cfg.data.train_set)
         cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, datasets=tuple(tests)))
     check_run_config(cfg)  # every section, eval included: a bad value fails before any work
     return check_resume(resume, base, cfg) if resume else cfg

@@ -3,14 +3,15 @@ root, the part-label tree, and a test set loaded with its loader options."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import ConfigError, DataError, folder_problem
-from reid_datasets.base import Splits, load_dataset
-from reid_datasets.market1501 import LAYOUT, find_label_dir
+from reid_datasets.base import DATASETS, Splits, dataset_info, load_dataset
+from reid_datasets.label_trees import find_label_dir
 from reid_datasets.synthetic import generate, synth_config
 
 log = logging.getLogger(__name__)
@@ -61,19 +62,26 @@ def data_root(
     return path, "synthetic" if (path / "synthetic.json").exists() else "real"
 
 
-def resolve_labels(choice: str, root: Path, kind: str) -> str:
-    """ "ps" or "gt": which Market-1501 part-label tree HPNet-style methods train on."""
+def resolve_labels(choice: str, root: Path, kind: str, train_set: str = "market1501") -> str:
+    """ "ps" or "gt": which part-label tree of the training set HPNet-style methods train on."""
     if choice not in ("auto", "ps", "gt"):
         raise ConfigError(f"data.labels must be auto, ps or gt, got {choice!r}")
+    if "labels" not in inspect.signature(DATASETS.get(train_set)).parameters:
+        raise DataError(
+            f"{train_set} has no part-label trees the suite reads; train methods without part "
+            "labels on it (baseline, pcb) or train the part methods on Market-1501 or Occluded-Duke"
+        )
     if choice != "auto":
         return choice
-    market = LAYOUT.find(root)
-    if market is not None and find_label_dir(market, "ps") is not None:
+    layout = dataset_info(train_set).layout
+    found = layout.find(root) if layout is not None else None
+    canonical = layout.candidates[0] if layout is not None else train_set
+    if found is not None and find_label_dir(found, "ps", canonical) is not None:
         return "ps"
     if kind == "synthetic":
         return "gt"
     raise DataError(
-        f"no Market-1501-v15.09.15_ps_label tree under {root}; make pseudo labels with "
+        f"no {canonical}_ps_label tree under {root}; make pseudo labels with "
         "'python -m benchmark parse label' or train a method without part labels"
     )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from benchmark.reporting.labels import in_paper_table, row_order
-from benchmark.store.rows import main_rows
+from benchmark.store.rows import DEFAULT_TRAIN_SET, main_rows
 from reid_datasets.base import dataset_rank
 
 
@@ -102,6 +102,7 @@ class Table:
     marks: dict[tuple[RowKey, Column], str]
     frame: pd.DataFrame
     trials: int | None = None  # single-shot trial count from the config, if no "trials" rows
+    train_set: str = DEFAULT_TRAIN_SET  # the training set of every row (tables group by it)
 
     @property
     def all_rows(self) -> tuple[RowKey, ...]:
@@ -179,7 +180,8 @@ def _columns(cells: dict, spec: TableSpec, datasets: set[str]) -> tuple[Column, 
 
 
 def build(df: pd.DataFrame, spec: TableSpec, trials: int | None = None) -> list[Table]:
-    """Build ``spec``'s table once for each kind of data present (real first, then synthetic).
+    """Build ``spec``'s table once for each kind of data (real first, then synthetic) and each
+    training set present (Market-1501 first, then in table order).
 
     Args:
         df: result rows.
@@ -188,8 +190,12 @@ def build(df: pd.DataFrame, spec: TableSpec, trials: int | None = None) -> list[
     """
     tables = []
     selected = _select(df, spec)
-    for data in sorted(selected["data"].unique(), key=lambda d: (d != "real", d)):
-        part, shown = _official_map(selected[selected["data"] == data], spec)
+    trained = selected.get("train_set", pd.Series(index=selected.index, dtype=object))
+    selected = selected.assign(train_set=trained.fillna(DEFAULT_TRAIN_SET))
+    groups = selected.groupby(["data", "train_set"], sort=False).groups
+    order = sorted(groups, key=lambda k: (k[0] != "real", k[0], dataset_rank(k[1])))
+    for data, train_set in order:
+        part, shown = _official_map(selected.loc[groups[data, train_set]], spec)
         cells = _cells(part, shown.metrics)
         if not cells:
             continue
@@ -198,7 +204,8 @@ def build(df: pd.DataFrame, spec: TableSpec, trials: int | None = None) -> list[
         main = tuple(r for r in ordered if not spec.paper_rows or _in_table(r, spec.name))
         extra = tuple(r for r in ordered if r not in main)
         marks = _marks(cells, main + extra, columns)
-        tables.append(Table(shown, data, main, extra, columns, cells, marks, part, trials))
+        table = Table(shown, data, main, extra, columns, cells, marks, part, trials, train_set)
+        tables.append(table)
     return tables
 
 

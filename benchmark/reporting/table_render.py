@@ -10,6 +10,7 @@ from benchmark.reporting.labels import dataset_label, escape_latex, row_label
 from benchmark.reporting.table_build import Column, RowKey, Table
 from benchmark.reporting.table_parsing import METRIC_NAMES as PARSING_NAMES
 from benchmark.reporting.table_parsing import PARSING_MODE, parsing_protocol
+from reid_datasets.base import dataset_info
 
 METRIC_NAMES = {"rank1": "R1", "rank3": "R3", "rank5": "R5", "rank10": "R10", "mAP": "mAP"}
 METRIC_NAMES |= {"mAP_zzd": "mAP_zzd", "mINP": "mINP"}
@@ -107,6 +108,14 @@ def _protocol(table: Table) -> list[str]:
     return lines
 
 
+def _training(table: Table) -> list[str]:
+    """The training set and the notes of the data sets behind the table (e.g. Duke-derived)."""
+    lines = [f"Trained on: {dataset_label(table.train_set)}."]
+    datasets = dict.fromkeys([table.train_set, *(c.dataset for c in table.columns)])
+    notes = dict.fromkeys(n for d in datasets if (n := dataset_info(d).note))
+    return lines + [f"{note}." for note in notes]
+
+
 def _caption(table: Table, latex: bool) -> str:
     """The caption as plain text (LaTeX-escaped when ``latex``), stating the protocol."""
     df, seeds = table.frame, sorted({c.n_seeds for c in table.cells.values()})
@@ -116,7 +125,7 @@ def _caption(table: Table, latex: bool) -> str:
         if seeds[-1] == 1
         else f"mean ± sample std (ddof=1) over {counts} seeds; a cell of one seed: its value"
     )
-    parts = _protocol(table) + [f"Cells: {spread}."]
+    parts = _protocol(table) + _training(table) + [f"Cells: {spread}."]
     if table.spec.mode == "single":
         parts.append(
             "The ± is the spread over seeds, not over single-shot trials "

@@ -67,8 +67,9 @@ def prepare_data(cfg: RunConfig) -> RunData:
     root, kind = data_root(cfg.data.root, cfg.data.synth_profile, cfg.data.synth_overrides())
     configs = [method_config(m, **applicable_options(m, cfg.method)) for m in cfg.methods]
     needs = any(c.needs_part_labels for c in configs)
-    labels = resolve_labels(cfg.data.labels, root, kind) if needs else "none"
-    train = load_dataset("market1501", root, labels=labels if needs else None)
+    train_set = cfg.data.train_set
+    labels = resolve_labels(cfg.data.labels, root, kind, train_set) if needs else "none"
+    train = load_dataset(train_set, root, **({"labels": labels} if needs else {}))
     kept, validation = split_validation(train.train, cfg.train.val_ids, cfg.train.val_seed)
     train = dataclasses.replace(train, train=kept)
     held = 0 if validation is None else len(validation.pids)
