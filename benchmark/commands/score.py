@@ -17,6 +17,7 @@ from benchmark.commands.values import positive, seed
 from benchmark.errors import UserError
 from benchmark.evaluation.distance import DISTANCES
 from benchmark.evaluation.protocols import MODES, RANKS, evaluate
+from benchmark.evaluation.rerank import K1, K2, LAMBDA, RerankParams
 from benchmark.evaluation.score import FORMAT, ID_RULES, TIE_RULE, check_visible, load_npz
 
 
@@ -52,6 +53,22 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Market-1501 pid codes: pid 0 = distractor (a negative, never a match; a pid-0 "
         "query is skipped), pid < 0 = junk (removed) (default: every pid is an identity)",
     )
+    parser.add_argument(
+        "--rerank",
+        action="store_true",
+        help="rank by k-reciprocal re-ranked distances (Zhong et al., CVPR 2017; its own "
+        "protocol, memory O(N k1)); pairs sharing no visible part first get their row's "
+        "largest finite distance",
+    )
+    parser.add_argument("--k1", type=positive, default=K1, help=f"re-ranking's k1 (default: {K1})")
+    parser.add_argument("--k2", type=positive, default=K2, help=f"re-ranking's k2 (default: {K2})")
+    parser.add_argument(
+        "--lambda",
+        dest="lam",
+        type=float,
+        default=LAMBDA,
+        help=f"re-ranking's lambda, weight of the original distance (default: {LAMBDA})",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -79,8 +96,9 @@ def _table(result, args: argparse.Namespace) -> str:
         else f"single-gallery-shot, {args.trials} trials"
     )
     vis = "without visibility" if args.no_vis else "with visibility"
+    rerank = f", k-reciprocal re-ranking ({_params(args).text()})" if args.rerank else ""
     head = (
-        f"{shot}, {args.distance} distance, {vis}: {result.queries} queries counted, "
+        f"{shot}, {args.distance} distance{rerank}, {vis}: {result.queries} queries counted, "
         f"{result.skipped} skipped (no match); ids {ID_RULES[args.market_ids]}; ties "
         f"pessimistic; {result.queries_no_visible} queries with no visible part, "
         f"{result.first_match_tied} first matches decided by a tie"
@@ -96,8 +114,15 @@ def _table(result, args: argparse.Namespace) -> str:
     return head + "\n" + tabulate(rows, headers=["metric", "%"], tablefmt="github")
 
 
+def _params(args: argparse.Namespace) -> RerankParams:
+    return RerankParams(args.k1, args.k2, args.lam)
+
+
 def run_score(args: argparse.Namespace) -> int:
     """Load ``args.file``, evaluate it and print the result (one JSON object with --json)."""
+    if not args.rerank and (args.k1, args.k2, args.lam) != (K1, K2, LAMBDA):
+        raise UserError("--k1, --k2 and --lambda set re-ranking: add --rerank or drop them")
+    params = _params(args) if args.rerank else None
     query, gallery = load_npz(args.file)
     if not args.no_vis:
         check_visible(query, gallery, args.file)
@@ -110,6 +135,7 @@ def run_score(args: argparse.Namespace) -> int:
         use_visibility=not args.no_vis,
         distance=args.distance,
         market_ids=args.market_ids,
+        rerank=params,
     )
     if result.queries == 0:
         raise UserError(
@@ -117,5 +143,7 @@ def run_score(args: argparse.Namespace) -> int:
             "check query_pids/gallery_pids and that matches are not all on the query's camera"
         )
     rules = {"ids": "market" if args.market_ids else "plain", "ties": "pessimistic"}
+    if params is not None:  # the keys without --rerank stay as they are
+        rules |= {"rerank": {"k1": params.k1, "k2": params.k2, "lambda": params.lam}}
     print(json.dumps(result.to_dict() | rules) if args.json else _table(result, args))
     return 0

@@ -15,6 +15,7 @@ from benchmark.evaluation.distance import CHUNK_SIZE, DISTANCES, iter_distance_b
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.identities import GalleryIndex, own_group
 from benchmark.evaluation.ranking import PerQuery, RankMetrics, cmc_curve, rank_block, summarise
+from benchmark.evaluation.rerank import RerankParams, rerank_blocks
 from benchmark.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,7 @@ def evaluate(
     max_rank: int = 50,
     market_ids: bool = False,
     budget: int = BLOCK_BUDGET,
+    rerank: RerankParams | None = None,
 ) -> EvalResult:
     """Score query against gallery under one protocol.
 
@@ -198,6 +200,8 @@ def evaluate(
         market_ids: Market-1501's pid codes (0 distractor, < 0 junk); else every pid is an
             ordinary identity (see ``identities``).
         budget: most distance values held at once (query rows per block = budget // G).
+        rerank: rank by k-reciprocal re-ranked distances (its own protocol, never the
+            default; ``benchmark.evaluation.rerank``) instead of the plain ones.
 
     Returns:
         EvalResult; metrics are NaN (with a warning) when no query has a match.
@@ -210,14 +214,20 @@ def evaluate(
     rngs = [np.random.default_rng(seed + t) for t in range(trials)] if mode == "single" else []
     blocks: list[PerQuery] = []
     single: list[list[Tensor]] = [[] for _ in rngs]
-    for block in iter_distance_blocks(
-        query,
-        gallery,
-        use_visibility=use_visibility,
-        distance=distance,
-        chunk_size=chunk_size,
-        budget=budget,
-    ):
+    if rerank is None:
+        distances = iter_distance_blocks(
+            query,
+            gallery,
+            use_visibility=use_visibility,
+            distance=distance,
+            chunk_size=chunk_size,
+            budget=budget,
+        )
+    else:
+        distances = rerank_blocks(
+            query, gallery, rerank, use_visibility=use_visibility, distance=distance
+        )
+    for block in distances:
         qp, qc = query.pids[block.start : block.stop], query.camids[block.start : block.stop]
         blocks.append(rank_block(block.values, qp, qc, index))
         for rng, out in zip(rngs, single, strict=True):

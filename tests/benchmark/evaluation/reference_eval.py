@@ -122,3 +122,44 @@ def minp(dist, q_pids, q_cams, g_pids, g_cams, market_ids=False) -> tuple[float,
         hardest = int(np.where(raw == 1)[0].max())
         inps.append(raw.cumsum()[hardest] / (hardest + 1.0))
     return (float(np.mean(inps)) if inps else math.nan), len(inps)
+
+
+def dense_rerank(q_g, q_q, g_g, k1=20, k2=6, lam=0.3) -> np.ndarray:
+    """k-reciprocal re-ranking (Zhong et al., CVPR 2017) the straightforward way: dense N x N
+    arrays and loops, in the distance-matrix form of the authors' code."""
+    return dense_rerank_full(np.block([[q_q, q_g], [q_g.T, g_g]]), q_g.shape[0], k1, k2, lam)
+
+
+def dense_rerank_full(full, num_q, k1=20, k2=6, lam=0.3) -> np.ndarray:
+    """``dense_rerank`` from the whole (Q+G) x (Q+G) matrix [[q_q, q_g], [q_g^T, g_g]]."""
+    orig = np.power(np.asarray(full, np.float32), 2).astype(np.float32)
+    orig = (orig / orig.max(axis=0)).T  # each column by its maximum, then transposed
+    n = orig.shape[0]
+    rank = np.argsort(orig, axis=1, kind="stable")
+
+    def reciprocal(i, k):
+        forward = rank[i, : k + 1]
+        return np.array([j for j in forward if i in rank[j, : k + 1]], dtype=int)
+
+    v = np.zeros((n, n), dtype=np.float32)
+    half = int(np.around(k1 / 2.0))
+    for i in range(n):
+        own = reciprocal(i, k1)
+        expansion = own
+        for c in own:
+            cand = reciprocal(c, half)
+            if len(np.intersect1d(cand, own)) > 2.0 / 3.0 * len(cand):
+                expansion = np.append(expansion, cand)
+        expansion = np.unique(expansion)
+        weight = np.exp(-orig[i, expansion])
+        v[i, expansion] = weight / weight.sum()
+    if k2 != 1:
+        v = np.stack([v[rank[i, :k2]].mean(axis=0) for i in range(n)]).astype(np.float32)
+    jaccard = np.zeros((num_q, n), dtype=np.float32)
+    for i in range(num_q):
+        shared = np.zeros(n, dtype=np.float64)
+        for j in range(n):
+            shared[j] = np.minimum(v[i], v[j]).sum()
+        jaccard[i] = 1.0 - shared / (2.0 - shared)
+    final = jaccard * (1 - lam) + orig[:num_q] * lam
+    return final[:, num_q:]

@@ -14,6 +14,7 @@ from benchmark.commands.score import add_score_parser
 from benchmark.errors import DataError, NonFiniteError
 from benchmark.evaluation.protocols import evaluate
 from benchmark.evaluation.score import load_npz
+from tests.benchmark.evaluation import reference_eval as ref
 
 
 def arrays(seed: int = 0, q: int = 12, g: int = 30) -> dict[str, np.ndarray]:
@@ -188,3 +189,39 @@ def test_pid_zero_is_an_identity_unless_market_ids(
         and "mAP_zzd" in table
         and "mINP" in table
     )
+
+
+def test_rerank_json_keeps_the_plain_keys_and_matches_the_dense_loop(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    data = arrays(5, q=10, g=40)
+    data["query_visibility"][3] = [1, 0, 0, 0]  # some pairs share no visible part (+inf)
+    data["gallery_visibility"][7] = [0, 1, 1, 0]
+    path = write(tmp_path, data)
+    assert main([str(path), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([str(path), "--rerank", "--k1", "8", "--k2", "3", "--lambda", "0.4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == set(plain) | {"rerank"}
+    assert out["rerank"] == {"k1": 8, "k2": 3, "lambda": 0.4}
+    # the dense loop on the reference distances, "no common part" at the row's finite maximum
+    qf, qv, gf, gv = (
+        data[f"{s}_{k}"] for s in ("query", "gallery") for k in ("features", "visibility")
+    )
+    q_g = ref.distance_matrix(qf, qv, gf, gv, ref.paper_distance)
+    q_q = ref.distance_matrix(qf, qv, qf, qv, ref.paper_distance)
+    g_g = ref.distance_matrix(gf, gv, gf, gv, ref.paper_distance)
+    full = np.block([[q_q, q_g], [q_g.T, g_g]])
+    peak = np.where(np.isfinite(full), full, -np.inf).max(axis=0)
+    full = np.where(np.isfinite(full), full, peak[None, :])
+    dist = ref.dense_rerank_full(full, 10, 8, 3, 0.4)
+    ids = [data[k] for k in ("query_pids", "query_camids", "gallery_pids", "gallery_camids")]
+    cmc, m_ap, _, _ = ref.cmc_map(dist, *ids)
+    assert out["rank1"] == pytest.approx(cmc[0]) and out["mAP"] == pytest.approx(m_ap)
+    assert out["mINP"] == pytest.approx(ref.minp(dist, *ids)[0])
+    assert out["rank1"] != plain["rank1"] or out["mAP"] != plain["mAP"]  # it did re-rank
+
+
+def test_rerank_options_without_rerank_are_refused(tmp_path: Path, capsys) -> None:
+    assert main([str(write(tmp_path, arrays())), "--k1", "5"]) == 2
+    assert "add --rerank" in capsys.readouterr().err
