@@ -107,6 +107,13 @@ class EvalConfig:
     # eq. (1); "official" is the authors' code's distance
     distance: str = field(default="paper", metadata={"choices": _distances})
     without_vis: bool = True  # also score part methods with every visibility forced to 1
+    # k-reciprocal re-ranking (Zhong et al., CVPR 2017) as its own protocol: rows of its own
+    # (distance "paper+rerank") beside the plain ones; never the default (it uses the test
+    # gallery's structure, and on small sets k1 exceeds the matches per identity)
+    rerank: bool = False
+    rerank_k1: int = field(default=20, metadata={"min": 1})
+    rerank_k2: int = field(default=6, metadata={"min": 1})
+    rerank_lambda: float = field(default=0.3, metadata={"min": 0.0, "max": 1.0})
     # score each method's own masks against the synthetic part labels (parsing rows, val_parsing_*
     # columns); test sets without ground truth (real data) are skipped with a note either way
     parsing: bool = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import product
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from benchmark.errors import DataError
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.protocols import evaluate
 from benchmark.evaluation.ranking import PerQuery
+from benchmark.evaluation.rerank import RerankParams
 from benchmark.loading.data import ReIDImages, collate
 from benchmark.precision import autocast
 from reid_datasets.base import Sample, Splits
@@ -112,6 +114,7 @@ def evaluate_splits(
     batch_size: int = 128,
     num_workers: int = 0,
     precision: str = "fp32",
+    rerank: RerankParams | None = None,
 ) -> SetEvaluation:
     """Every protocol (``modes`` x with/without visibility) on one test set; writes nothing.
 
@@ -121,6 +124,8 @@ def evaluate_splits(
         without_vis: also score part methods with every visibility forced to 1.
         market_ids: Market-1501's pid codes (-1 junk, 0 distractor) on this set.
         precision: the autocast precision of the features.
+        rerank: also score every protocol on k-reciprocal re-ranked distances, in rows of
+            their own (distance "paper+rerank"), beside the plain ones.
     """
     if not splits.query or not splits.gallery:
         raise DataError(f"{splits.name}: the query or gallery split is empty; check the data root")
@@ -142,25 +147,26 @@ def evaluate_splits(
         banks[extra_name] = extract(model, samples, size, bs, device, desc, num_workers, precision)
     results = []
     for query_set, bank in banks.items():
-        for mode in modes:
-            for vis in vis_options:
-                result = evaluate(
-                    bank,
-                    gallery,
-                    mode=mode,
-                    trials=trials,
-                    seed=seed,
-                    use_visibility=vis,
-                    distance=distance,
-                    market_ids=market_ids,
-                )
-                context = {
-                    "dataset": name,
-                    "query_set": query_set,
-                    "mode": mode,
-                    "distance": distance,
-                    "vis": vis,
-                }
-                metrics = result.to_dict() | ({"trials": trials} if mode == "single" else {})
-                results.append(ProtocolResult(context, metrics, result.cmc, result.per_query))
+        protocols = (None,) if rerank is None else (None, rerank)  # plain, then re-ranked
+        for mode, vis, params in product(modes, vis_options, protocols):
+            result = evaluate(
+                bank,
+                gallery,
+                mode=mode,
+                trials=trials,
+                seed=seed,
+                use_visibility=vis,
+                distance=distance,
+                market_ids=market_ids,
+                rerank=params,
+            )
+            context = {
+                "dataset": name,
+                "query_set": query_set,
+                "mode": mode,
+                "distance": distance if params is None else params.distance_name(distance),
+                "vis": vis,
+            }
+            metrics = result.to_dict() | ({"trials": trials} if mode == "single" else {})
+            results.append(ProtocolResult(context, metrics, result.cmc, result.per_query))
     return SetEvaluation(tuple(results), query, gallery, banks)

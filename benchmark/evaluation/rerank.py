@@ -60,6 +60,26 @@ class RerankParams:
         """As tables state it."""
         return f"k1 {self.k1}, k2 {self.k2}, lambda {self.lam:g}"
 
+    def distance_name(self, distance: str) -> str:
+        """The ``distance`` of a re-ranked row: its own row key, e.g. "paper+rerank" (the
+        defaults) or "paper+rerank(k1=10,k2=3,lambda=0.5)"."""
+        if (self.k1, self.k2, self.lam) == (K1, K2, LAMBDA):
+            return f"{distance}{RERANK_TAG}"
+        return f"{distance}{RERANK_TAG}(k1={self.k1},k2={self.k2},lambda={self.lam:g})"
+
+
+RERANK_TAG = "+rerank"  # the suffix of a re-ranked row's distance
+
+
+def describe(distance: str) -> tuple[str, str | None]:
+    """A row's distance -> (the base distance, the re-ranking text or None)."""
+    base, tag, rest = distance.partition(RERANK_TAG)
+    if not tag:
+        return distance, None
+    if not rest:
+        return base, RerankParams().text()
+    return base, rest.strip("()").replace("=", " ").replace(",", ", ")
+
 
 # rows(r0, r1) -> the raw distances of rows r0..r1 of step 1's matrix: [r1 - r0, N] float
 Rows = Callable[[int, int], np.ndarray]

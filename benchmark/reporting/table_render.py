@@ -6,6 +6,7 @@ import io
 
 import pandas as pd
 
+from benchmark.evaluation.rerank import describe
 from benchmark.reporting.labels import dataset_label, escape_latex, row_label
 from benchmark.reporting.table_build import Column, RowKey, Table
 from benchmark.reporting.table_parsing import METRIC_NAMES as PARSING_NAMES
@@ -36,6 +37,18 @@ ZZD_NOTE = (
     "mAP_zzd: the official HPNet code's trapezoid AP (ap_zzd), shown for rows under the "
     "official code's distance (the official profile) in place of torchreid's mAP."
 )
+
+
+def distance_text(distance: str) -> str:
+    """How a caption states a row's distance, re-ranking and its "no common part" rule included."""
+    base, rerank = describe(distance)
+    text = DISTANCES.get(base, base)
+    if rerank is None:
+        return text
+    return (
+        f"{text}, then k-reciprocal re-ranking (Zhong et al., CVPR 2017; {rerank}; a pair "
+        "sharing no visible part first takes its row's largest finite distance)"
+    )
 
 
 def _label(table: Table, row: RowKey, latex: bool) -> str:
@@ -89,7 +102,7 @@ def _protocol(table: Table) -> list[str]:
     lines = [
         f"{spec.title}. {shot}; {metrics} in %.",
         f"Query folder: {queries}.",
-        f"Distance: {'; '.join(DISTANCES.get(d, d) for d in distances)}.",
+        f"Distance: {'; '.join(distance_text(d) for d in distances)}.",
         TIE_NOTE,
         f"Data: {data}.",
     ]

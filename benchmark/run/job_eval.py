@@ -6,9 +6,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import RunConfig
+from benchmark.config import EvalConfig, RunConfig
 from benchmark.evaluation.extract import SetEvaluation, evaluate_splits, query_set_name
 from benchmark.evaluation.parsing import PARSING_MODE, evaluate_parsing, parsing_file
+from benchmark.evaluation.rerank import RerankParams
 from benchmark.precision import resolve_precision
 from benchmark.profiles import init_kind
 from benchmark.reporting.figure_data import cmc_rows, save_cmc, save_masks, save_rankings
@@ -17,6 +18,14 @@ from benchmark.run.data import RunData
 from benchmark.store.per_query import query_frame, save_job
 from benchmark.store.rows import make_rows
 from reid_datasets.base import Splits, dataset_info
+
+
+def rerank_params(ecfg: EvalConfig) -> RerankParams | None:
+    """The re-ranking protocol a run asks for (``eval.rerank``), or None."""
+    if not ecfg.rerank:
+        return None
+    return RerankParams(ecfg.rerank_k1, ecfg.rerank_k2, ecfg.rerank_lambda)
+
 
 LAST_EPOCH = "last"  # the ``checkpoint`` of every trained row: the final epoch's weights
 
@@ -70,6 +79,7 @@ def evaluate_method(
                     batch_size=ecfg.batch_size,
                     num_workers=cfg.data.num_workers,
                     precision=precision,
+                    rerank=rerank_params(ecfg),
                 )
             if occ is None:
                 store_ranklist_data(splits, found.query, found.gallery, recorder, run_dir)

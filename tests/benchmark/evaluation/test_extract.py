@@ -7,6 +7,8 @@ import torch
 from PIL import Image
 
 from benchmark.evaluation.extract import SetEvaluation, evaluate_splits
+from benchmark.evaluation.protocols import evaluate
+from benchmark.evaluation.rerank import RerankParams
 from reid_datasets.base import Sample, Splits
 from reid_methods import build_method
 
@@ -86,3 +88,22 @@ def test_features_under_bf16_autocast_are_close_to_fp32_and_rank_alike(tmp_path)
     finite = torch.isfinite(d32)
     moved = (d32[finite] - d16[finite]).abs().max()  # measured: 0.0024
     assert moved < 0.02, f"distances move by {moved:.4f} (of at most 2) under bf16"
+
+
+def test_rerank_adds_its_own_rows_beside_the_plain_ones(tmp_path, monkeypatch):
+    (tmp_path / "imgs").mkdir()
+    splits = _splits(tmp_path / "imgs")
+    torch.manual_seed(0)
+    model = build_method("baseline", 3, backbone="resnet18_quarter")
+    params = RerankParams(k1=3, k2=2, lam=0.3)
+    found = evaluate_splits(
+        model, splits, (32, 16), torch.device("cpu"), modes=("multi",), batch_size=4, rerank=params
+    )
+    assert [r.context["distance"] for r in found.results] == [
+        "paper",
+        "paper+rerank(k1=3,k2=2,lambda=0.3)",
+    ]
+    plain, reranked = found.results
+    want = evaluate(found.query, found.gallery, rerank=params)
+    assert reranked.metrics == want.to_dict()
+    assert plain.metrics == evaluate(found.query, found.gallery).to_dict()

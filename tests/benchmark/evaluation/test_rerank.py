@@ -15,6 +15,7 @@ from benchmark.evaluation.rerank import (
     k_reciprocal_blocks,
     rerank_matrices,
 )
+from benchmark.reporting.table_render import distance_text
 from tests.benchmark.evaluation.reference_eval import (
     dense_rerank,
     dense_rerank_full,
@@ -125,3 +126,13 @@ def test_matches_the_dense_loop_at_a_thousand_images():
     q_g, q_q, g_g = _euclidean(q, g), _euclidean(q, q), _euclidean(g, g)
     want = dense_rerank(q_g, q_q, g_g)
     np.testing.assert_allclose(rerank_matrices(q_g, q_q, g_g), want, atol=1e-6, rtol=0)
+
+
+def test_a_rerank_row_names_its_parameters_and_the_caption_says_them():
+    assert RerankParams().distance_name("paper") == "paper+rerank"
+    name = RerankParams(10, 3, 0.5).distance_name("official")
+    assert name == "official+rerank(k1=10,k2=3,lambda=0.5)"
+    assert rerank.describe(name) == ("official", "k1 10, k2 3, lambda 0.5")
+    assert rerank.describe("paper") == ("paper", None)
+    text = distance_text("paper+rerank")
+    assert "k1 20, k2 6, lambda 0.3" in text and "largest finite distance" in text
