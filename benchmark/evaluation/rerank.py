@@ -38,7 +38,7 @@ from benchmark.evaluation.features import FeatureBank
 
 # Defaults of the paper (section 4.1 there) and every toolkit.
 K1, K2, LAMBDA = 20, 6, 0.3
-ROW_BLOCK = 2048  # rows of the (Q+G) x (Q+G) matrix per block: 2048 x N float32 at a time
+ROW_BLOCK = 1024  # rows of the (Q+G) x (Q+G) matrix per block: 1024 x N float32 at a time
 QUERY_BLOCK = 256  # queries per Jaccard block
 
 
@@ -243,7 +243,6 @@ def feature_rows(
     distances from image i (a query) or from every gallery image (i in the gallery) to the
     gallery. For a symmetric distance (eq. (1)) that is simply row i of the all-pairs matrix.
     """
-    both = cat_banks(query, gallery)
     num_query = len(query)
 
     def dist(a: FeatureBank, b: FeatureBank) -> Tensor:
@@ -251,28 +250,16 @@ def feature_rows(
         return torch.cat([blk.values for blk in blocks])
 
     def rows(r0: int, r1: int) -> np.ndarray:
-        part = slice_bank(both, r0, r1)
-        to_part = dist(query, part).T  # [rows, Q]: every query -> image i
-        if r1 <= num_query:
-            from_part = dist(part, gallery)
-        elif r0 >= num_query:
-            from_part = dist(gallery, part).T
-        else:
-            head, tail = slice_bank(both, r0, num_query), slice_bank(both, num_query, r1)
-            from_part = torch.cat([dist(head, gallery), dist(gallery, tail).T])
-        return torch.cat([to_part, from_part], dim=1).numpy()
+        parts = []
+        if r0 < num_query:  # query rows: to them from every query, from them to the gallery
+            head = slice_bank(query, r0, min(r1, num_query))
+            parts.append(torch.cat([dist(query, head).T, dist(head, gallery)], dim=1))
+        if r1 > num_query:  # gallery rows: to them from every query and every gallery image
+            tail = slice_bank(gallery, max(r0, num_query) - num_query, r1 - num_query)
+            parts.append(torch.cat([dist(query, tail).T, dist(gallery, tail).T], dim=1))
+        return torch.cat(parts).numpy()
 
     return rows
-
-
-def cat_banks(a: FeatureBank, b: FeatureBank) -> FeatureBank:
-    """Two banks, one after the other."""
-    return FeatureBank(
-        torch.cat([a.features, b.features]),
-        torch.cat([a.visibility, b.visibility]),
-        torch.cat([a.pids, b.pids]),
-        torch.cat([a.camids, b.camids]),
-    )
 
 
 def slice_bank(bank: FeatureBank, r0: int, r1: int) -> FeatureBank:
