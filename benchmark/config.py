@@ -28,12 +28,13 @@ from benchmark.settings import (
 from benchmark.training.config import TrainConfig
 from reid_datasets.base import DATASETS, dataset_info, datasets_with_role
 from reid_datasets.partial_reid import QUERY_FOLDERS
+from reid_datasets.synthetic.config import EXTRA_SETS, synth_config
 from reid_datasets.synthetic.config import PROFILES as SYNTH_PROFILES
 from reid_datasets.synthetic.config import SETS as SYNTH_SETS
-from reid_datasets.synthetic.config import synth_config
 from reid_methods.backbone import check_backbone
 from reid_methods.base import METHODS, MethodConfig, method_config
 
+SYNTH_CHOICES = SYNTH_SETS + EXTRA_SETS  # the sets the synthetic generator can draw
 METHOD_KEY = "method."  # prefix of the method options: method.share_conv5=true
 RUN = Scope(example="train.epochs=5", extra_keys=("method.<option>",))
 
@@ -89,6 +90,13 @@ class DataConfig:
         chosen: dict[str, Any] = {"occlusion": self.occlusion, "framed_p": self.framed_p}
         chosen["frame_cut_p"] = self.frame_cut_p
         chosen["test_cameras"] = self.test_cameras
+        if self.train_set != "market1501":  # another protocol: its stand-in (and the COCO set)
+            if self.train_set not in SYNTH_CHOICES:
+                raise ConfigError(
+                    f"{self.train_set} has no synthetic stand-in (only occluded_duke has); pass "
+                    "--root DIR with the real release or train on market1501 or occluded_duke"
+                )
+            chosen["sets"] = (self.train_set, "coco_densepose")
         return {k: v for k, v in chosen.items() if v is not None}
 
 
@@ -236,7 +244,9 @@ def _check_unique(cfg: RunConfig) -> None:
 
 
 def _check_synthetic(cfg: RunConfig) -> None:
-    """The generator's own limits on ``data.occlusion`` and ``eval.occlusion_sweep``."""
+    """The generator's own limits on ``data.occlusion`` and ``eval.occlusion_sweep``, and a
+    stand-in for the training set."""
+    cfg.data.synth_overrides()  # a training set without a synthetic stand-in: one line
     profile, occlusion = cfg.data.synth_profile, cfg.data.occlusion
     try:
         synth_config(profile, **({} if occlusion is None else {"occlusion": occlusion}))

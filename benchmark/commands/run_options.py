@@ -48,6 +48,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "data/ on first use); check it with: python -m benchmark datasets check --root DIR",
     )
     parser.add_argument(
+        "--train-set",
+        metavar="NAME",
+        help="ReID training set, tested by default on its protocol's sets: market1501 (the "
+        "paper: Partial/Occluded sets), occluded_duke, p_dukemtmc or msmt17 (each on itself; "
+        "occluded_duke has a synthetic stand-in) (default: market1501)",
+    )
+    parser.add_argument(
         "--pretrained",
         metavar="PATH",
         help="local ResNet state dict to start the backbone from, or 'synthetic' for the cached "
@@ -71,7 +78,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 def run_option_words(args: argparse.Namespace, method: str, seed: int, profile: str) -> list[str]:
     """``args``' run options as command-line words, for one job (``method``, ``seed``)."""
     words = ["--profile", profile, "--methods", method, "--seeds", str(seed)]
-    for flag, value in (("--root", args.root), ("--pretrained", args.pretrained)):
+    flags = (("--root", args.root), ("--pretrained", args.pretrained))
+    for flag, value in (*flags, ("--train-set", getattr(args, "train_set", None))):
         if value is not None:
             words += [flag, str(value)]
     if args.occlusion_sweep:
@@ -101,6 +109,8 @@ def resolve_run_config(args: argparse.Namespace) -> RunConfig:
     sets = [f"methods={json.dumps(names)}"] if names else []
     sets += [f"seeds={json.dumps(args.seeds)}"] if args.seeds else []
     sets += [f"data.root={json.dumps(str(args.root))}"] if args.root else []
+    train_set = getattr(args, "train_set", None)
+    sets += [f"data.train_set={json.dumps(train_set)}"] if train_set else []
     sets += [f"method.pretrained={json.dumps(args.pretrained)}"] if args.pretrained else []
     if args.occlusion_sweep:
         sets += [f"eval.occlusion_sweep={json.dumps(args.occlusion_sweep)}"]

@@ -23,6 +23,7 @@ SHORT_NAMES = {
     "framed_p": "framed",
     "frame_cut_p": "cut",
     "test_cameras": "cams-",
+    "sets": "",  # another protocol's stand-in: data/synthetic-cpu-occluded_duke+coco_densepose
 }
 
 
@@ -36,6 +37,8 @@ def synthetic_root(
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return "+".join(map(str, value))
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -22,6 +22,8 @@ SETS = (
     "occluded_reid",
     "coco_densepose",
 )
+# Sets drawn only when asked (``sets``): the stand-ins of the field's other protocols.
+EXTRA_SETS = ("occluded_duke",)
 GENERATOR_VERSION = 3  # bump when the drawing or what is written changes (3: cameras, boxes)
 SCOPE = Scope(kind="synthetic", noun="option", example="train_ids=50")
 MAX_PIDS = 9998  # Market-1501 names hold 4-digit pids; 0000 and -1 are distractor and junk
@@ -65,7 +67,9 @@ class SynthConfig:
     # more than 4x the real sets only costs time; 0 would write empty sets
     scale_occluded_sets: float = field(default=1.0, metadata={"gt": 0.0, "max": 4.0})
     coco_images: int = field(default=600, metadata={"min": 1})
-    sets: tuple[str, ...] = field(default=SETS, metadata={"choices": SETS, "min_items": 1})
+    sets: tuple[str, ...] = field(
+        default=SETS, metadata={"choices": SETS + EXTRA_SETS, "min_items": 1}
+    )
     # the cameras of the occluded/partial test sets: "own" (new cameras, as a real cross-data-set
     # test has: Occluded-REID and Partial-REID were shot apart from Market-1501) or "market"
     # (the training set's cameras), so the camera shift can be measured apart from occlusion

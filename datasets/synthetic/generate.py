@@ -27,9 +27,11 @@ from reid_datasets.synthetic.sets import (
     ILIDS_2018,
     ILIDS_2019,
     MARKET,
+    OCCLUDED_DUKE,
     OCCLUDED_REID,
     PARTIAL_REID,
     PLANNERS,
+    SELF_CONTAINED,
     SET_CAMERAS,
     SET_CODES,
     Job,
@@ -53,7 +55,7 @@ IN_PROGRESS = ".synthetic_incomplete"  # written first: the root is ours even if
 # per-image facts: the set's camera, occluder, visible share of the body, and for a partial crop
 # the box it was cut from in its source image (y0 y1 x0 x1; the source is cfg.height x width)
 META = "synthetic_images.csv"
-RELEASES = (MARKET, PARTIAL_REID, ILIDS_2018, ILIDS_2019, OCCLUDED_REID)
+RELEASES = (MARKET, PARTIAL_REID, ILIDS_2018, ILIDS_2019, OCCLUDED_REID, OCCLUDED_DUKE)
 OWNED = (*RELEASES, *(r + LABEL_SUFFIX for r in RELEASES), "coco")
 
 
@@ -161,7 +163,7 @@ def set_cameras(cfg: SynthConfig, set_name: str) -> list[Camera]:
     """The cameras of one ReID set: its own (seeded by the set, so sets do not share scenes),
     or with ``test_cameras="market"`` the Market-1501 cameras for the occluded/partial sets."""
     n = cfg.cameras if set_name == "market1501" else SET_CAMERAS[set_name]
-    if set_name != "market1501" and cfg.test_cameras == "market":
+    if set_name not in ("market1501", *SELF_CONTAINED) and cfg.test_cameras == "market":
         market = set_cameras(cfg, "market1501")
         return [market[c % len(market)] for c in range(n)]
     code = SET_CODES[set_name]

@@ -16,6 +16,7 @@ PARTIAL_REID = "Partial-REID_Dataset"
 ILIDS_2018 = "Partial_iLIDS"
 ILIDS_2019 = "PartialILIDS"
 OCCLUDED_REID = "Occluded_REID"
+OCCLUDED_DUKE = "Occluded_Duke"
 # Stable codes for seeding: a set's images never change when another set is switched on/off.
 SET_CODES = {
     "market1501": 1,
@@ -24,6 +25,7 @@ SET_CODES = {
     "partial_ilids_2019": 4,
     "occluded_reid": 5,
     "coco_densepose": 6,
+    "occluded_duke": 7,
 }
 # Cameras per set: Market has cfg.cameras; the others were shot by a few cameras each.
 SET_CAMERAS = {
@@ -31,7 +33,10 @@ SET_CAMERAS = {
     "partial_ilids_2018": 4,
     "partial_ilids_2019": 4,
     "occluded_reid": 5,
+    "occluded_duke": 8,  # DukeMTMC's 8 cameras
 }
+# Sets that train and test on themselves: their own cameras whatever ``test_cameras`` says.
+SELF_CONTAINED = ("occluded_duke",)
 
 
 class RealCounts(TypedDict):
@@ -85,6 +90,22 @@ class Pools:
     ilids_2018: list[Identity]
     ilids_2019: list[Identity]
     occluded_reid: list[Identity]
+    duke_train: list[Identity]
+    duke_test: list[Identity]  # query identities first, then gallery-only ones
+
+
+# Occluded-Duke (Miao et al., ICCV 2019) against Market-1501: its training ids per Market
+# training id (702 / 751), query ids per Market test id (519 / 750), gallery-only ids per query
+# id ((1,110 - 519) / 519); and its shares of occluded images (the paper's Table 1: 9% of the
+# training set, every query, 10% of the gallery).
+DUKE = {"train_ids": 702 / 751, "query_ids": 519 / 750, "gallery_only": 591 / 519}
+DUKE_OCCLUDED = {"train": 0.09, "gallery": 0.10}
+
+
+def duke_sizes(cfg: SynthConfig) -> tuple[int, int, int]:
+    """(training ids, query ids, gallery-only ids) of the Occluded-Duke stand-in."""
+    query = scaled(cfg.test_ids, DUKE["query_ids"])
+    return scaled(cfg.train_ids, DUKE["train_ids"]), query, scaled(query, DUKE["gallery_only"])
 
 
 def scaled(n: int, scale: float) -> int:
@@ -103,9 +124,13 @@ def make_pools(cfg: SynthConfig) -> Pools:
         scaled(REAL["ilids_2019_g"][0], s),
         scaled(REAL["occluded_reid"], s),
     ]
+    if "occluded_duke" in cfg.sets:  # drawn after the others: their people stay the same
+        train, query, gallery_only = duke_sizes(cfg)
+        sizes += [train, query + gallery_only]
     people = sample_identities(np.random.default_rng([cfg.seed, 0]), sum(sizes))
     bounds = np.cumsum([0, *sizes])
-    return Pools(*(people[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)))
+    pools = [people[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return Pools(*pools, *([[]] * (8 - len(pools))))
 
 
 class _Names:
@@ -285,10 +310,60 @@ def occluded_reid_jobs(cfg: SynthConfig, pools: Pools) -> list[Job]:
     return jobs
 
 
+def occluded_duke_jobs(cfg: SynthConfig, pools: Pools) -> list[Job]:
+    """The Occluded-Duke stand-in: its own 8 cameras and people, Duke names
+    (``0001_c2_f0046182.jpg``), occluded people in a share of the training set and the gallery
+    and in every query; gallery-only identities as in the release."""
+    rng = np.random.default_rng([cfg.seed, 2, SET_CODES["occluded_duke"]])
+    cams_n = SET_CAMERAS["occluded_duke"]
+    frames = rng.integers(1, 50000, cams_n + 1)
+    jobs: list[Job] = []
+
+    def add(ident: Identity, cam: int, mode: str, folder: str, pid: int) -> None:
+        frames[cam] += rng.integers(1, 400)
+        path = f"{OCCLUDED_DUKE}/{folder}/{pid:04d}_c{cam}_f{int(frames[cam]):07d}.jpg"
+        jobs.append(Job("occluded_duke", len(jobs), ident, cam - 1, mode, (path,)))
+
+    def cameras() -> np.ndarray:
+        k = int(rng.integers(2, 5))
+        return rng.choice(np.arange(1, cams_n + 1), size=k, replace=False)
+
+    def occluded(share: float) -> str:
+        return "occluded" if rng.random() < share else "holistic"
+
+    for pid, ident in enumerate(pools.duke_train, start=1):
+        cams = cameras()
+        for j in range(cfg.train_images_per_id):
+            add(
+                ident,
+                int(cams[j % len(cams)]),
+                occluded(DUKE_OCCLUDED["train"]),
+                "bounding_box_train",
+                pid,
+            )
+    _, query_ids, _ = duke_sizes(cfg)
+    for i, ident in enumerate(pools.duke_test):
+        pid = len(pools.duke_train) + 1 + i
+        cams = cameras()
+        if i < query_ids:  # every query occluded, each with a match in another camera
+            for j in range(cfg.query_per_id):
+                add(ident, int(cams[j % len(cams)]), "occluded", "query", pid)
+        for j in range(cfg.gallery_per_id):
+            add(
+                ident,
+                int(cams[j % len(cams)]),
+                occluded(DUKE_OCCLUDED["gallery"]),
+                "bounding_box_test",
+                pid,
+            )
+    return jobs
+
+
 PLANNERS = {
     "market1501": market_jobs,
     "partial_reid": partial_reid_jobs,
     "partial_ilids_2018": ilids_2018_jobs,
     "partial_ilids_2019": ilids_2019_jobs,
     "occluded_reid": occluded_reid_jobs,
+    "occluded_duke": occluded_duke_jobs,
 }

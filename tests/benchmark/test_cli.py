@@ -14,7 +14,8 @@ import torch
 from benchmark.__main__ import main as entry_point
 from benchmark.cli import build_parser, main
 from benchmark.commands.run_options import resolve_run_config
-from benchmark.errors import UserError
+from benchmark.errors import ConfigError, UserError
+from benchmark.loading.roots import synthetic_root
 from benchmark.plugins import import_plugins
 
 
@@ -244,3 +245,28 @@ def test_figures_out_pointing_at_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     code, lines = run_cli(["figures", str(tmp_path), "--out", str(tmp_path / "file")], capsys)
     one_line_error(code, lines, "is a file, not a folder")
+
+
+def test_the_training_set_picks_its_protocols_test_sets_and_synthetic_stand_in() -> None:
+    plain = resolve_run_config(build_parser().parse_args(["run", "--profile", "smoke"]))
+    assert plain.data.train_set == "market1501"
+    assert plain.eval.datasets == (
+        "market1501",
+        "partial_reid",
+        "partial_ilids_2018",
+        "partial_ilids_2019",
+        "occluded_reid",
+    ), "the paper's protocol; the field's other sets never join a Market-1501 run"
+    args = build_parser().parse_args(["run", "--profile", "smoke", "--train-set", "occluded_duke"])
+    duke = resolve_run_config(args)
+    assert duke.data.train_set == "occluded_duke" and duke.eval.datasets == ("occluded_duke",)
+    assert duke.data.synth_overrides()["sets"] == ("occluded_duke", "coco_densepose")
+    assert synthetic_root("smoke", duke.data.synth_overrides()).name == (
+        "synthetic-smoke-occluded_duke+coco_densepose"
+    )
+    args = build_parser().parse_args(["run", "--profile", "smoke", "--train-set", "p_dukemtmc"])
+    with pytest.raises(ConfigError, match="p_dukemtmc has no synthetic stand-in"):
+        resolve_run_config(args)
+    args = build_parser().parse_args(["run", "--train-set", "partial_reid"])
+    with pytest.raises(ConfigError, match="data.train_set"):
+        resolve_run_config(args)

@@ -15,6 +15,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from benchmark.errors import ConfigError, DataError, UserError
+from reid_datasets.base import load_dataset
 from reid_datasets.parts import densepose14_to_7
 from reid_datasets.synthetic import MARKER, SynthConfig, generate, synth_config
 from reid_datasets.synthetic.cameras import make_camera
@@ -375,3 +376,35 @@ def test_the_camera_knob_gives_the_test_sets_market_cameras() -> None:
     assert shared == set_cameras(market, "market1501")[:5], "the test sets see Market's cameras"
     assert set_cameras(market, "market1501") == set_cameras(own, "market1501"), "training as is"
     assert own.digest() != market.digest(), "a separate cached tree"
+
+
+def test_occluded_duke_stand_in_is_drawn_only_when_asked_and_leaves_the_rest_alone(
+    tmp_path,
+) -> None:
+    cfg = tiny(train_ids=20, train_images_per_id=6, test_ids=12)
+    with_duke = synth_config("smoke", **{**cfg.to_dict(), "sets": (*cfg.sets, "occluded_duke")})
+    plain, both = plan_jobs(cfg), plan_jobs(with_duke)
+    assert all(j.set_name != "occluded_duke" for j in plain)
+    assert [(j.paths, j.identity) for j in both if j.set_name != "occluded_duke"] == [
+        (j.paths, j.identity) for j in plain
+    ], "the other sets keep their people and images"
+    duke = [j for j in both if j.set_name == "occluded_duke"]
+    folder = {"bounding_box_train": [], "query": [], "bounding_box_test": []}
+    for j in duke:
+        assert re.match(r"^Occluded_Duke/\w+/\d{4}_c[1-8]_f\d{7}\.jpg$", j.paths[0]), j.paths
+        folder[j.paths[0].split("/")[1]].append(j)
+    assert all(j.mode == "occluded" for j in folder["query"]), "every query is occluded"
+    train_occ = np.mean([j.mode == "occluded" for j in folder["bounding_box_train"]])
+    assert 0.0 < train_occ < 0.3, "a share of the training set is occluded (9% in the release)"
+    people = {id(j.identity) for j in duke}
+    assert not people & {id(j.identity) for j in plain}, "its own people"
+    train_ids = {j.paths[0].split("/")[2][:4] for j in folder["bounding_box_train"]}
+    test_ids = {j.paths[0].split("/")[2][:4] for j in folder["bounding_box_test"]}
+    query_ids = {j.paths[0].split("/")[2][:4] for j in folder["query"]}
+    assert not train_ids & test_ids and query_ids < test_ids, "gallery-only ids exist too"
+    root = tmp_path / "duke"
+    generate(root, synth_config("smoke", sets=("occluded_duke",)), progress=False)
+    splits = load_dataset("occluded_duke", root, labels="gt")
+    for query in splits.query:  # a match in another camera for every query
+        assert any(g.pid == query.pid and g.camid != query.camid for g in splits.gallery)
+    assert all(s.label_path is not None for s in splits.train)
