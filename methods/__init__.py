@@ -2,6 +2,7 @@
 
 from reid_methods import (  # noqa: F401  (registration side effect)
     baseline,
+    bpbreid,
     colour_histograms,
     hpnet,
     pcb,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -22,8 +22,13 @@ class Output:
         features: [N, P, D] test-time part features (after BN; eq. 1 and eq. 2 use them).
         visibility: [N, P] part visibility in {0, 1} (all ones for global/stripe methods).
         pre_bn: [N, P, D] features before BN (h; the triplet loss of eqs. 3-5 uses them).
-        logits: [N, P, C] per-part identity logits, None when the classifiers are not run.
-        masks: [N, P, H, W] parsing probabilities G, None for methods without parsing.
+        logits: [N, L, C] identity logits of the method's classifiers (L = P for HPNet and PCB,
+            one per part; BPBReID: its three holistic embeddings), None when not run.
+        masks: [N, M, H, W] parsing probabilities G of the last M parts of ``features`` (M = P
+            for HPNet; a method whose first entries are holistic, e.g. BPBReID's foreground,
+            has fewer maps than parts), None for methods without parsing. A cell belongs to a
+            part where G > 0.5.
+        extras: method-specific training tensors its ``loss`` reads (e.g. pixel part scores).
     """
 
     features: Tensor
@@ -31,6 +36,7 @@ class Output:
     pre_bn: Tensor | None = None
     logits: Tensor | None = None
     masks: Tensor | None = None
+    extras: dict[str, Tensor] = field(default_factory=dict)
 
 
 @dataclass

@@ -199,8 +199,8 @@ def score_parsing(
         out = model(item["images"].to(device))
         if out.masks is None:
             return None
-        g = out.masks.float().cpu()  # [n, P, h, w]
-        v = out.visibility.float().cpu()  # [n, P]
+        g = out.masks.float().cpu()  # [n, M, h, w]
+        v = out.visibility[:, -g.shape[1] :].float().cpu()  # [n, M]: the parts the maps show
         full: list[np.ndarray] = []
         for i in item["index"]:
             path = samples[int(i)].label_path

@@ -52,8 +52,13 @@ def test_output_contract(name: str, batch: Batch) -> None:
             f"{name}: visibility shape {out.visibility.shape}"
         )
         assert set(out.visibility.unique().tolist()) <= {0.0, 1.0}, f"{name}: visibility not binary"
-        if method_config(name).trains:  # the ID loss needs per-part logits
-            assert out.logits is not None and out.logits.shape == (n, p, 5), f"{name}: logits"
+        if method_config(name).trains:  # identity logits: per part, or per holistic embedding
+            assert out.logits is not None and out.logits.shape[::2] == (n, 5), f"{name}: logits"
+        if out.masks is not None:  # the visibility contract: a part is visible where G > 0.5
+            m = out.masks.shape[1]
+            assert out.masks.shape[0] == n and 1 <= m <= p, f"{name}: masks {out.masks.shape}"
+            shown = (out.masks > 0.5).amax(dim=(2, 3)).to(out.visibility.dtype)
+            assert torch.equal(out.visibility[:, p - m :], shown), f"{name}: visibility vs masks"
 
 
 TRAINED = [name for name in list_methods() if method_config(name).trains]
