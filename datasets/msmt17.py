@@ -59,7 +59,7 @@ def _image_folders(base: Path, log: ProblemLog) -> tuple[Path | None, Path | Non
 
 def _files(folder: Path) -> set[str]:
     """Relative posix paths of every file under ``folder`` (one walk, not one stat per line)."""
-    found = set()
+    found: set[str] = set()
     for current, _, files in os.walk(folder):
         rel = Path(current).relative_to(folder).as_posix()
         found.update(f if rel == "." else f"{rel}/{f}" for f in files)

@@ -83,7 +83,7 @@ def check_backbone(name: str) -> None:
     elif name not in SPECS:
         raise ConfigError(
             f"unknown backbone {name!r}; valid backbones: {', '.join(SPECS)}, or timm:NAME "
-            "for any timm CNN (e.g. timm:resnet50)"
+            "for a timm CNN, ViT, DeiT or Swin (e.g. timm:resnet50, timm:vit_small_patch16_224)"
         )
 
 

@@ -118,7 +118,8 @@ class BPBReID(Method):
         holistic = holistic_id_loss(out.logits, batch.pids, c.label_smoothing)
         parts, vis = out.pre_bn[:, 1:], out.visibility[:, 1:]
         used = vis if c.train_visibility else torch.ones_like(vis)
-        targets = attention_targets(batch.part_labels, c.num_parts, scores.shape[-2:])
+        size = (int(scores.shape[-2]), int(scores.shape[-1]))
+        targets = attention_targets(batch.part_labels, c.num_parts, size)
         return {
             "id": c.id_weight * holistic,
             "triplet": c.triplet_weight * part_averaged_triplet(parts, used, batch.pids, c.margin),
@@ -164,4 +165,4 @@ def attention_targets(labels: Tensor, num_parts: int, size: tuple[int, int]) -> 
     """Each feature cell's class (0 background, 1..K parts): the one covering most of its area
     in the part-label map [N, Hi, Wi] (ties: the lower class)."""
     onehot = F.one_hot(labels.long(), num_parts + 1).permute(0, 3, 1, 2).float()
-    return F.adaptive_avg_pool2d(onehot, tuple(size)).argmax(dim=1)  # [N, h, w]
+    return F.adaptive_avg_pool2d(onehot, size).argmax(dim=1)  # [N, h, w]

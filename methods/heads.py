@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 
@@ -29,15 +30,19 @@ def masked_max_pool(
     """H = F (x) 1{G > T}; h = GMP(H); v = max(1{G > T}) (paper 3.1).
 
     Args:
-        features: [N, D, H, W] Conv5 maps (non-negative after ReLU).
+        features: [N, D, H, W] Conv5 maps.
         probs: [N, H, W] parsing probabilities G.
 
     Returns:
         h [N, D] pooled part features and v [N] visibility in {0, 1}.
     """
-    mask = (probs > threshold).to(features.dtype)  # [N, H, W], binary G-hat
-    h = (features * mask.unsqueeze(1)).amax(dim=(2, 3))  # [N, D]
-    return h, mask.amax(dim=(1, 2))
+    mask = probs > threshold  # [N, H, W], binary G-hat
+    # the max over the part's cells only (transformer features can be negative); a part with
+    # no cell gets 0 (for non-negative CNN maps the same as the max of F (x) G-hat)
+    inside = features.masked_fill(~mask.unsqueeze(1), float("-inf")).amax(dim=(2, 3))  # [N, D]
+    visible = mask.flatten(1).any(dim=1)  # [N]
+    h = torch.where(visible.unsqueeze(1), inside, torch.zeros_like(inside))
+    return h, visible.to(features.dtype)
 
 
 class BNNeck(nn.Module):

@@ -26,6 +26,12 @@ from torch import nn
 
 from benchmark.errors import ConfigError, UnknownNameError, UserError
 from benchmark.state_files import tensor_dict
+from reid_methods.timm_transformers import (
+    check_transformer,
+    family,
+    filter_checkpoint,
+    split_transformer,
+)
 from reid_methods.trunk import Backbone, check_weights_file
 
 PREFIX = "timm:"
@@ -222,6 +228,36 @@ def load_full(model: nn.Module, used: list[str], state: dict, path: Path, name: 
         raise _mismatch(path, name, detail)
 
 
+def build_timm_transformer(
+    timm_name: str, kind: str, options: dict, pretrained: str | None
+) -> Backbone:
+    """A timm ViT/DeiT/Swin split as ``methods.timm_transformers`` describes."""
+    import timm  # third-party; imported on use (timm loads slowly)
+
+    model = timm.create_model(timm_name, pretrained=False, num_classes=0, **options)
+    if pretrained:
+        path = Path(pretrained)
+        state = filter_checkpoint(model, read_weights(path), path)
+        heads = model.pretrained_cfg.get("classifier") or ()  # type: ignore[union-attr, operator]
+        heads = (heads,) if isinstance(heads, str) else tuple(heads)
+        state = {k: v for k, v in state.items() if not any(k.startswith(h + ".") for h in heads)}
+        try:
+            result = model.load_state_dict(state, strict=False)
+        except RuntimeError as e:
+            raise _mismatch(path, timm_name, _first_error(e)) from e
+        unused = ("head.", "fc_norm.", "head_dist.")  # classifier parts the backbone drops
+        missing = [k for k in result.missing_keys if not k.startswith(unused)]
+        keys = [
+            (w, k) for w, k in (("missing", missing), ("unexpected", result.unexpected_keys)) if k
+        ]
+        if keys:
+            detail = ", ".join(f"{len(k)} {w} keys (first: {k[0]})" for w, k in keys)
+            raise _mismatch(path, timm_name, detail)
+    trunk, conv5, dim = split_transformer(model, kind)
+    check_transformer(trunk, conv5, dim, timm_name)
+    return Backbone(trunk, conv5, dim)
+
+
 def build_timm_backbone(
     name: str, last_stride: int = 1, pretrained: str | None = None, conv4_stride: int = 2
 ) -> Backbone:
@@ -235,6 +271,10 @@ def build_timm_backbone(
         conv4_stride: 1 (with last_stride 1) gives output stride 8.
     """
     timm_name = name.removeprefix(PREFIX)
+    check_timm_name(timm_name)
+    transformer = family(timm_name)
+    if transformer is not None:  # strides are the model's own (methods.timm_transformers)
+        return build_timm_transformer(timm_name, *transformer, pretrained)
     stride = output_stride(last_stride, conv4_stride)
     model = create_model(timm_name, stride)
     trunk_units, conv5_units, c4, c5 = split_stages(model, timm_name)

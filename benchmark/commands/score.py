@@ -142,7 +142,8 @@ def run_score(args: argparse.Namespace) -> int:
             f"{args.file}: no query has a match in the gallery (all {result.skipped} skipped); "
             "check query_pids/gallery_pids and that matches are not all on the query's camera"
         )
-    rules = {"ids": "market" if args.market_ids else "plain", "ties": "pessimistic"}
+    rules: dict[str, object] = {"ids": "market" if args.market_ids else "plain"}
+    rules["ties"] = "pessimistic"
     if params is not None:  # the keys without --rerank stay as they are
         rules |= {"rerank": {"k1": params.k1, "k2": params.k2, "lambda": params.lam}}
     print(json.dumps(result.to_dict() | rules) if args.json else _table(result, args))

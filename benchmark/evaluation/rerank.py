@@ -113,7 +113,7 @@ def _nearest(block: np.ndarray, k: int) -> np.ndarray:
 def _reciprocal(rank: np.ndarray, k: int) -> list[np.ndarray]:
     """R(i, k) for every i: the j among i's k+1 nearest that have i among their k+1 nearest."""
     forward = rank[:, : k + 1]
-    found = []
+    found: list[np.ndarray] = []
     for r0 in range(0, len(rank), ROW_BLOCK):
         fw = forward[r0 : r0 + ROW_BLOCK]
         back = forward[fw]  # [rows, k+1, k+1]
