@@ -3,7 +3,10 @@ itself (its synthetic stand-in), and re-ranking rows beside the plain ones."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+import pytest
 
 from tests.integration.conftest import run_cli
 
@@ -24,3 +27,37 @@ def test_occluded_duke_protocol_with_reranking_on_the_synthetic_stand_in(tmp_pat
     assert "Duke-derived: DukeMTMC was withdrawn by its owners" in tables
     assert "k-reciprocal re-ranking (Zhong et al., CVPR 2017; k1 20, k2 6, lambda 0.3" in tables
     assert (tmp_path / "data" / "synthetic-smoke-occluded_duke+coco_densepose").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("backbone", "method"),
+    [("timm:deit_small_patch16_224", "bpbreid"), ("timm:swin_tiny_patch4_window7_224", "baseline")],
+)
+def test_transformer_backbones_train_and_evaluate_from_the_command_line(
+    tmp_path, backbone, method
+) -> None:
+    args = [
+        "run",
+        "--profile",
+        "smoke",
+        "--methods",
+        method,
+        "--set",
+        f"method.backbone={backbone}",
+    ]
+    proc = run_cli(
+        *args,
+        "--set",
+        'eval.datasets=["market1501","occluded_reid"]',
+        "--out",
+        "runs",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    df = pd.read_csv(run_dir / "results.csv")
+    rank1 = df[(df.metric == "rank1") & (df["mode"] == "multi") & df.vis]
+    assert set(rank1.dataset) == {"market1501", "occluded_reid"}
+    assert rank1.value.between(0, 1).all()
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    assert config["method"]["backbone"] == backbone, "the run records its backbone"
