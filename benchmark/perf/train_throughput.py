@@ -3,6 +3,8 @@
     python -m benchmark.perf.train_throughput                 # paper profile: ResNet-50, 384x128
     python -m benchmark.perf.train_throughput --profile smoke --steps 2      # quick, on a CPU
     python -m benchmark.perf.train_throughput --backbone resnet18 --batch 16 --methods hpnet
+    python -m benchmark.perf.train_throughput --profile cpu --methods hpnet bpbreid \
+        --backbone resnet18_quarter timm:deit_small_patch16_224 timm:swin_tiny_patch4_window7_224
 
 One row per method: a full training step as the loop runs it (the ReID batch, then the COCO
 batch for methods with a COCO stream, one SGD step on the summed gradients), at the profile's
@@ -178,7 +180,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--profile", default="paper", help="run profile (default: paper)")
     p.add_argument("--methods", nargs="+", help="default: every registered method and variant")
-    p.add_argument("--backbone", help="override the profile's backbone, e.g. resnet18_quarter")
+    p.add_argument(
+        "--backbone",
+        nargs="+",
+        help="override the profile's backbone; several: one row per method and backbone, e.g. "
+        "resnet50 timm:vit_base_patch16_224 timm:swin_tiny_patch4_window7_224",
+    )
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="input size override")
     p.add_argument("--batch", type=int, help="ReID images per step (default: the profile's P x K)")
     p.add_argument("--steps", type=int, default=10, help="timed steps after one warm-up step")
@@ -210,12 +217,13 @@ def run(args: argparse.Namespace) -> int:
         METHODS.get(name)  # an unknown name fails before any measurement
     size = tuple(args.size) if args.size else None
     rows = []
-    for name in names:
-        spec = Spec(
-            name, args.profile, args.backbone, size, args.batch, args.steps, args.device, args.fp32
-        )
-        rows.append(in_child(spec))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # progress, one line each
+    for backbone in args.backbone or [None]:
+        for name in names:
+            spec = Spec(
+                name, args.profile, backbone, size, args.batch, args.steps, args.device, args.fp32
+            )
+            rows.append(in_child(spec))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # progress, one line each
     print(pd.DataFrame(rows).to_markdown(index=False))
     return 0
 
