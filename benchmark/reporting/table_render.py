@@ -114,6 +114,10 @@ def _protocol(table: Table) -> list[str]:
         found = sorted(table.frame["precision"].dropna().astype(str).unique())
         if found:
             lines.append(f"Training precision: {', '.join(found)}.")
+    if "backbone" in table.frame.columns:  # results before the column existed lack it
+        found = sorted(table.frame["backbone"].dropna().astype(str).unique())
+        if found:
+            lines.append(f"Backbone: {', '.join(found)}.")
     if "checkpoint" in table.frame.columns:  # results before the column existed lack it
         found = sorted(table.frame["checkpoint"].dropna().astype(str).unique())
         if found:

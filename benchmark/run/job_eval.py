@@ -46,7 +46,8 @@ def evaluate_method(
     init = init_kind(cfg.method.get("pretrained")) if model.cfg.trains else "none"
     base |= {"precision": precision, "init": init}
     base |= {"checkpoint": LAST_EPOCH if model.cfg.trains else "none"}  # never chosen on a split
-    base |= {"train_set": cfg.data.train_set}
+    backbone = model.cfg.backbone if model.cfg.trains else "none"  # training-free: no network
+    base |= {"train_set": cfg.data.train_set, "backbone": backbone}
     if data.test_cameras is not None:  # synthetic data: the occluded/partial sets' cameras
         base |= {"test_cameras": data.test_cameras}
     sweep_eval = dataclasses.replace(cfg.eval, modes=("multi",))  # robustness curves: multi-shot

@@ -36,7 +36,8 @@ CONDITION_COLUMNS = ("occlusion",)
 # ``checkpoint``: which weights the row reports: "last" (the final epoch's, chosen on no split;
 # several public methods choose theirs on the test set) or "none" (a training-free method).
 # ``train_set``: the ReID training set (results before the column existed: Market-1501).
-DESCRIPTIVE_COLUMNS = ("precision", "init", "test_cameras", "checkpoint", "train_set")
+# ``backbone``: the method's backbone (``method.backbone``, e.g. resnet18_quarter, timm:NAME).
+DESCRIPTIVE_COLUMNS = ("precision", "init", "test_cameras", "checkpoint", "train_set", "backbone")
 DEFAULT_TRAIN_SET = "market1501"  # the training set of rows that do not name one
 # The identity of a row: every column that defines what was measured (all but run and value),
 # so rows under different conditions (gt vs ps labels, occlusion) never replace or match each other.

@@ -61,3 +61,5 @@ def test_transformer_backbones_train_and_evaluate_from_the_command_line(
     assert rank1.value.between(0, 1).all()
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     assert config["method"]["backbone"] == backbone, "the run records its backbone"
+    assert (df.backbone == backbone).all(), "and every row names it"
+    assert f"Backbone: {backbone}." in (run_dir / "tables.md").read_text(encoding="utf-8")
