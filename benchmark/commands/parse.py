@@ -12,7 +12,7 @@ from benchmark.commands.values import add_set_option, positive, seed
 from benchmark.errors import UserError, folder_problem
 from benchmark.human_parsing.config import ParseConfig, parse_profile
 from benchmark.human_parsing.evaluate import evaluate_labels, label_pairs, recorded_checkpoint
-from benchmark.human_parsing.label import label_market, latest_checkpoint
+from benchmark.human_parsing.label import LABELLED, label_dataset, latest_checkpoint
 from benchmark.human_parsing.train import train_parser, write_run_files
 from benchmark.provenance import env_info, pick_device
 from reid_datasets.base import load_dataset
@@ -58,14 +58,16 @@ def add_parse_parser(subparsers) -> argparse.ArgumentParser:
     train.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     add_set_option(train, "a setting, e.g. iters=500 or backbone=resnet18")
     train.set_defaults(resume_hint="python -m benchmark parse train --resume RUN_DIR")
-    label = sub.add_parser("label", help="write the Market-1501 _ps_label tree")
+    label = sub.add_parser(
+        "label", help="write the _ps_label tree of Market-1501 (or Occluded-Duke)"
+    )
     label.add_argument(
         "--root", type=Path, required=True, metavar="DIR", help="the data root (required)"
     )
     label.add_argument(
         "--dataset",
         default="market1501",
-        choices=["market1501"],
+        choices=list(LABELLED),
         help="the data set to label (default: market1501)",
     )
     label.add_argument(
@@ -157,13 +159,14 @@ def cmd_label(args: argparse.Namespace) -> int:
     checkpoint = args.checkpoint or latest_checkpoint(RESULTS)
     if not checkpoint.is_file():
         raise UserError(f"checkpoint {checkpoint} not found; pass the checkpoint.pt of a parse run")
-    report = label_market(
+    report = label_dataset(
         args.root,
         checkpoint,
         pick_device(args.device),
         args.overwrite,
         args.batch_size,
         flip=not args.no_flip,
+        dataset=args.dataset,
     )
     print(
         f"wrote {report.written} label PNGs under {report.tree} "

@@ -90,7 +90,7 @@ def model_card(trained, how: dict[str, Any], check: dict[str, Any], out: Path) -
         "run": {"dir": str(trained.run_dir), "profile": cfg.profile, "config": cfg.to_dict()},
         "checkpoint": {"epoch": trained.epoch, "finished": trained.finished},
         "training_data": {
-            "train_set": "market1501",
+            "train_set": cfg.data.train_set,
             "data": check["images"]["data"],
             "root": check["images"]["root"],
             "synth_profile": cfg.data.synth_profile if cfg.data.root is None else None,

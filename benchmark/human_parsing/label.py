@@ -1,4 +1,5 @@
-"""Predict Market-1501's 7-part pseudo labels: the ``_ps_label`` PNG tree of the release."""
+"""Predict 7-part pseudo labels of a training set: the ``_ps_label`` PNG tree beside the release
+(Market-1501's format; Occluded-Duke uses the same split folders)."""
 
 from __future__ import annotations
 
@@ -20,18 +21,23 @@ from benchmark.human_parsing.model import PartParser
 from benchmark.loading.data import read_image, to_tensor
 from benchmark.loading.transforms import normalise
 from benchmark.state_files import load_state
-from reid_datasets.layout import find_dir, list_images
-from reid_datasets.market1501 import LAYOUT, SPLIT_FOLDERS
+from reid_datasets import market1501, occluded_duke
+from reid_datasets.layout import DatasetLayout, find_dir, list_images
 
 log = logging.getLogger(__name__)
 
 PS_SUFFIX = "_ps_label"
 PROVENANCE = "parse_label.json"  # beside the split folders; the loader reads only the PNGs
+# the data sets ``parse label`` writes trees for: where they lie and their split folders
+LABELLED: dict[str, tuple[DatasetLayout, dict[str, str]]] = {
+    "market1501": (market1501.LAYOUT, market1501.SPLIT_FOLDERS),
+    "occluded_duke": (occluded_duke.LAYOUT, occluded_duke.SPLIT_FOLDERS),
+}
 
 
 @dataclass(frozen=True)
 class LabelReport:
-    """What ``label_market`` did.
+    """What ``label_dataset`` did.
 
     Attributes:
         tree: the ``_ps_label`` folder.
@@ -81,22 +87,22 @@ def load_parser(checkpoint: Path, device: torch.device) -> tuple[PartParser, Par
     return model.to(device).eval(), cfg
 
 
-def market_jobs(root: Path, overwrite: bool) -> tuple[Path, list[Job], int]:
-    """The ps tree and the images of the three Market-1501 folders (junk included) to label.
+def label_jobs(
+    root: Path, overwrite: bool, dataset: str = "market1501"
+) -> tuple[Path, list[Job], int]:
+    """The ps tree and the images of the data set's three folders (junk included) to label.
 
     Returns:
         (ps tree, jobs, number of images skipped because their label exists).
     """
-
-    market = LAYOUT.locate(root)
+    layout, split_folders = LABELLED[dataset]
+    market = layout.locate(root)
     tree = market.parent / (market.name + PS_SUFFIX)
     jobs, skipped = [], 0
-    for folder in SPLIT_FOLDERS.values():
+    for folder in split_folders.values():
         images = find_dir(market, folder)
         if images is None:
-            raise DataError(
-                f"market1501: folder {folder} not found under {market}; unpack it there"
-            )
+            raise DataError(f"{dataset}: folder {folder} not found under {market}; unpack it there")
         out = find_dir(tree, folder) or tree / folder
         for image in list_images(images):
             label = out / f"{image.stem}.png"
@@ -136,21 +142,23 @@ def save_label(label: np.ndarray, path: Path) -> None:
         Image.fromarray(label, "L").save(tmp, format="PNG")
 
 
-def label_market(
+def label_dataset(
     root: Path,
     checkpoint: Path,
     device: torch.device,
     overwrite: bool = False,
     batch_size: int = 64,
     flip: bool = True,
+    dataset: str = "market1501",
 ) -> LabelReport:
-    """Write ``ROOT/Market-1501-v15.09.15_ps_label/<folder>/<stem>.png`` for every image.
+    """Write ``ROOT/<release>_ps_label/<folder>/<stem>.png`` for every image of ``dataset``
+    (``Market-1501-v15.09.15_ps_label``, ``Occluded_Duke_ps_label``).
 
     Every image of bounding_box_train, bounding_box_test (junk included) and query gets a map
     of the image's size with values 0-7; images already labelled are skipped unless
     ``overwrite``. Each PNG is written atomically, so an interrupted run can simply be rerun.
     """
-    tree, jobs, skipped = market_jobs(Path(root), overwrite)
+    tree, jobs, skipped = label_jobs(Path(root), overwrite, dataset)
     model, cfg = load_parser(checkpoint, device)
     size = (cfg.height, cfg.width)
     for i in tqdm(range(0, len(jobs), batch_size), desc="parse label", leave=False):

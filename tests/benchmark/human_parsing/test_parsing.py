@@ -18,7 +18,7 @@ from benchmark.commands.parse import add_parse_parser, run_parse
 from benchmark.errors import ConfigError, UnknownNameError, UserError
 from benchmark.human_parsing.config import ParseConfig, parse_profile
 from benchmark.human_parsing.evaluate import count_pairs, evaluate_labels, label_pairs, score_counts
-from benchmark.human_parsing.label import PROVENANCE, label_market, load_parser
+from benchmark.human_parsing.label import PROVENANCE, label_dataset, load_parser
 from benchmark.human_parsing.model import NUM_CLASSES, PartParser
 from benchmark.human_parsing.train import PartCrops, train_parser
 from benchmark.loading.labels import read_label
@@ -30,6 +30,7 @@ from tests.benchmark.human_parsing.parsing_trees import (
     make_coco,
     make_market,
 )
+from tests.datasets.real_trees import make_occluded_duke
 
 CPU = torch.device("cpu")
 # A parser small enough to train in seconds on 2 cores.
@@ -168,7 +169,7 @@ def test_resume_equals_uninterrupted_run(tree, tmp_path, monkeypatch):
 
 def test_parser_learns_parts_well_above_chance(tree, learned, tmp_path):
     root = copy_market(tree, tmp_path)
-    label_market(root, learned, CPU)
+    label_dataset(root, learned, CPU)
     trained, _ = evaluate_labels(root, tmp_path / "trained")
     rng = np.random.default_rng(0)
     for png in (root / f"{MARKET}_ps_label").rglob("*.png"):  # chance: uniformly random labels
@@ -186,7 +187,7 @@ def test_parser_learns_parts_well_above_chance(tree, learned, tmp_path):
 
 def test_label_tree_round_trips_through_market_loader(tree, learned, tmp_path):
     root = copy_market(tree, tmp_path)
-    report = label_market(root, learned, CPU, batch_size=3)
+    report = label_dataset(root, learned, CPU, batch_size=3)
     total = sum(len(stems) for stems in MARKET_FOLDERS.values())
     assert (report.written, report.skipped) == (total, 0), "every image of the 3 folders, junk too"
     ps = root / f"{MARKET}_ps_label"
@@ -204,13 +205,13 @@ def test_label_tree_round_trips_through_market_loader(tree, learned, tmp_path):
 
 def test_label_skips_existing_unless_overwrite(tree, learned, tmp_path):
     root = copy_market(tree, tmp_path)
-    label_market(root, learned, CPU)
+    label_dataset(root, learned, CPU)
     marked = root / f"{MARKET}_ps_label" / "query" / "0003_c1s1_000001_00.png"
     size = Image.open(marked).size
     Image.new("L", size, 3).save(marked)
-    again = label_market(root, learned, CPU)
+    again = label_dataset(root, learned, CPU)
     assert again.written == 0 and np.asarray(Image.open(marked)).min() == 3, "existing label kept"
-    label_market(root, learned, CPU, overwrite=True)
+    label_dataset(root, learned, CPU, overwrite=True)
     assert len(np.unique(np.asarray(Image.open(marked)))) > 1, "--overwrite relabels the image"
 
 
@@ -325,3 +326,11 @@ def test_pipeline_on_the_synthetic_generator(tmp_path, monkeypatch, capsys):
     scores = pd.read_csv(tmp_path / "eval" / "parsing_eval.csv")
     assert scores["iou"].iloc[-1] > 0.05, f"smoke-profile mIoU {scores['iou'].iloc[-1]:.3f}"
     assert len(load_dataset("market1501", root, labels="ps").train) > 0, "ps tree loads"
+
+
+def test_label_writes_occluded_dukes_tree_that_its_loader_reads(learned, tmp_path):
+    make_occluded_duke(tmp_path)
+    report = label_dataset(tmp_path, learned, CPU, dataset="occluded_duke")
+    assert report.tree == tmp_path / "Occluded_Duke_ps_label" and report.written == 9
+    splits = load_dataset("occluded_duke", tmp_path, labels="ps")
+    assert all(s.label_path is not None for s in splits.train + splits.query + splits.gallery)
