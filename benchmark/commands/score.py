@@ -15,6 +15,7 @@ from tabulate import tabulate
 
 from benchmark.commands.values import positive, seed
 from benchmark.errors import UserError
+from benchmark.evaluation.allocator import pin_mmap_threshold
 from benchmark.evaluation.distance import DISTANCES
 from benchmark.evaluation.protocols import MODES, RANKS, evaluate
 from benchmark.evaluation.rerank import K1, K2, LAMBDA, RerankParams
@@ -123,6 +124,7 @@ def run_score(args: argparse.Namespace) -> int:
     if not args.rerank and (args.k1, args.k2, args.lam) != (K1, K2, LAMBDA):
         raise UserError("--k1, --k2 and --lambda set re-ranking: add --rerank or drop them")
     params = _params(args) if args.rerank else None
+    pin_mmap_threshold()  # a scoring-only process: working memory flat in the gallery's size
     query, gallery = load_npz(args.file)
     if not args.no_vis:
         check_visible(query, gallery, args.file)

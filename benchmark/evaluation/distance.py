@@ -125,20 +125,40 @@ def _normalised_copy(feats: Tensor, inv64: Tensor) -> Tensor:
     return out
 
 
+def _factors(feats: Tensor, eps: float, add_eps: bool) -> tuple[Tensor, Tensor, float, float]:
+    """Per-part normalising factors, computed a few rows at a time so that no [N, P] float64
+    temporary beyond the kept ``inv64`` grows with N (flat working memory at any gallery size).
+
+    Returns:
+        inv64 [N, P] float64 factors, sq_norm [N, P] float32 squared norms of the normalised
+        parts, and the smallest and largest nonzero part norm (inf and 0 when all are zero).
+    """
+    norm = _norms64(feats)  # [N, P] float64: no overflow at x1e20, no underflow at x1e-25
+    inv64 = torch.empty_like(norm)
+    sq_norm = torch.empty(norm.shape, dtype=torch.float32, device=norm.device)
+    lo, hi = float("inf"), 0.0
+    tiny = torch.finfo(norm.dtype).tiny
+    for r0 in range(0, len(norm), _NORM_ROWS):
+        n = norm[r0 : r0 + _NORM_ROWS]
+        if add_eps:
+            inv = 1.0 / (n + eps)  # the official code's x / (|x| + eps)
+        else:  # eq. 1: exact unit vectors at any finite scale; a zero feature stays zero
+            inv = torch.where(n > 0, 1.0 / n.clamp(min=tiny), 0.0)
+        inv64[r0 : r0 + len(n)] = inv
+        sq_norm[r0 : r0 + len(n)] = (n * inv).square()
+        nonzero = n[n > 0]
+        if len(nonzero):
+            lo, hi = min(lo, float(nonzero.min())), max(hi, float(nonzero.max()))
+    return inv64, sq_norm, lo, hi
+
+
 def prepare(bank: FeatureBank, *, use_visibility: bool, eps: float, add_eps: bool) -> PreparedBank:
     """Cast to float32 (no copy when already float32) and compute the normalising factors."""
     feats = bank.features
     if feats.dtype != torch.float32 or feats.stride(-1) != 1:
         feats = feats.to(torch.float32).contiguous()
-    norm = _norms64(feats)  # [N, P] float64: no overflow at x1e20, no underflow at x1e-25
-    if add_eps:
-        inv64 = 1.0 / (norm + eps)  # the official code's x / (|x| + eps)
-    else:  # eq. 1: exact unit vectors at any finite scale; a zero feature stays zero
-        inv64 = torch.where(norm > 0, 1.0 / norm.clamp(min=torch.finfo(norm.dtype).tiny), 0.0)
-    sq_norm = (norm * inv64).square().float()
-    nonzero = norm[norm > 0]
-    lo, hi = _SAFE_NORM
-    if len(nonzero) and (float(nonzero.min()) < lo or float(nonzero.max()) > hi):
+    inv64, sq_norm, lo, hi = _factors(feats, eps, add_eps)
+    if lo < _SAFE_NORM[0] or hi > _SAFE_NORM[1]:
         fast, inv = _normalised_copy(feats, inv64), torch.ones_like(sq_norm)  # extreme scale
     else:
         fast, inv = feats, inv64.float()

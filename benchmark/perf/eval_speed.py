@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from benchmark.evaluation.allocator import pin_mmap_threshold
 from benchmark.evaluation.distance import block_rows, distance_matrix
 from benchmark.evaluation.features import FeatureBank
 from benchmark.evaluation.protocols import evaluate
@@ -114,11 +115,16 @@ def _memory(q: FeatureBank, g: FeatureBank) -> dict[str, float]:
 
 
 def run_stage(stage: str, scale: Scale) -> dict[str, Any]:
-    """One measurement in this process: "market" (all timings) or "memory" (scoring only)."""
+    """One measurement in this process: "market" (all timings) or "memory" (scoring only).
+
+    The process scores only, as ``score`` does: glibc's mmap threshold is pinned the same way
+    (``benchmark.evaluation.allocator``)."""
+    pinned = pin_mmap_threshold()
     if scale.threads:
         torch.set_num_threads(scale.threads)
     q, g = make_banks(scale)
     out: dict[str, Any] = {"stage": stage, **asdict(scale), "threads": torch.get_num_threads()}
+    out["mmap_threshold_pinned"] = pinned
     out.update(_memory(q, g))  # first, while the RSS holds only the inputs
     if stage == "market":
         out["floor_s"], out["floor_cpu_s"], _ = _timed(lambda: _floor(q, g))

@@ -20,6 +20,7 @@ import sys
 from dataclasses import asdict, replace
 from typing import Any
 
+from benchmark.evaluation.allocator import pin_mmap_threshold
 from benchmark.evaluation.protocols import evaluate
 from benchmark.evaluation.rerank import RerankParams
 from benchmark.perf.eval_speed import Scale, _reset_peak, _status_mb, _timed, make_banks
@@ -35,6 +36,7 @@ TARGET_PEAK_MB = 3072.0
 
 def run_stage(scale: Scale) -> dict[str, Any]:
     """Re-rank once in this process; the features are made before the peak is reset."""
+    pin_mmap_threshold()  # a scoring-only process, as ``score``
     q, g = make_banks(scale)
     features_mb = (q.features.numel() + g.features.numel()) * 4 / 2**20
     rss = _status_mb("VmRSS")
