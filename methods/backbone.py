@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torch import Tensor, nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from benchmark.errors import ConfigError, UserError
 from benchmark.state_files import load_state, tensor_dict
@@ -19,21 +18,29 @@ from reid_methods.trunk import Backbone, check_weights_file
 
 @dataclass(frozen=True)
 class ResNetSpec:
-    """Block type, blocks per stage and stage widths (torchvision naming)."""
+    """Block type ("basic" or "bottleneck"), blocks per stage and stage widths (torchvision
+    naming)."""
 
-    block: type[nn.Module]
+    kind: str
     layers: tuple[int, int, int, int]
     widths: tuple[int, int, int, int] = (64, 128, 256, 512)
+
+    @property
+    def block(self) -> type[nn.Module]:
+        """torchvision's block class (imported on use: its import costs a second per command)."""
+        from torchvision.models.resnet import BasicBlock, Bottleneck
+
+        return BasicBlock if self.kind == "basic" else Bottleneck
 
 
 # The standard depths load torchvision/timm state dicts; the narrow ones exist for the cpu
 # profile (half/quarter width cut the FLOPs about 4x/16x at the same resolution).
 SPECS = {
-    "resnet18": ResNetSpec(BasicBlock, (2, 2, 2, 2)),
-    "resnet34": ResNetSpec(BasicBlock, (3, 4, 6, 3)),
-    "resnet50": ResNetSpec(Bottleneck, (3, 4, 6, 3)),
-    "resnet18_half": ResNetSpec(BasicBlock, (2, 2, 2, 2), (32, 64, 128, 256)),
-    "resnet18_quarter": ResNetSpec(BasicBlock, (2, 2, 2, 2), (16, 32, 64, 128)),
+    "resnet18": ResNetSpec("basic", (2, 2, 2, 2)),
+    "resnet34": ResNetSpec("basic", (3, 4, 6, 3)),
+    "resnet50": ResNetSpec("bottleneck", (3, 4, 6, 3)),
+    "resnet18_half": ResNetSpec("basic", (2, 2, 2, 2), (32, 64, 128, 256)),
+    "resnet18_quarter": ResNetSpec("basic", (2, 2, 2, 2), (16, 32, 64, 128)),
 }
 
 

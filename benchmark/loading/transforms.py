@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)  # ImageNet statistics
@@ -77,6 +76,9 @@ def draw_jitter() -> list[tuple[str, float]]:
 
 def jitter(image: Tensor, plan: list[tuple[str, float]]) -> Tensor:
     """Applies ``draw_jitter``'s plan to [3, H, W] in [0, 1]."""
+    # third-party, imported on use: torchvision's import costs a second on every command
+    import torchvision.transforms.v2.functional as TF
+
     adjust = {
         "brightness": TF.adjust_brightness,
         "contrast": TF.adjust_contrast,
