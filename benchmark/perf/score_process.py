@@ -31,13 +31,13 @@ for j in range(q.shape[1]):
 def write_features(path: Path, seed: int = 0) -> None:
     """Market-1501-sized random features in ``score``'s format."""
     rng = np.random.default_rng(seed)
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for side, n in (("query", 3368), ("gallery", 15913)):
         out[f"{side}_features"] = rng.uniform(-1, 1, (n, 4, 2048)).astype(np.float32)
         out[f"{side}_visibility"] = (rng.random((n, 4)) < 0.8).astype(np.float32)
         out[f"{side}_pids"] = rng.integers(1, 751, n)
         out[f"{side}_camids"] = rng.integers(1, 7, n)
-    np.savez(path, **out)
+    np.savez(path, **out)  # type: ignore[arg-type]
 
 
 def _timed(cmd: list[str]) -> float:
