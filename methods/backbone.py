@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from benchmark.errors import ConfigError, UserError
 from benchmark.state_files import load_state, tensor_dict
 from reid_methods.timm_backbone import build_timm_backbone, check_timm_name
+from reid_methods.timm_transformers import family
 from reid_methods.trunk import Backbone, check_weights_file
 
 
@@ -94,8 +95,20 @@ def check_backbone(name: str) -> None:
         )
 
 
+def check_patch_stride(name: str) -> None:
+    """``method.patch_stride`` needs a ViT/DeiT backbone: a one-line error otherwise (checked with
+    the configuration, before any data work)."""
+    transformer = family(name.removeprefix("timm:")) if name.startswith("timm:") else None
+    if transformer is None or transformer[0] != "vit":
+        raise ConfigError(f"method.patch_stride applies to ViT/DeiT backbones, not {name!r}")
+
+
 def build_backbone(
-    name: str, last_stride: int = 1, pretrained: str | None = None, conv4_stride: int = 2
+    name: str,
+    last_stride: int = 1,
+    pretrained: str | None = None,
+    conv4_stride: int = 2,
+    patch_stride: int | None = None,
 ) -> Backbone:
     """Build backbone ``name``; ``last_stride`` 1 keeps Conv5 at 1/16 (paper section 4.1).
 
@@ -105,12 +118,16 @@ def build_backbone(
         pretrained: path of a local torchvision or timm state dict, or None.
         conv4_stride: stride of the first Conv4 block; 1 (with last_stride 1) gives a 1/8 map,
             which keeps every body part on several cells at small input sizes.
+        patch_stride: a ViT/DeiT's patch stride (overlapping patches); a one-line error for
+            any other backbone.
     """
     if last_stride not in (1, 2) or conv4_stride not in (1, 2):
         raise ConfigError(f"strides must be 1 or 2, got {last_stride} and {conv4_stride}")
     check_backbone(name)
     if name.startswith("timm:"):
-        return build_timm_backbone(name, last_stride, pretrained, conv4_stride)
+        return build_timm_backbone(name, last_stride, pretrained, conv4_stride, patch_stride)
+    if patch_stride is not None:
+        raise ConfigError(f"method.patch_stride applies to ViT/DeiT backbones, not {name!r}")
     spec = SPECS[name]
     trunk = ResNetTrunk(spec, conv4_stride)
     conv5 = make_stage(trunk, spec.block, spec.widths[3], spec.layers[3], last_stride)

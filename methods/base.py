@@ -69,6 +69,9 @@ class MethodConfig:
     # local torchvision/timm state dict (never downloaded), or "synthetic": the trunk pretrained
     # on a disjoint synthetic task, shared by every method (benchmark.training.pretrain)
     pretrained: str | None = None
+    # ViT/DeiT only: the patch embedding's stride; below the patch size the patches overlap
+    # (TransReID: 12 for /16 patches) for a finer map; None keeps the patch size
+    patch_stride: int | None = field(default=None, metadata={"min": 1})
     needs_part_labels: bool = False  # the trainer loads part-label PNGs when True
     needs_coco: bool = False  # the trainer adds a DensePose-COCO parsing stream when True
     new_layer_lr_mult: float = 2.0  # paper 4.1: 0.02 for new layers vs 0.01 backbone

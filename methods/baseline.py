@@ -31,7 +31,9 @@ class Baseline(Method):
     def __init__(self, cfg: BaselineConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
-        net = build_backbone(cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride)
+        net = build_backbone(
+            cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride, cfg.patch_stride
+        )
         self.backbone = torch.nn.Sequential(net.trunk, net.conv5)
         self.neck = BNNeck(net.dim, num_classes)
 

@@ -70,7 +70,9 @@ class BPBReID(Method):
     def __init__(self, cfg: BPBReIDConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
-        net = build_backbone(cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride)
+        net = build_backbone(
+            cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride, cfg.patch_stride
+        )
         self.backbone = nn.Sequential(net.trunk, net.conv5)
         self.pixel_classifier = nn.Sequential(
             nn.BatchNorm2d(net.dim), nn.Conv2d(net.dim, cfg.num_parts + 1, 1)

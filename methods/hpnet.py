@@ -66,7 +66,9 @@ class HPNet(Method):
     def __init__(self, cfg: HPNetConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
-        net = build_backbone(cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride)
+        net = build_backbone(
+            cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride, cfg.patch_stride
+        )
         self.trunk = net.trunk
         self.conv5 = net.conv5_copies(1 if cfg.share_conv5 else cfg.num_parts)
         self.parsers = nn.ModuleList(

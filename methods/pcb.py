@@ -45,7 +45,9 @@ class PCB(Method):
     def __init__(self, cfg: PCBConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
-        net = build_backbone(cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride)
+        net = build_backbone(
+            cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride, cfg.patch_stride
+        )
         self.backbone = nn.Sequential(net.trunk, net.conv5)
         self.stripes = nn.ModuleList(
             StripeClassifier(net.dim, cfg.reduce_dim, num_classes, cfg.dropout)

@@ -30,6 +30,7 @@ from reid_methods.timm_transformers import (
     check_transformer,
     family,
     filter_checkpoint,
+    set_patch_stride,
     split_transformer,
 )
 from reid_methods.trunk import Backbone, check_weights_file
@@ -229,7 +230,7 @@ def load_full(model: nn.Module, used: list[str], state: dict, path: Path, name: 
 
 
 def build_timm_transformer(
-    timm_name: str, kind: str, options: dict, pretrained: str | None
+    timm_name: str, kind: str, options: dict, pretrained: str | None, patch_stride: int | None
 ) -> Backbone:
     """A timm ViT/DeiT/Swin split as ``methods.timm_transformers`` describes."""
     import timm  # third-party; imported on use (timm loads slowly)
@@ -253,13 +254,19 @@ def build_timm_transformer(
         if keys:
             detail = ", ".join(f"{len(k)} {w} keys (first: {k[0]})" for w, k in keys)
             raise _mismatch(path, timm_name, detail)
+    if patch_stride is not None:
+        set_patch_stride(model, kind, patch_stride, timm_name)
     trunk, conv5, dim = split_transformer(model, kind)
     check_transformer(trunk, conv5, dim, timm_name)
     return Backbone(trunk, conv5, dim)
 
 
 def build_timm_backbone(
-    name: str, last_stride: int = 1, pretrained: str | None = None, conv4_stride: int = 2
+    name: str,
+    last_stride: int = 1,
+    pretrained: str | None = None,
+    conv4_stride: int = 2,
+    patch_stride: int | None = None,
 ) -> Backbone:
     """Backbone ``timm:NAME`` split into trunk and Conv5 (see the module doc).
 
@@ -274,7 +281,9 @@ def build_timm_backbone(
     check_timm_name(timm_name)
     transformer = family(timm_name)
     if transformer is not None:  # strides are the model's own (methods.timm_transformers)
-        return build_timm_transformer(timm_name, *transformer, pretrained)
+        return build_timm_transformer(timm_name, *transformer, pretrained, patch_stride)
+    if patch_stride is not None:
+        raise ConfigError(f"method.patch_stride applies to ViT/DeiT backbones, not {timm_name!r}")
     stride = output_stride(last_stride, conv4_stride)
     model = create_model(timm_name, stride)
     trunk_units, conv5_units, c4, c5 = split_stages(model, timm_name)

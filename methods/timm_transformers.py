@@ -121,6 +121,18 @@ class SwinHead(nn.Module):
         return self.norm(self.stage(x)).permute(0, 3, 1, 2)  # [N, C, H, W]
 
 
+def set_patch_stride(model: Any, kind: str, stride: int, name: str) -> None:
+    """Overlapping patches (TransReID): the patch embedding's convolution steps by ``stride``;
+    the grid and the position embedding follow (``dynamic_img_size``)."""
+    size = int(model.patch_embed.proj.kernel_size[0]) if kind == "vit" else 0
+    if kind != "vit" or not 1 <= stride <= size:
+        raise ConfigError(
+            f"method.patch_stride={stride} needs a ViT/DeiT with patches of at least that size "
+            f"({name!r}); leave it unset for this backbone"
+        )
+    model.patch_embed.proj.stride = (stride, stride)
+
+
 def split_transformer(model: Any, kind: str) -> tuple[nn.Module, nn.Sequential, int]:
     """(trunk, "Conv5" as a one-module Sequential, output channels) of a timm transformer."""
     if kind == "vit":

@@ -8,8 +8,10 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from benchmark.errors import UserError
+from benchmark.config import apply_overrides, check_run_config
+from benchmark.errors import ConfigError, UserError
 from benchmark.export.onnx_graph import InferenceGraph, check_onnx, export_onnx
+from benchmark.profiles import get_profile
 from reid_methods import Batch, build_method
 from reid_methods.backbone import build_backbone
 from reid_methods.timm_transformers import LAST_BLOCKS, ViTHead
@@ -108,3 +110,17 @@ def test_hpnet_on_a_vit_exports_to_onnx(tmp_path, batch) -> None:
     info = export_onnx(graph, images[:2], tmp_path / "m.onnx", "dynamo")
     check = check_onnx(tmp_path / "m.onnx", graph, images)
     assert check["max_abs_diff_features"] < 1e-3 and check["visibility_equal"], (info, check)
+
+
+def test_overlapping_patches_give_transreids_finer_grid() -> None:
+    torch.manual_seed(0)
+    model = build_method("hpnet", 3, backbone=DEIT, patch_stride=12).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 256, 128))
+    assert out.masks.shape[-2:] == (21, 10), "(256 - 16) / 12 + 1 rows, (128 - 16) / 12 + 1 cols"
+    with pytest.raises(ConfigError, match="patch_stride applies to ViT/DeiT"):
+        build_method("baseline", 3, backbone="resnet18_quarter", patch_stride=12)
+    with pytest.raises(ConfigError, match="needs a ViT/DeiT"):
+        build_method("baseline", 3, backbone=DEIT, patch_stride=20)
+    with pytest.raises(ConfigError, match="patch_stride applies to ViT/DeiT"):
+        check_run_config(apply_overrides(get_profile("smoke"), ["method.patch_stride=12"]))
