@@ -1,6 +1,6 @@
-"""Part-label trees beside an image tree: ``<image tree>_ps_label`` / ``_gt_label``, one PNG per
-image under the same split folder and stem (the official HPNet release's format for Market-1501;
-the suite uses it for every training set laid out in split folders, e.g. Occluded-Duke)."""
+"""Releases laid out in split folders (Market-1501, Occluded-Duke) and their part-label trees
+beside the image tree: ``<image tree>_ps_label`` / ``_gt_label``, one PNG per image under the
+same split folder and stem (the official HPNet release's format for Market-1501)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmark.errors import ConfigError
-from reid_datasets.layout import ProblemLog, find_dir, require_dir
-from reid_datasets.samples import Sample
+from reid_datasets.layout import (
+    DatasetLayout,
+    NameParser,
+    ProblemLog,
+    find_dir,
+    require_dir,
+    scan_folder,
+)
+from reid_datasets.samples import Sample, Splits
 
 # labels option -> suffix of the label tree beside the image tree.
 LABEL_SUFFIXES = {"ps": "_ps_label", "gt": "_gt_label"}
@@ -91,3 +98,44 @@ def attach_labels(
         if found is not None and splits[split]:
             result[split] = _attach(dataset, splits[split], found, kind, log)
     return result
+
+
+def load_split_release(
+    dataset: str,
+    layout: DatasetLayout,
+    split_folders: Mapping[str, str],
+    parse: NameParser,
+    name_format: str,
+    root: Path,
+    labels: str | None,
+    strict: bool,
+) -> Splits:
+    """Train, query and gallery of a release in split folders, with part labels if asked.
+
+    Args:
+        dataset: registry name, used in messages.
+        layout: where the release lies under ``root``.
+        split_folders: split -> folder name (the same in the label trees).
+        parse: file stem -> pid and camera.
+        name_format: the expected name pattern, shown when a name does not parse.
+        root: the data root.
+        labels: None, "ps" or "gt": the label tree to attach (required for train).
+        strict: raise DataError on the first problem; else collect them in Splits.problems.
+    """
+    check_kind(dataset, labels)
+    log = ProblemLog(strict)
+    base = layout.locate(root)
+    splits: dict[str, tuple[Sample, ...]] = {}
+    for split, folder_name in split_folders.items():
+        folder = require_dir(dataset, base, folder_name, log)
+        splits[split] = scan_folder(dataset, folder, parse, name_format, log) if folder else ()
+    if labels is not None:
+        canonical = layout.candidates[0]
+        splits = attach_labels(dataset, splits, base, canonical, split_folders, labels, log)
+    return Splits(
+        name=dataset,
+        train=splits["train"],
+        query=splits["query"],
+        gallery=splits["gallery"],
+        problems=tuple(log.lines),
+    )

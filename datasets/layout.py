@@ -83,13 +83,22 @@ def is_clutter(name: str) -> bool:
 
 def find_dir(parent: Path, name: str) -> Path | None:
     """The sub-folder of ``parent`` called ``name``, ignoring case; None if absent."""
+    return _find_entry(parent, name, Path.is_dir)
+
+
+def find_file(parent: Path, name: str) -> Path | None:
+    """The file of ``parent`` called ``name`` (e.g. a list file), ignoring case; None if absent."""
+    return _find_entry(parent, name, Path.is_file)
+
+
+def _find_entry(parent: Path, name: str, kind: Callable[[Path], bool]) -> Path | None:
     exact = parent / name
-    if exact.is_dir():
+    if kind(exact):
         return exact
     if not parent.is_dir():
         return None
     wanted = name.lower()
-    matches = sorted(p for p in parent.iterdir() if p.name.lower() == wanted and p.is_dir())
+    matches = sorted(p for p in parent.iterdir() if p.name.lower() == wanted and kind(p))
     return matches[0] if matches else None
 
 

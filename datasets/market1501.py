@@ -6,13 +6,10 @@ import re
 from pathlib import Path
 
 from reid_datasets import label_trees
-from reid_datasets.base import ExpectedCounts, Sample, Splits, register_dataset
+from reid_datasets.base import ExpectedCounts, Splits, register_dataset
 from reid_datasets.layout import (
     DatasetLayout,
     ParsedName,
-    ProblemLog,
-    require_dir,
-    scan_folder,
 )
 
 NAME = "market1501"
@@ -70,23 +67,6 @@ def load_market1501(root: Path, labels: str | None = None, strict: bool = True) 
         strict: raise DataError on the first problem; if False, collect problems in
             Splits.problems and return what could be read.
     """
-    label_trees.check_kind(NAME, labels)
-    log = ProblemLog(strict)
-    market_dir = LAYOUT.locate(root)
-    splits: dict[str, tuple[Sample, ...]] = {}
-    for split, folder_name in SPLIT_FOLDERS.items():
-        folder = require_dir(NAME, market_dir, folder_name, log)
-        splits[split] = (
-            scan_folder(NAME, folder, parse_name, NAME_FORMAT, log) if folder is not None else ()
-        )
-    if labels is not None:
-        splits = label_trees.attach_labels(
-            NAME, splits, market_dir, LAYOUT.candidates[0], SPLIT_FOLDERS, labels, log
-        )
-    return Splits(
-        name=NAME,
-        train=splits["train"],
-        query=splits["query"],
-        gallery=splits["gallery"],
-        problems=tuple(log.lines),
+    return label_trees.load_split_release(
+        NAME, LAYOUT, SPLIT_FOLDERS, parse_name, NAME_FORMAT, root, labels, strict
     )

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from reid_datasets.base import ExpectedCounts, Splits, register_dataset
-from reid_datasets.layout import UNPACK_HINT, DatasetLayout, ProblemLog, find_dir
+from reid_datasets.layout import UNPACK_HINT, DatasetLayout, ProblemLog, find_dir, find_file
 from reid_datasets.samples import Sample
 
 NAME = "msmt17"
@@ -70,7 +70,7 @@ def _read_list(
     base: Path, list_name: str, folder: Path, present: set[str], log: ProblemLog
 ) -> list[Sample]:
     """Samples of one list file; bad lines and missing images are reported, one line each."""
-    path = _find_file(base, list_name)
+    path = find_file(base, list_name)
     if path is None:
         log.report(f"{NAME}: {list_name} not found in {base}; {UNPACK_HINT}")
         return []
@@ -98,15 +98,6 @@ def _read_list(
             f"(first: {missing[0]}); re-extract the release"
         )
     return samples
-
-
-def _find_file(base: Path, name: str) -> Path | None:
-    """``base/name`` ignoring case."""
-    exact = base / name
-    if exact.is_file():
-        return exact
-    matches = sorted(p for p in base.iterdir() if p.name.lower() == name.lower() and p.is_file())
-    return matches[0] if matches else None
 
 
 @register_dataset(

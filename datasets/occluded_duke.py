@@ -12,8 +12,7 @@ from pathlib import Path
 
 from reid_datasets import label_trees
 from reid_datasets.base import ExpectedCounts, Splits, register_dataset
-from reid_datasets.layout import DatasetLayout, ParsedName, ProblemLog, require_dir, scan_folder
-from reid_datasets.samples import Sample
+from reid_datasets.layout import DatasetLayout, ParsedName
 
 NAME = "occluded_duke"
 LAYOUT = DatasetLayout(
@@ -65,23 +64,6 @@ def load_occluded_duke(root: Path, labels: str | None = None, strict: bool = Tru
         strict: raise DataError on the first problem; if False, collect problems in
             Splits.problems and return what could be read.
     """
-    label_trees.check_kind(NAME, labels)
-    log = ProblemLog(strict)
-    base = LAYOUT.locate(root)
-    splits: dict[str, tuple[Sample, ...]] = {}
-    for split, folder_name in SPLIT_FOLDERS.items():
-        folder = require_dir(NAME, base, folder_name, log)
-        splits[split] = (
-            scan_folder(NAME, folder, parse_duke_name, NAME_FORMAT, log) if folder else ()
-        )
-    if labels is not None:
-        splits = label_trees.attach_labels(
-            NAME, splits, base, LAYOUT.candidates[0], SPLIT_FOLDERS, labels, log
-        )
-    return Splits(
-        name=NAME,
-        train=splits["train"],
-        query=splits["query"],
-        gallery=splits["gallery"],
-        problems=tuple(log.lines),
+    return label_trees.load_split_release(
+        NAME, LAYOUT, SPLIT_FOLDERS, parse_duke_name, NAME_FORMAT, root, labels, strict
     )

@@ -95,14 +95,13 @@ class BPBReID(Method):
         part_emb = weighted_average_pool(fmap, parts)  # [N, K, D]
         fg_emb = weighted_average_pool(fmap, foreground)[:, 0]  # [N, D]
         global_emb = fmap.mean(dim=(2, 3))  # [N, D]
-        # a part is visible where it wins the argmax of at least one cell
-        winners = F.one_hot(scores.argmax(dim=1), k + 1).amax(dim=(1, 2))  # [N, K+1]
-        part_vis = winners[:, 1:].to(fmap.dtype)  # [N, K]
+        # the cells each part wins; a part is visible where it wins at least one
+        hard = F.one_hot(scores.argmax(dim=1), k + 1).permute(0, 3, 1, 2)[:, 1:]  # [N, K, H, W]
+        part_vis = hard.amax(dim=(2, 3)).to(fmap.dtype)  # [N, K]
         fg_f, fg_logits = self.foreground_neck(fg_emb)
         _, global_logits = self.global_neck(global_emb)
         _, concat_logits = self.concat_neck(part_emb.flatten(1))
         ones = part_vis.new_ones(n, 1)
-        hard = F.one_hot(scores.argmax(dim=1), k + 1).permute(0, 3, 1, 2)[:, 1:]  # [N, K, H, W]
         return Output(
             features=torch.cat([fg_f.unsqueeze(1), part_emb], dim=1),  # [N, 1+K, D]
             visibility=torch.cat([ones, part_vis], dim=1),  # [N, 1+K]

@@ -106,10 +106,12 @@ def _floor(q: FeatureBank, g: FeatureBank, chunk: int = 1 << 14) -> None:
             q.features[:, j, :] @ g.features[c0 : c0 + chunk, j, :].T  # dropped at once
 
 
-def _memory(q: FeatureBank, g: FeatureBank) -> dict[str, float]:
+def scoring_memory(q: FeatureBank, g: FeatureBank, **options: Any) -> dict[str, Any]:
+    """Multi-shot ``evaluate(q, g, **options)`` timed, with the process's peak memory during it
+    (reset once the inputs exist) and its result's Rank-1 and mAP."""
     rss = _status_mb("VmRSS")
     reset = _reset_peak()
-    wall, cpu, _ = _timed(lambda: evaluate(q, g, mode="multi"))
+    wall, cpu, result = _timed(lambda: evaluate(q, g, mode="multi", **options))
     peak = _status_mb("VmHWM")
     return {
         "score_s": wall,
@@ -118,6 +120,8 @@ def _memory(q: FeatureBank, g: FeatureBank) -> dict[str, float]:
         "peak_mb": peak,
         "work_mb": peak - rss,
         "peak_reset": reset,
+        "rank1": result.rank1,
+        "mAP": result.mAP,
     }
 
 
@@ -132,7 +136,7 @@ def run_stage(stage: str, scale: Scale) -> dict[str, Any]:
     q, g = make_banks(scale)
     out: dict[str, Any] = {"stage": stage, **asdict(scale), "threads": torch.get_num_threads()}
     out["mmap_threshold_pinned"] = pinned
-    out.update(_memory(q, g))  # first, while the RSS holds only the inputs
+    out.update(scoring_memory(q, g))  # first, while the RSS holds only the inputs
     out["features_mb"] = (q.features.numel() + g.features.numel()) * 4 / 2**20
     if stage == "scale":  # one large pair: the scoring's time against the floor, its memory
         out["floor_s"], out["floor_cpu_s"], _ = _timed(lambda: _floor(q, g))
@@ -146,20 +150,19 @@ def run_stage(stage: str, scale: Scale) -> dict[str, Any]:
     return out
 
 
-def _spawn(stage: str, scale: Scale) -> dict[str, Any]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "benchmark.perf.eval_speed",
-        "--stage",
-        stage,
-        "--scale",
-        json.dumps(asdict(scale)),
-    ]
+def spawn_stage(module: str, args: list[str], what: str) -> dict[str, Any]:
+    """``python -m module args`` in a fresh process (its own peak memory); its last stdout line
+    is the JSON row. A failure raises with the stage's stderr."""
+    cmd = [sys.executable, "-m", module, *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"stage {stage} failed:\n{proc.stderr[-2000:]}")
+        raise RuntimeError(f"{what} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _spawn(stage: str, scale: Scale) -> dict[str, Any]:
+    args = ["--stage", stage, "--scale", json.dumps(asdict(scale))]
+    return spawn_stage("benchmark.perf.eval_speed", args, f"stage {stage}")
 
 
 def measure(scale: Scale, big_factor: int, big_queries: int) -> dict[str, Any]:

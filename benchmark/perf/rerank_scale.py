@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from dataclasses import asdict, replace
 from typing import Any
 
 from benchmark.evaluation.allocator import pin_mmap_threshold
-from benchmark.evaluation.protocols import evaluate
 from benchmark.evaluation.rerank import RerankParams
-from benchmark.perf.eval_speed import Scale, _reset_peak, _status_mb, _timed, make_banks
+from benchmark.perf.eval_speed import Scale, make_banks, scoring_memory, spawn_stage
 
 # (queries, gallery, query ids) of the real releases
 SIZES = {
@@ -38,39 +36,21 @@ def run_stage(scale: Scale) -> dict[str, Any]:
     """Re-rank once in this process; the features are made before the peak is reset."""
     pin_mmap_threshold()  # a scoring-only process, as ``score``
     q, g = make_banks(scale)
-    features_mb = (q.features.numel() + g.features.numel()) * 4 / 2**20
-    rss = _status_mb("VmRSS")
-    reset = _reset_peak()
-    wall, cpu, result = _timed(lambda: evaluate(q, g, mode="multi", rerank=RerankParams()))
-    peak = _status_mb("VmHWM")
     n = scale.queries + scale.gallery
+    measured = scoring_memory(q, g, rerank=RerankParams())
     return {
         **asdict(scale),
-        "rerank_s": wall,
-        "rerank_cpu_s": cpu,
-        "features_mb": features_mb,
-        "rss_before_mb": rss,
-        "peak_mb": peak,
-        "work_mb": peak - rss,
+        "rerank_s": measured.pop("score_s"),
+        "rerank_cpu_s": measured.pop("score_cpu_s"),
+        "features_mb": (q.features.numel() + g.features.numel()) * 4 / 2**20,
+        **measured,
         "dense_mb": 3 * 4 * n * n / 2**20,
-        "peak_reset": reset,
-        "rank1": result.rank1,
-        "mAP": result.mAP,
     }
 
 
 def _spawn(scale: Scale) -> dict[str, Any]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "benchmark.perf.rerank_scale",
-        "--stage",
-        json.dumps(asdict(scale)),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"re-ranking at {asdict(scale)} failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    args = ["--stage", json.dumps(asdict(scale))]
+    return spawn_stage("benchmark.perf.rerank_scale", args, f"re-ranking at {asdict(scale)}")
 
 
 def main(argv: list[str] | None = None) -> int:
