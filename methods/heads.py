@@ -29,6 +29,10 @@ def masked_max_pool(
 ) -> tuple[Tensor, Tensor]:
     """H = F (x) 1{G > T}; h = GMP(H); v = max(1{G > T}) (paper 3.1).
 
+    The max runs over the part's cells only. For the non-negative maps of a ReLU network (the
+    paper's ResNet) that is exactly GMP(F (x) G-hat); for a transformer's signed features the
+    product's zeros outside the part would otherwise win over its negative values.
+
     Args:
         features: [N, D, H, W] Conv5 maps.
         probs: [N, H, W] parsing probabilities G.

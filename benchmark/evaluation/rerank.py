@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from scipy import sparse
 from torch import Tensor
+from tqdm import tqdm
 
 from benchmark.errors import UserError
 from benchmark.evaluation.distance import DistanceBlock, iter_distance_blocks
@@ -156,7 +157,8 @@ def k_reciprocal_blocks(
     keep = max(params.k1 + 1, params.k2)
     rank = np.empty((num_all, min(keep, num_all)), dtype=np.int32)
     peaks = np.empty(num_all, dtype=np.float32)
-    for r0 in range(0, num_all, ROW_BLOCK):  # pass 1: neighbour lists and row maxima
+    blocks = range(0, num_all, ROW_BLOCK)
+    for r0 in tqdm(blocks, desc="re-ranking: neighbours", disable=None, leave=False):  # pass 1
         block, peak = _normalised(rows(r0, min(num_all, r0 + ROW_BLOCK)))
         rank[r0 : r0 + len(block)] = _nearest(block, rank.shape[1])
         peaks[r0 : r0 + len(block)] = peak
@@ -165,7 +167,7 @@ def k_reciprocal_blocks(
     indptr[1:] = np.cumsum([len(s) for s in sets])
     indices = np.concatenate(sets).astype(np.int32) if num_all else np.zeros(0, np.int32)
     data = np.empty(len(indices), dtype=np.float32)
-    for r0 in range(0, num_all, ROW_BLOCK):  # pass 2: the weights of V (eq. 7)
+    for r0 in tqdm(blocks, desc="re-ranking: weights", disable=None, leave=False):  # pass 2: V
         block, _ = _normalised(rows(r0, min(num_all, r0 + ROW_BLOCK)))
         for i in range(len(block)):
             a, b = indptr[r0 + i], indptr[r0 + i + 1]
@@ -186,7 +188,8 @@ def k_reciprocal_blocks(
         v.eliminate_zeros()
     columns = v.tocsc()
     num_gallery = num_all - num_query
-    for q0 in range(0, num_query, QUERY_BLOCK):  # pass 3: Jaccard and the final distance
+    queries = range(0, num_query, QUERY_BLOCK)
+    for q0 in tqdm(queries, desc="re-ranking: Jaccard", disable=None, leave=False):  # pass 3
         q1 = min(num_query, q0 + QUERY_BLOCK)
         shared = _shared_mass(v[q0:q1].tocoo(), columns, num_query, num_gallery)
         jaccard = 1.0 - shared / (2.0 - shared)
