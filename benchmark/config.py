@@ -31,7 +31,7 @@ from reid_datasets.partial_reid import QUERY_FOLDERS
 from reid_datasets.synthetic.config import EXTRA_SETS, synth_config
 from reid_datasets.synthetic.config import PROFILES as SYNTH_PROFILES
 from reid_datasets.synthetic.config import SETS as SYNTH_SETS
-from reid_methods.backbone import check_backbone, check_patch_stride
+from reid_methods.backbone import check_backbone, check_vit_option
 from reid_methods.base import METHODS, MethodConfig, method_config
 
 SYNTH_CHOICES = SYNTH_SETS + EXTRA_SETS  # the sets the synthetic generator can draw
@@ -225,8 +225,10 @@ def check_run_config(cfg: RunConfig) -> None:
         _check_option(name, value, configs)
     if isinstance(cfg.method.get("backbone"), str):
         check_backbone(cfg.method["backbone"])  # a bad (timm) name fails before any data work
-    if cfg.method.get("patch_stride") is not None:
-        check_patch_stride(str(cfg.method.get("backbone", method_config(cfg.methods[0]).backbone)))
+    backbone = str(cfg.method.get("backbone", method_config(cfg.methods[0]).backbone))
+    for option in ("patch_stride", "global_token"):
+        if cfg.method.get(option) not in (None, False):
+            check_vit_option(backbone, option)
     if cfg.data.root is None:
         _check_synthetic(cfg)
 

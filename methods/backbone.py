@@ -95,12 +95,18 @@ def check_backbone(name: str) -> None:
         )
 
 
-def check_patch_stride(name: str) -> None:
-    """``method.patch_stride`` needs a ViT/DeiT backbone: a one-line error otherwise (checked with
-    the configuration, before any data work)."""
+def check_vit_option(name: str, option: str) -> None:
+    """``method.patch_stride`` and ``method.global_token`` need a ViT/DeiT backbone: a one-line
+    error otherwise (checked with the configuration, before any data work)."""
     transformer = family(name.removeprefix("timm:")) if name.startswith("timm:") else None
     if transformer is None or transformer[0] != "vit":
-        raise ConfigError(f"method.patch_stride applies to ViT/DeiT backbones, not {name!r}")
+        raise ConfigError(f"method.{option} applies to ViT/DeiT backbones, not {name!r}")
+
+
+def split_class_token(out: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | None]:
+    """Conv5's output as (map [N, D, h, w], class token [N, D] or None): a ViT/DeiT built with
+    ``class_token`` returns both (``methods.timm_transformers``), every other Conv5 a map."""
+    return out if isinstance(out, tuple) else (out, None)
 
 
 def build_backbone(
@@ -109,6 +115,7 @@ def build_backbone(
     pretrained: str | None = None,
     conv4_stride: int = 2,
     patch_stride: int | None = None,
+    class_token: bool = False,
 ) -> Backbone:
     """Build backbone ``name``; ``last_stride`` 1 keeps Conv5 at 1/16 (paper section 4.1).
 
@@ -120,14 +127,18 @@ def build_backbone(
             which keeps every body part on several cells at small input sizes.
         patch_stride: a ViT/DeiT's patch stride (overlapping patches); a one-line error for
             any other backbone.
+        class_token: Conv5 returns (map, class token) (ViT/DeiT; a one-line error otherwise).
     """
     if last_stride not in (1, 2) or conv4_stride not in (1, 2):
         raise ConfigError(f"strides must be 1 or 2, got {last_stride} and {conv4_stride}")
     check_backbone(name)
     if name.startswith("timm:"):
-        return build_timm_backbone(name, last_stride, pretrained, conv4_stride, patch_stride)
-    if patch_stride is not None:
-        raise ConfigError(f"method.patch_stride applies to ViT/DeiT backbones, not {name!r}")
+        return build_timm_backbone(
+            name, last_stride, pretrained, conv4_stride, patch_stride, class_token
+        )
+    for option, value in (("patch_stride", patch_stride), ("global_token", class_token)):
+        if value not in (None, False):
+            check_vit_option(name, option)
     spec = SPECS[name]
     trunk = ResNetTrunk(spec, conv4_stride)
     conv5 = make_stage(trunk, spec.block, spec.widths[3], spec.layers[3], last_stride)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from reid_methods.backbone import build_backbone
+from reid_methods.backbone import build_backbone, split_class_token
 from reid_methods.base import Batch, Method, MethodConfig, Output, register_method
 from reid_methods.heads import BNNeck
 from reid_methods.losses import id_loss, part_triplet_loss
@@ -18,6 +18,9 @@ class BaselineConfig(MethodConfig):
     id_weight: float = 1.0  # eq. (10) lambda_ide; the baseline keeps HPNet's ReID losses
     triplet_weight: float = 0.1  # eq. (10) lambda_tri
     margin: float = 0.3  # eq. (3) M
+    # ViT/DeiT: the global feature is the class token (TransReID's baseline) instead of the
+    # patches' max; other backbones have no class token (a one-line error)
+    global_token: bool = False
 
 
 @register_method(
@@ -32,13 +35,19 @@ class Baseline(Method):
         super().__init__()
         self.cfg = cfg
         net = build_backbone(
-            cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride, cfg.patch_stride
+            cfg.backbone,
+            cfg.last_stride,
+            cfg.pretrained,
+            cfg.conv4_stride,
+            cfg.patch_stride,
+            cfg.global_token,
         )
         self.backbone = torch.nn.Sequential(net.trunk, net.conv5)
         self.neck = BNNeck(net.dim, num_classes)
 
     def forward(self, images: Tensor) -> Output:
-        h = self.backbone(images).amax(dim=(2, 3))  # [N, D] global max pooling
+        fmap, token = split_class_token(self.backbone(images))
+        h = fmap.amax(dim=(2, 3)) if token is None else token  # [N, D] GMP or the class token
         f, logits = self.neck(h)
         ones = h.new_ones(h.shape[0], 1)  # [N, 1]
         return Output(f.unsqueeze(1), ones, h.unsqueeze(1), logits.unsqueeze(1))

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reid_methods.backbone import build_backbone
+from reid_methods.backbone import build_backbone, split_class_token
 from reid_methods.base import Batch, Method, MethodConfig, Output, register_method
 from reid_methods.heads import BNNeck
 from reid_methods.losses import part_distance
@@ -51,6 +51,9 @@ class BPBReIDConfig(MethodConfig):
     # visibility in the training losses: the published configurations train without it
     # (mask_filtering_training False) and use it at test time only
     train_visibility: bool = False
+    # ViT/DeiT: the global embedding is the class token (TransReID's) instead of the patches'
+    # average; other backbones have no class token (a one-line error)
+    global_token: bool = False
     needs_part_labels: bool = True
 
 
@@ -71,7 +74,12 @@ class BPBReID(Method):
         super().__init__()
         self.cfg = cfg
         net = build_backbone(
-            cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride, cfg.patch_stride
+            cfg.backbone,
+            cfg.last_stride,
+            cfg.pretrained,
+            cfg.conv4_stride,
+            cfg.patch_stride,
+            cfg.global_token,
         )
         self.backbone = nn.Sequential(net.trunk, net.conv5)
         self.pixel_classifier = nn.Sequential(
@@ -87,14 +95,14 @@ class BPBReID(Method):
         return scores, scores.softmax(dim=1)
 
     def forward(self, images: Tensor) -> Output:
-        fmap = self.backbone(images)  # [N, D, H, W]
+        fmap, token = split_class_token(self.backbone(images))  # [N, D, H, W], [N, D] | None
         n, k = fmap.shape[0], self.cfg.num_parts
         scores, probs = self.attention(fmap)
         parts = probs[:, 1:]  # [N, K, H, W]
         foreground = parts.amax(dim=1, keepdim=True)  # [N, 1, H, W]
         part_emb = weighted_average_pool(fmap, parts)  # [N, K, D]
         fg_emb = weighted_average_pool(fmap, foreground)[:, 0]  # [N, D]
-        global_emb = fmap.mean(dim=(2, 3))  # [N, D]
+        global_emb = fmap.mean(dim=(2, 3)) if token is None else token  # [N, D]
         # the cells each part wins; a part is visible where it wins at least one
         hard = F.one_hot(scores.argmax(dim=1), k + 1).permute(0, 3, 1, 2)[:, 1:]  # [N, K, H, W]
         part_vis = hard.amax(dim=(2, 3)).to(fmap.dtype)  # [N, K]

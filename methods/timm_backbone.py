@@ -230,7 +230,12 @@ def load_full(model: nn.Module, used: list[str], state: dict, path: Path, name: 
 
 
 def build_timm_transformer(
-    timm_name: str, kind: str, options: dict, pretrained: str | None, patch_stride: int | None
+    timm_name: str,
+    kind: str,
+    options: dict,
+    pretrained: str | None,
+    patch_stride: int | None,
+    class_token: bool = False,
 ) -> Backbone:
     """A timm ViT/DeiT/Swin split as ``methods.timm_transformers`` describes."""
     import timm  # third-party; imported on use (timm loads slowly)
@@ -256,7 +261,9 @@ def build_timm_transformer(
             raise _mismatch(path, timm_name, detail)
     if patch_stride is not None:
         set_patch_stride(model, kind, patch_stride, timm_name)
-    trunk, conv5, dim = split_transformer(model, kind)
+    if class_token and kind != "vit":
+        raise ConfigError(f"method.global_token applies to ViT/DeiT backbones, not {timm_name!r}")
+    trunk, conv5, dim = split_transformer(model, kind, class_token)
     check_transformer(trunk, conv5, dim, timm_name)
     return Backbone(trunk, conv5, dim)
 
@@ -267,6 +274,7 @@ def build_timm_backbone(
     pretrained: str | None = None,
     conv4_stride: int = 2,
     patch_stride: int | None = None,
+    class_token: bool = False,
 ) -> Backbone:
     """Backbone ``timm:NAME`` split into trunk and Conv5 (see the module doc).
 
@@ -276,14 +284,19 @@ def build_timm_backbone(
         pretrained: a local file of the model's weights (timm or torchvision names), or the
             trunk/Conv5 file of ``python -m benchmark pretrain``; None keeps timm's random init.
         conv4_stride: 1 (with last_stride 1) gives output stride 8.
+        patch_stride: a ViT/DeiT's patch stride (``methods.timm_transformers``).
+        class_token: a ViT/DeiT's Conv5 also returns its class token.
     """
     timm_name = name.removeprefix(PREFIX)
     check_timm_name(timm_name)
     transformer = family(timm_name)
     if transformer is not None:  # strides are the model's own (methods.timm_transformers)
-        return build_timm_transformer(timm_name, *transformer, pretrained, patch_stride)
-    if patch_stride is not None:
-        raise ConfigError(f"method.patch_stride applies to ViT/DeiT backbones, not {timm_name!r}")
+        return build_timm_transformer(
+            timm_name, *transformer, pretrained, patch_stride, class_token
+        )
+    for option, value in (("patch_stride", patch_stride), ("global_token", class_token)):
+        if value not in (None, False):
+            raise ConfigError(f"method.{option} applies to ViT/DeiT backbones, not {timm_name!r}")
     stride = output_stride(last_stride, conv4_stride)
     model = create_model(timm_name, stride)
     trunk_units, conv5_units, c4, c5 = split_stages(model, timm_name)

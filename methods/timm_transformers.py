@@ -8,7 +8,9 @@ and a "Conv5" that ends in a [N, D, h, w] feature map, so every method runs on t
   tokens run through the last blocks with the patches (attention sees them) and are dropped
   from the map. HPNet's unshared Conv5 becomes unshared copies of the last block and the final
   norm, initialised alike (as TransReID's jigsaw branch copies the last block); the patch
-  embedding, tokens, position embedding and the other blocks are shared.
+  embedding, tokens, position embedding and the other blocks are shared. With
+  ``method.global_token`` (baseline, BPBReID) "Conv5" also returns the class token after the
+  final norm, which then is the global embedding (TransReID's) instead of pooled patches.
 - **Position embeddings** are resampled (bicubic, timm's ``dynamic_img_size``) from the
   checkpoint's grid to the input's patch grid at every forward, so one checkpoint serves any
   ReID input size; a checkpoint made at another size is resampled on loading by timm's own
@@ -83,18 +85,22 @@ class _PositionEmbedding(nn.Module):
 
 
 class ViTHead(nn.Module):
-    """The last blocks and the final norm; patch tokens -> [N, D, gh, gw]."""
+    """The last blocks and the final norm; patch tokens -> [N, D, gh, gw], and with
+    ``class_token`` also the class token [N, D] (TransReID's global feature)."""
 
-    def __init__(self, model: Any, last: int) -> None:
+    def __init__(self, model: Any, last: int, class_token: bool = False) -> None:
         super().__init__()
         self.blocks = nn.Sequential(*list(model.blocks)[-last:])
         self.norm: nn.Module = model.norm
         self.num_prefix = int(model.num_prefix_tokens)
+        self.class_token = class_token
 
-    def forward(self, packed: tuple[Tensor, int, int]) -> Tensor:
+    def forward(self, packed: tuple[Tensor, int, int]) -> Tensor | tuple[Tensor, Tensor]:
         tokens, gh, gw = packed
-        x = self.norm(self.blocks(tokens))[:, self.num_prefix :]  # [N, gh * gw, D]
-        return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], gh, gw)
+        x = self.norm(self.blocks(tokens))
+        patches = x[:, self.num_prefix :]  # [N, gh * gw, D]
+        fmap = patches.transpose(1, 2).reshape(x.shape[0], x.shape[2], gh, gw)
+        return (fmap, x[:, 0]) if self.class_token else fmap
 
 
 class SwinTrunk(nn.Module):
@@ -133,12 +139,17 @@ def set_patch_stride(model: Any, kind: str, stride: int, name: str) -> None:
     model.patch_embed.proj.stride = (stride, stride)
 
 
-def split_transformer(model: Any, kind: str) -> tuple[nn.Module, nn.Sequential, int]:
-    """(trunk, "Conv5" as a one-module Sequential, output channels) of a timm transformer."""
+def split_transformer(
+    model: Any, kind: str, class_token: bool = False
+) -> tuple[nn.Module, nn.Sequential, int]:
+    """(trunk, "Conv5" as a one-module Sequential, output channels) of a timm transformer;
+    ``class_token``: Conv5 returns (map, class token) (ViT/DeiT only)."""
     if kind == "vit":
         if len(model.blocks) <= LAST_BLOCKS:
             raise ConfigError(f"a ViT needs more than {LAST_BLOCKS} block(s) to split")
-        head: nn.Module = ViTHead(model, LAST_BLOCKS)
+        if getattr(model, "cls_token", None) is None and class_token:
+            raise ConfigError("method.global_token needs a ViT/DeiT with a class token")
+        head: nn.Module = ViTHead(model, LAST_BLOCKS, class_token)
         trunk: nn.Module = ViTTrunk(model, LAST_BLOCKS)
         dim = int(model.embed_dim)
     else:
@@ -177,5 +188,6 @@ def check_transformer(trunk: nn.Module, conv5: nn.Module, dim: int, name: str) -
             y = conv5(trunk(torch.zeros(1, 3, 128, 64)))
     finally:
         trunk.train(modes[0]), conv5.train(modes[1])
+    y = y[0] if isinstance(y, tuple) else y  # (map, class token)
     if y.dim() != 4 or y.shape[1] != dim:
         raise ConfigError(f"timm model {name!r} gives no [N, {dim}, h, w] map ({tuple(y.shape)})")

@@ -22,6 +22,8 @@ Both are computed on query blocks x gallery chunks: the normalisation is applied
 output (``a.b = (q . g) / (|q| |g|)``), so no normalised copy of the gallery is made, and the only
 temporaries are ``[rows, chunk]`` matrices; a query block's distances to the whole gallery
 (``[rows, G]``) are held at once, with ``rows = budget // G``, so memory does not grow with G.
+A query's hidden parts (visibility 0) add nothing to either distance, so their products are
+skipped (``ShownPart``): occluded and partial query sets cost less than holistic ones.
 
 Accuracy (paper distance): ``sqrt(2 - 2 a.b)`` in float32 loses the small distances (exact
 duplicates would get about 2e-4, and near-duplicates a value that depends on the chunk size),
@@ -77,6 +79,28 @@ class PreparedBank:
     sq_norm: Tensor
     raw: Tensor
     inv_norm64: Tensor
+    parts: tuple[ShownPart, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShownPart:
+    """Part j of a query block, restricted to the rows that show it (visibility > 0).
+
+    A part a query does not show adds nothing to either distance (eq. 1 weighs it by v1 v2, the
+    official terms by vq), so its products are skipped: with occluded or partial queries this
+    saves the share of hidden query parts of the matmuls.
+
+    Attributes:
+        rows: the block's rows that show the part; None = every row.
+        features: [n, D] unit part features of those rows (contiguous).
+        sq_norm: [n, 1] their squared norms (1, or 0 for a zero feature).
+        visibility: [n, 1] their visibility; None when all are 1 (nothing to weigh).
+    """
+
+    rows: Tensor | None
+    features: Tensor
+    sq_norm: Tensor
+    visibility: Tensor | None
 
 
 BlockFn = Callable[[PreparedBank, PreparedBank, Tensor, int, int], None]
@@ -179,21 +203,16 @@ def _exact_part(q: PreparedBank, g: PreparedBank, j: int, rows: Tensor, cols: Te
     return out.float()
 
 
-def _refine_small(q: PreparedBank, g: PreparedBank, j: int, dist: Tensor, c0: int) -> None:
-    """Recompute in place the part-j distances of ``dist`` [rows, chunk] below EXACT_BELOW."""
+def _refine_small(
+    q: PreparedBank, g: PreparedBank, j: int, dist: Tensor, c0: int, shown: Tensor | None
+) -> None:
+    """Recompute in place the part-j distances of ``dist`` [rows, chunk] below EXACT_BELOW;
+    ``dist``'s rows are the query rows ``shown`` (None: every row)."""
     if dist.numel() == 0 or float(dist.min()) >= EXACT_BELOW:
         return
     rows, cols = torch.nonzero(dist < EXACT_BELOW, as_tuple=True)
-    dist[rows, cols] = _exact_part(q, g, j, rows, cols + c0)
-
-
-def _part_dot(q: PreparedBank, g: PreparedBank, j: int, c0: int, c1: int) -> Tensor:
-    """``a . g`` for unit query part-j features ``a`` (see ``_query_block``): [rows, chunk].
-
-    The gallery's normalising factor is applied by the caller to this product (a [rows, chunk]
-    pass), not to a normalised copy of the gallery, whose memory would grow with G.
-    """
-    return q.features[:, j, :] @ g.features[c0:c1, j, :].T  # one matmul
+    q_rows = rows if shown is None else shown[rows]
+    dist[rows, cols] = _exact_part(q, g, j, q_rows, cols + c0)
 
 
 @DISTANCES.decorator("paper")
@@ -202,14 +221,15 @@ def _paper_chunk(q: PreparedBank, g: PreparedBank, out: Tensor, c0: int, c1: int
     vg = g.visibility[c0:c1]  # [chunk, P]
     shared = q.visibility @ vg.T  # [rows, chunk] sum_j v1 v2
     num = torch.zeros_like(out)
-    for j in range(q.features.shape[1]):
+    for j, part in enumerate(q.parts):
+        if len(part.features) == 0:
+            continue  # no query row shows part j
         # ||a - b||^2 = |a|^2 + |b|^2 - 2 a.b; |a| = 1 except for a zero feature (then 0)
-        dot = _part_dot(q, g, j, c0, c1)
+        dot = part.features @ g.features[c0:c1, j, :].T  # one matmul, unit a x raw g
         sq = torch.addcmul(g.sq_norm[None, c0:c1, j], dot, g.inv_norm[None, c0:c1, j], value=-2.0)
-        dist = sq.add_(q.sq_norm[:, j : j + 1]).clamp_(min=0.0).sqrt_()  # clamp: rounding < 0
-        _refine_small(q, g, j, dist, c0)  # exact small distances, chunk-size free
-        dist.mul_(vg[None, :, j])
-        num.addcmul_(dist, q.visibility[:, j : j + 1])  # eq. (1) numerator
+        dist = sq.add_(part.sq_norm).clamp_(min=0.0).sqrt_()  # clamp: rounding < 0
+        _refine_small(q, g, j, dist, c0, part.rows)  # exact small distances, chunk-size free
+        _accumulate(num, _weighted(dist, part), part.rows, vg[:, j])  # eq. (1): + v1 v2 ||a - b||
     torch.div(num, shared, out=out)
     out.masked_fill_(shared <= 0, float("inf"))  # no shared visible part: +inf, ranked last
 
@@ -221,25 +241,56 @@ def _official_chunk(q: PreparedBank, g: PreparedBank, out: Tensor, c0: int, c1: 
     shared = q.visibility @ vg.T  # [rows, chunk]
     q_term = torch.zeros_like(out)
     qg_term = torch.zeros_like(out)
-    for j in range(q.features.shape[1]):
-        cos = _part_dot(q, g, j, c0, c1).mul_(g.inv_norm[None, c0:c1, j])
-        cos_dist = cos.neg_().add_(1.0)  # 1 - cos
-        q_term.addcmul_(cos_dist, q.visibility[:, j : j + 1])  # query-visible parts
-        cos_dist.mul_(vg[None, :, j])
-        qg_term.addcmul_(cos_dist, q.visibility[:, j : j + 1])  # commonly visible parts
+    for j, part in enumerate(q.parts):
+        if len(part.features) == 0:
+            continue  # no query row shows part j
+        cos = (part.features @ g.features[c0:c1, j, :].T).mul_(g.inv_norm[None, c0:c1, j])
+        cos_dist = _weighted(cos.neg_().add_(1.0), part)  # vq (1 - cos)
+        _accumulate(q_term, cos_dist, part.rows, None)  # query-visible parts
+        _accumulate(qg_term, cos_dist, part.rows, vg[:, j])  # commonly visible parts
     q_term.div_(q.visibility.sum(1, keepdim=True) + 1e-8)
     qg_term.div_(shared + 1e-8)
     qg_term.masked_fill_(shared == 0, OFFICIAL_NO_SHARED)
     torch.add(q_term, qg_term, out=out)
 
 
+def _weighted(term: Tensor, part: ShownPart) -> Tensor:
+    """``vq term`` in place (nothing to do when the rows' visibility is all 1)."""
+    return term if part.visibility is None else term.mul_(part.visibility)
+
+
+def _accumulate(total: Tensor, term: Tensor, rows: Tensor | None, vg: Tensor | None) -> None:
+    """``total[rows] += term * vg`` ([rows, chunk]; vg over the columns; may scale ``term``)."""
+    if rows is None:
+        if vg is None:
+            total.add_(term)
+        else:
+            total.addcmul_(term, vg[None, :])
+    else:
+        total.index_add_(0, rows, term if vg is None else term.mul_(vg[None, :]))
+
+
+def _shown_part(feats: Tensor, vis: Tensor, sq_norm: Tensor, j: int) -> ShownPart:
+    """Part j of a query block's unit features ``feats`` [rows, P, D], for the rows showing it."""
+    visible = vis[:, j] > 0
+    rows = None if bool(visible.all()) else torch.nonzero(visible)[:, 0]
+    sel = slice(None) if rows is None else rows
+    weight = vis[sel, j, None]
+    return ShownPart(
+        rows,
+        feats[sel, j].contiguous(),
+        sq_norm[sel, j, None],
+        None if bool((weight == 1).all()) else weight,
+    )
+
+
 def _query_block(q: PreparedBank, r0: int, r1: int) -> PreparedBank:
-    """Rows r0:r1 with unit part features (a small copy; inv_norm becomes 1)."""
+    """Rows r0:r1 with unit part features (a small copy; inv_norm becomes 1), split by part."""
     feats = q.features[r0:r1] * q.inv_norm[r0:r1, :, None]  # [rows, P, D]
     ones = torch.ones_like(feats[:, :, 0])
-    return PreparedBank(
-        feats, ones, q.visibility[r0:r1], q.sq_norm[r0:r1], q.raw[r0:r1], q.inv_norm64[r0:r1]
-    )
+    vis, sq_norm = q.visibility[r0:r1], q.sq_norm[r0:r1]
+    parts = tuple(_shown_part(feats, vis, sq_norm, j) for j in range(feats.shape[1]))
+    return PreparedBank(feats, ones, vis, sq_norm, q.raw[r0:r1], q.inv_norm64[r0:r1], parts)
 
 
 def block_rows(num_gallery: int, budget: int = BLOCK_BUDGET) -> int:

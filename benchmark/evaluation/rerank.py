@@ -26,16 +26,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from scipy import sparse
 from torch import Tensor
 from tqdm import tqdm
 
 from benchmark.errors import UserError
 from benchmark.evaluation.distance import DistanceBlock, iter_distance_blocks
 from benchmark.evaluation.features import FeatureBank
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 # Defaults of the paper (section 4.1 there) and every toolkit.
 K1, K2, LAMBDA = 20, 6, 0.3
@@ -154,6 +157,8 @@ def k_reciprocal_blocks(
     Yields:
         (q0, q1, [q1 - q0, G] float32 distances).
     """
+    from scipy import sparse  # slow to import: loaded when re-ranking runs
+
     keep = max(params.k1 + 1, params.k2)
     rank = np.empty((num_all, min(keep, num_all)), dtype=np.int32)
     peaks = np.empty(num_all, dtype=np.float32)

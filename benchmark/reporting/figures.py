@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from benchmark.atomic import atomic_path
@@ -20,6 +19,10 @@ from benchmark.reporting.labels import dataset_label, row_label, row_order
 from benchmark.store.rows import main_rows
 from reid_datasets.base import dataset_rank
 from reid_datasets.parts import PART4_NAMES
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
 # RGB of HPNet's 4 parts (1 head, 2 torso+arms, 3 upper legs, 4 lower legs+feet).
 PART_COLORS = np.array(
@@ -39,6 +42,24 @@ class RankingRow:
     query: Path
     gallery: tuple[Path, ...]
     correct: tuple[bool, ...]
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A matplotlib figure of ``width`` x ``height`` inches, without pyplot's global state.
+
+    matplotlib is slow to import (0.3 s of every command's start, ``score`` included): it is
+    loaded when a figure is drawn.
+    """
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
+def legend_patch(**kwargs: Any) -> Patch:
+    """A legend handle (``matplotlib.patches.Patch(**kwargs)``), matplotlib loaded on use."""
+    from matplotlib.patches import Patch
+
+    return Patch(**kwargs)
 
 
 def _save(fig: Figure, out: Path) -> Path:
@@ -86,7 +107,7 @@ def bar_chart(df: pd.DataFrame, dataset: str, out: Path) -> Path:
     )
     x, width = np.arange(len(labels)), 0.38
     with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(max(4.0, 1.1 * len(labels) + 1.5), 3.6))
+        fig = new_figure(max(4.0, 1.1 * len(labels) + 1.5), 3.6)
         ax = fig.add_subplot()
         for i, (metric, name) in enumerate((("rank1", "Rank-1"), ("mAP", "mAP"))):
             part = stats[stats["metric"] == metric]
@@ -124,7 +145,7 @@ def cmc_curves(curves: dict[str, np.ndarray], out: Path, title: str) -> Path:
     if not curves:
         raise ValueError("cmc_curves needs at least one curve")
     with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(4.8, 3.6))
+        fig = new_figure(4.8, 3.6)
         ax = fig.add_subplot()
         for name, curve in curves.items():
             curve = np.asarray(curve, dtype=float)
@@ -163,7 +184,7 @@ def claims_chart(frame: pd.DataFrame, out: Path, title: str) -> Path:
     ]
     y = np.arange(len(rows))[::-1]  # the first claim on top
     with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(10.0, 0.28 * len(rows) + 1.2))
+        fig = new_figure(10.0, 0.28 * len(rows) + 1.2)
         ax = fig.add_subplot()
         ax.axvline(0.0, color="black", linewidth=0.8)
         for verdict, color in VERDICT_COLORS.items():
@@ -218,7 +239,7 @@ def ranking_lists(rows: Sequence[RankingRow | tuple], out: Path) -> Path:
     if not ranked:
         raise ValueError("ranking_lists needs at least one query")
     width = max(len(r.gallery) for r in ranked) + 1
-    fig = Figure(figsize=(0.75 * width, 1.5 * len(ranked)))
+    fig = new_figure(0.75 * width, 1.5 * len(ranked))
     axes = fig.subplots(len(ranked), width, squeeze=False)
     for i, row in enumerate(ranked):
         if len(row.gallery) != len(row.correct):
@@ -252,13 +273,13 @@ def part_overlays(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], out
     """Images with their coloured 4-part masks (Figs. 3 and 6), one column each, with a legend."""
     if not images or len(images) != len(masks):
         raise ValueError(f"need as many masks as images, got {len(images)} and {len(masks)}")
-    fig = Figure(figsize=(1.2 * len(images) + 1.6, 2.8))
+    fig = new_figure(1.2 * len(images) + 1.6, 2.8)
     axes = fig.subplots(1, len(images), squeeze=False)[0]
     for ax, image, mask in zip(axes, images, masks, strict=True):
         ax.imshow(overlay(np.asarray(image, dtype=np.uint8), np.asarray(mask, dtype=np.int64)))
         ax.axis("off")
     handles = [
-        Patch(color=PART_COLORS[k] / 255.0, label=PART4_NAMES[k].replace("_", " "))
+        legend_patch(color=PART_COLORS[k] / 255.0, label=PART4_NAMES[k].replace("_", " "))
         for k in range(1, len(PART_COLORS))
     ]
     fig.legend(handles=handles, loc="center right", fontsize="small", frameon=False)
@@ -326,7 +347,7 @@ def robustness_curve(df: pd.DataFrame, out: Path, zoom: pd.DataFrame | None = No
         )
     panels = (2 if has_sweep else 0) + len(zoom_sets)
     with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(4.2 * panels, 3.6))
+        fig = new_figure(4.2 * panels, 3.6)
         axes = list(np.atleast_1d(fig.subplots(1, panels)))
         if has_sweep:
             rows = df[df["occlusion"].notna() & (df["mode"] == "multi")]
@@ -410,6 +431,6 @@ def zoom_curves(frame: pd.DataFrame, out: Path, title: str) -> Path:
     import seaborn as sns  # slow to import: loaded when a figure is drawn
 
     with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(5.6, 3.6))
+        fig = new_figure(5.6, 3.6)
         _zoom_axes(fig.subplots(), frame, title)
     return _save(fig, out)

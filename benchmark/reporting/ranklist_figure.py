@@ -4,23 +4,25 @@ identity) or red (wrong) frame, part masks overlaid, part distances under each i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 from PIL import Image
 
 from benchmark.atomic import atomic_path, write_csv_atomic
 from benchmark.errors import DataError
 from benchmark.loading.data import read_image
-from benchmark.reporting.figures import PART_COLORS, overlay
+from benchmark.reporting.figures import PART_COLORS, legend_patch, new_figure, overlay
 from benchmark.reporting.labels import dataset_label, row_label
 from benchmark.reporting.ranklist import Rule, caption, ranklist_frame
 from benchmark.reporting.ranklist_data import RanklistData, load_ranklist_data, stored_datasets
 from benchmark.store.run_folder import read_run_config
 from reid_datasets.base import examples_set
 from reid_datasets.parts import PART4_NAMES
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 RIGHT, WRONG = "#00aa00", "#dc0000"
 IMAGE_SIZE = (128, 64)  # (H, W) every tile is shown at: the ReID aspect ratio 1:2
@@ -63,7 +65,7 @@ def build_figure(frame: pd.DataFrame, data: RanklistData, title: str) -> Figure:
     queries = list(dict.fromkeys(frame["query"]))
     k = int(frame["rank"].max())
     names = part_names(data.query.features.shape[1])
-    fig = Figure(figsize=(1.35 * (k + 1), 3.4 * len(queries) + 0.6))
+    fig = new_figure(1.35 * (k + 1), 3.4 * len(queries) + 0.6)
     axes = fig.subplots(len(queries), k + 1, squeeze=False)
     for row, qi in zip(axes, queries, strict=True):
         rows = frame[frame["query"] == qi]
@@ -83,9 +85,11 @@ def build_figure(frame: pd.DataFrame, data: RanklistData, title: str) -> Figure:
         for ax in row[1 + rows["rank"].nunique() :]:
             ax.axis("off")
     coloured = data.query_maps is not None and len(names) < len(PART_COLORS)
-    handles = [Patch(facecolor="none", edgecolor=c, label=t) for c, t in _FRAME_KEY]
+    handles = [legend_patch(facecolor="none", edgecolor=c, label=t) for c, t in _FRAME_KEY]
     if coloured:
-        handles += [Patch(color=PART_COLORS[j] / 255.0, label=n) for j, n in enumerate(names, 1)]
+        handles += [
+            legend_patch(color=PART_COLORS[j] / 255.0, label=n) for j, n in enumerate(names, 1)
+        ]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=6, frameon=False)
     fig.suptitle(title, fontsize=7)
     fig.subplots_adjust(hspace=0.75, wspace=0.15, bottom=0.12)

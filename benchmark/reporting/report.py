@@ -14,13 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import markdown
 import pandas as pd
-from matplotlib.figure import Figure
 
 from benchmark.atomic import write_text_atomic
 from benchmark.errors import DataError
+from benchmark.reporting.figures import new_figure
 from benchmark.reporting.report_template import TEMPLATE
 from benchmark.reporting.tables import render_report  # the tables, claims included
 from benchmark.store.per_query import load_per_query
@@ -103,7 +102,7 @@ def curve_png(log: pd.DataFrame, title: str) -> bytes:
     ]
     panels = [(name, cols) for name, cols in panels if cols]
     with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(4.6 * max(1, len(panels)), 3.2))
+        fig = new_figure(4.6 * max(1, len(panels)), 3.2)
         axes = fig.subplots(1, max(1, len(panels)), squeeze=False)[0]
         for ax, (name, cols) in zip(axes, panels, strict=False):
             for col in cols:
@@ -149,6 +148,8 @@ def render_html(run_dir: Path) -> str:
     if not (run_dir / "results.csv").is_file():
         raise DataError(f"{run_dir} has no results.csv; pass a run folder with results")
     config = _read_json(run_dir / "config.json") if (run_dir / "config.json").is_file() else {}
+    import jinja2  # slow to import: loaded when a report is rendered
+
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(TEMPLATE).render(
         title=f"Run {run_dir.resolve().name}",

@@ -124,3 +124,38 @@ def test_overlapping_patches_give_transreids_finer_grid() -> None:
         build_method("baseline", 3, backbone=DEIT, patch_stride=20)
     with pytest.raises(ConfigError, match="patch_stride applies to ViT/DeiT"):
         check_run_config(apply_overrides(get_profile("smoke"), ["method.patch_stride=12"]))
+
+
+@pytest.mark.parametrize("method", ["baseline", "bpbreid"])
+def test_the_global_branch_can_take_the_class_token(method, batch) -> None:
+    torch.manual_seed(0)
+    model = build_method(method, 3, backbone=DEIT, global_token=True).train()
+    out = model(batch.images)
+    total = sum(model.loss(out, batch).values())
+    total.backward()
+    cls = model.backbone[0].model_pos.cls_token
+    assert cls.grad is not None and cls.grad.abs().sum() > 0, "the class token is trained"
+    model.eval()
+    with torch.no_grad():
+        tokens, gh, gw = model.backbone[0](batch.images)
+        head = model.backbone[1][0]
+        want = head.norm(head.blocks(tokens))[:, 0]  # the class token after the final norm
+        fmap, token = model.backbone(batch.images)
+        torch.testing.assert_close(token, want)
+        neck = model.neck if method == "baseline" else model.global_neck
+        _, logits = neck(want)
+        got = model(batch.images)
+    assert fmap.shape == (4, head.norm.normalized_shape[0], gh, gw)
+    if method == "baseline":  # the feature is the class token through the BNNeck
+        torch.testing.assert_close(got.pre_bn[:, 0], want)
+        torch.testing.assert_close(got.features[:, 0], neck(want)[0])
+    else:
+        torch.testing.assert_close(got.logits[:, 0], logits)  # GiLt's global identity term
+
+
+def test_the_class_token_needs_a_vit() -> None:
+    for backbone in (SWIN, "resnet18_quarter", "timm:resnet18"):
+        with pytest.raises(ConfigError, match="global_token applies to ViT/DeiT"):
+            build_method("baseline", 3, backbone=backbone, global_token=True)
+    with pytest.raises(ConfigError, match="global_token applies to ViT/DeiT"):
+        check_run_config(apply_overrides(get_profile("smoke"), ["method.global_token=true"]))

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from benchmark.errors import UnknownNameError, UserError
-from benchmark.evaluation.distance import OFFICIAL_NO_SHARED, distance_matrix
+from benchmark.evaluation.distance import OFFICIAL_NO_SHARED, distance_matrix, iter_distance_blocks
 from benchmark.evaluation.features import FeatureBank
 from tests.benchmark.evaluation import reference_eval as ref
 
@@ -109,6 +109,24 @@ def test_official_distance_matches_slow_loop() -> None:
     want = reference(query, gallery, ref.official_distance)
     assert (want >= OFFICIAL_NO_SHARED).any(), "the case must have pairs without a shared part"
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", ["paper", "official"])
+def test_hidden_query_parts_are_skipped_exactly(name: str) -> None:
+    """Parts a query hides skip their products: soft visibilities, a part no query shows, a part
+    every query shows, and queries split into blocks, against the slow loop."""
+    query, gallery = make_bank(10, 6, parts=4), make_bank(12, 7, parts=4)
+    gen = torch.Generator().manual_seed(8)
+    soft = torch.rand(query.visibility.shape, generator=gen) * query.visibility
+    soft[:, 1], soft[:, 3] = 0.0, 0.7  # part 1 hidden everywhere, part 3 shown everywhere
+    query = FeatureBank(query.features, soft, query.pids, query.camids)
+    fn = ref.paper_distance if name == "paper" else ref.official_distance
+    want = reference(query, gallery, fn)
+    blocks = iter_distance_blocks(query, gallery, distance=name, chunk_size=5, budget=3 * 12)
+    got = torch.cat([b.values for b in blocks]).numpy()
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want), err_msg="+inf pairs differ")
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-6, atol=2e-6)
 
 
 def test_without_visibility_equals_all_ones() -> None:

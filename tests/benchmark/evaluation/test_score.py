@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from benchmark.__main__ import main as benchmark_main
 from benchmark.commands.score import add_score_parser
@@ -117,6 +118,15 @@ def test_non_finite_features(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert main([str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: gallery_features") and err.count("\n") == 1, err
+
+
+def test_large_finite_features_whose_sum_overflows_load(tmp_path: Path) -> None:
+    data = arrays(4)
+    data["gallery_features"][:, 0] = 3e38  # finite, but any float32 sum of two overflows
+    query, gallery = load_npz(write(tmp_path, data))
+    assert bool(torch.isfinite(gallery.features).all()) and gallery.features.max() == np.float32(
+        3e38
+    )
 
 
 @pytest.mark.parametrize("scale", [1e300, 1e-300])
