@@ -103,9 +103,13 @@ def test_swin_weights_load(tmp_path) -> None:
     assert torch.equal(net.conv5[0].stage.blocks[0].attn.qkv.weight, want)
 
 
-def test_hpnet_on_a_vit_exports_to_onnx(tmp_path, batch) -> None:
+@pytest.mark.parametrize(
+    ("method", "backbone", "options"),
+    [("hpnet", DEIT, {}), ("baseline", SWIN, {}), ("bpbreid", DEIT, {"global_token": True})],
+)
+def test_transformer_models_export_to_onnx(tmp_path, method, backbone, options) -> None:
     torch.manual_seed(0)
-    graph = InferenceGraph(build_method("hpnet", 3, backbone=DEIT)).eval()
+    graph = InferenceGraph(build_method(method, 3, backbone=backbone, **options)).eval()
     images = torch.randn(11, 3, 128, 64)
     info = export_onnx(graph, images[:2], tmp_path / "m.onnx", "dynamo")
     check = check_onnx(tmp_path / "m.onnx", graph, images)
