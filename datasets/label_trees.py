@@ -1,6 +1,11 @@
-"""Releases laid out in split folders (Market-1501, Occluded-Duke) and their part-label trees
-beside the image tree: ``<image tree>_ps_label`` / ``_gt_label``, one PNG per image under the
-same split folder and stem (the official HPNet release's format for Market-1501)."""
+"""Part-label trees beside a release's image tree: ``<image tree>_ps_label`` / ``_gt_label``.
+
+- Releases laid out in split folders (Market-1501, Occluded-Duke): one PNG per image under the
+  same split folder and stem (the official HPNet release's format for Market-1501).
+- Releases with nested folders (P-DukeMTMC-reID's per-identity folders, MSMT17's): the label tree
+  mirrors the image tree, ``<release>_ps_label/<the image's path in the release>.png``
+  (``attach_mirrored_labels``; ``parse label`` writes both kinds).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from reid_datasets.layout import (
     NameParser,
     ProblemLog,
     find_dir,
+    relative_files,
     require_dir,
     scan_folder,
 )
@@ -97,6 +103,59 @@ def attach_labels(
             require_dir(dataset, label_dir, folder, log)
         if found is not None and splits[split]:
             result[split] = _attach(dataset, splits[split], found, kind, log)
+    return result
+
+
+def mirrored_label(release: Path, label_dir: Path, image: Path) -> Path:
+    """Where the label PNG of ``image`` lies in a tree that mirrors the release's image tree."""
+    return label_dir / image.relative_to(release).with_suffix(".png")
+
+
+def attach_mirrored_labels(
+    dataset: str,
+    splits: dict[str, tuple[Sample, ...]],
+    release: Path,
+    canonical: str,
+    kind: str,
+    log: ProblemLog,
+) -> dict[str, tuple[Sample, ...]]:
+    """Attach part labels from a tree that mirrors the image tree (``mirrored_label``): every
+    training image needs one; a query or gallery split gets them when any of its images has one.
+
+    Args:
+        dataset: registry name, used in messages.
+        splits: samples per split.
+        release: the release's folder (the label tree lies beside it).
+        canonical: the release's folder name (the label tree's name when spelled otherwise).
+        kind: "ps" or "gt".
+        log: where problems go.
+    """
+    label_dir = find_label_dir(release, kind, canonical)
+    if label_dir is None:
+        log.report(
+            f"{dataset}: folder {canonical + LABEL_SUFFIXES[kind]} not found beside {release}; "
+            f"put the {kind} part labels there (a tree that mirrors the image tree) or train "
+            "without labels"
+        )
+        return splits
+    present = relative_files(label_dir)
+    result = dict(splits)
+    for split, samples in splits.items():
+        labels = [mirrored_label(release, label_dir, s.path) for s in samples]
+        found = [p.relative_to(label_dir).as_posix() in present for p in labels]
+        if split != "train" and not any(found):
+            continue  # unlabelled test images: fine
+        missing = [p for p, ok in zip(labels, found, strict=True) if not ok]
+        if missing:
+            log.report(
+                f"{dataset}: {len(missing)} of {len(samples)} {split} {kind} label PNGs missing "
+                f"under {label_dir} (first: {missing[0].relative_to(label_dir).as_posix()}); "
+                "regenerate the labels or train without them"
+            )
+        result[split] = tuple(
+            replace(s, label_path=p if ok else None)
+            for s, p, ok in zip(samples, labels, found, strict=True)
+        )
     return result
 
 

@@ -121,6 +121,15 @@ def require_dir(dataset: str, parent: Path, name: str, log: ProblemLog) -> Path 
     return found
 
 
+def relative_files(folder: Path) -> set[str]:
+    """Relative posix paths of every file under ``folder`` (one walk, not one stat per file)."""
+    found: set[str] = set()
+    for current, _, files in os.walk(folder):
+        rel = Path(current).relative_to(folder).as_posix()
+        found.update(f if rel == "." else f"{rel}/{f}" for f in files)
+    return found
+
+
 def list_images(folder: Path, recursive: bool = False) -> tuple[Path, ...]:
     """Image files in ``folder`` (and its sub-folders if ``recursive``), sorted by relative path.
 

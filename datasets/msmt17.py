@@ -9,11 +9,18 @@ identities): 1,041 ids / 32,621 images; query 11,659 and gallery 82,161 images o
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from reid_datasets.base import ExpectedCounts, Splits, register_dataset
-from reid_datasets.layout import UNPACK_HINT, DatasetLayout, ProblemLog, find_dir, find_file
+from reid_datasets.label_trees import attach_mirrored_labels, check_kind
+from reid_datasets.layout import (
+    UNPACK_HINT,
+    DatasetLayout,
+    ProblemLog,
+    find_dir,
+    find_file,
+    relative_files,
+)
 from reid_datasets.samples import Sample
 
 NAME = "msmt17"
@@ -55,15 +62,6 @@ def _image_folders(base: Path, log: ProblemLog) -> tuple[Path | None, Path | Non
         f"found under {base}; {UNPACK_HINT}"
     )
     return None, None
-
-
-def _files(folder: Path) -> set[str]:
-    """Relative posix paths of every file under ``folder`` (one walk, not one stat per line)."""
-    found: set[str] = set()
-    for current, _, files in os.walk(folder):
-        rel = Path(current).relative_to(folder).as_posix()
-        found.update(f if rel == "." else f"{rel}/{f}" for f in files)
-    return found
 
 
 def _read_list(
@@ -109,13 +107,16 @@ def _read_list(
     layout=LAYOUT,
     trained_on=NAME,
 )
-def load_msmt17(root: Path, strict: bool = True) -> Splits:
+def load_msmt17(root: Path, labels: str | None = None, strict: bool = True) -> Splits:
     """Parse MSMT17 (V1 or V2) under ``root``; training = list_train + list_val.
 
     Args:
         root: the data root.
+        labels: None, "ps" or "gt": attach the part labels of ``<release>_<labels>_label``, a
+            tree that mirrors the image tree (``label_trees.attach_mirrored_labels``).
         strict: raise DataError on the first problem; if False, collect them in Splits.problems.
     """
+    check_kind(NAME, labels)
     log = ProblemLog(strict)
     base = LAYOUT.locate(root)
     train_dir, test_dir = _image_folders(base, log)
@@ -126,9 +127,11 @@ def load_msmt17(root: Path, strict: bool = True) -> Splits:
         if folder is None:
             splits[split] = ()
             continue
-        present = walked[folder] = walked.get(folder) or _files(folder)
+        present = walked[folder] = walked.get(folder) or relative_files(folder)
         read = [s for name in names for s in _read_list(base, name, folder, present, log)]
         splits[split] = tuple(read)
+    if labels is not None:
+        splits = attach_mirrored_labels(NAME, splits, base, LAYOUT.candidates[0], labels, log)
     return Splits(
         name=NAME,
         train=splits["train"],

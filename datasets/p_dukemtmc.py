@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from reid_datasets.base import ExpectedCounts, Splits, register_dataset
+from reid_datasets.label_trees import attach_mirrored_labels, check_kind
 from reid_datasets.layout import DatasetLayout, ParsedName, ProblemLog, require_dir, scan_folder
 from reid_datasets.occluded_duke import DUKE_NOTE
 from reid_datasets.samples import Sample
@@ -57,22 +58,24 @@ def _scan(base: Path, split: str, kind: str, log: ProblemLog) -> tuple[Sample, .
     trained_on=NAME,
     note=DUKE_NOTE,
 )
-def load_p_dukemtmc(root: Path, strict: bool = True) -> Splits:
+def load_p_dukemtmc(root: Path, labels: str | None = None, strict: bool = True) -> Splits:
     """Parse P-DukeMTMC-reID under ``root``.
 
     Args:
         root: the data root.
+        labels: None, "ps" or "gt": attach the part labels of ``P-DukeMTMC-reID_<labels>_label``,
+            a tree that mirrors the image tree (``label_trees.attach_mirrored_labels``).
         strict: raise DataError on the first problem; if False, collect them in Splits.problems.
     """
+    check_kind(NAME, labels)
     log = ProblemLog(strict)
     base = LAYOUT.locate(root)
     train = _scan(base, "train", WHOLE, log) + _scan(base, "train", OCCLUDED, log)
-    query = _scan(base, "test", OCCLUDED, log)
-    gallery = _scan(base, "test", WHOLE, log)
-    return Splits(
-        name=NAME,
-        train=tuple(sorted(train, key=lambda s: s.path.as_posix())),
-        query=query,
-        gallery=gallery,
-        problems=tuple(log.lines),
-    )
+    splits = {
+        "train": tuple(sorted(train, key=lambda s: s.path.as_posix())),
+        "query": _scan(base, "test", OCCLUDED, log),
+        "gallery": _scan(base, "test", WHOLE, log),
+    }
+    if labels is not None:
+        splits = attach_mirrored_labels(NAME, splits, base, LAYOUT.candidates[0], labels, log)
+    return Splits(NAME, **splits, problems=tuple(log.lines))

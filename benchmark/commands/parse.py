@@ -59,7 +59,9 @@ def add_parse_parser(subparsers) -> argparse.ArgumentParser:
     add_set_option(train, "a setting, e.g. iters=500 or backbone=resnet18")
     train.set_defaults(resume_hint="python -m benchmark parse train --resume RUN_DIR")
     label = sub.add_parser(
-        "label", help="write the _ps_label tree of Market-1501 (or Occluded-Duke)"
+        "label",
+        help="write the _ps_label tree of a training set (Market-1501, Occluded-Duke, "
+        "P-DukeMTMC-reID, MSMT17)",
     )
     label.add_argument(
         "--root", type=Path, required=True, metavar="DIR", help="the data root (required)"

@@ -1,5 +1,6 @@
 """Predict 7-part pseudo labels of a training set: the ``_ps_label`` PNG tree beside the release
-(Market-1501's format; Occluded-Duke uses the same split folders)."""
+(Market-1501's format, by split folder and stem, also for Occluded-Duke; P-DukeMTMC-reID and
+MSMT17, whose images lie in nested folders, get a tree that mirrors the image tree)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from benchmark.human_parsing.model import PartParser
 from benchmark.loading.data import read_image, to_tensor
 from benchmark.loading.transforms import normalise
 from benchmark.state_files import load_state
-from reid_datasets import market1501, occluded_duke
+from reid_datasets import market1501, msmt17, occluded_duke, p_dukemtmc
+from reid_datasets.base import load_dataset
+from reid_datasets.label_trees import mirrored_label
 from reid_datasets.layout import DatasetLayout, find_dir, list_images
 
 log = logging.getLogger(__name__)
@@ -29,10 +32,13 @@ log = logging.getLogger(__name__)
 PS_SUFFIX = "_ps_label"
 PROVENANCE = "parse_label.json"  # beside the split folders; the loader reads only the PNGs
 # the data sets ``parse label`` writes trees for: where they lie and their split folders
-LABELLED: dict[str, tuple[DatasetLayout, dict[str, str]]] = {
+BY_SPLIT_FOLDER: dict[str, tuple[DatasetLayout, dict[str, str]]] = {
     "market1501": (market1501.LAYOUT, market1501.SPLIT_FOLDERS),
     "occluded_duke": (occluded_duke.LAYOUT, occluded_duke.SPLIT_FOLDERS),
 }
+# ... and those whose label tree mirrors the image tree (every image its loader lists)
+MIRRORED: dict[str, DatasetLayout] = {"p_dukemtmc": p_dukemtmc.LAYOUT, "msmt17": msmt17.LAYOUT}
+LABELLED = (*BY_SPLIT_FOLDER, *MIRRORED)
 
 
 @dataclass(frozen=True)
@@ -90,27 +96,33 @@ def load_parser(checkpoint: Path, device: torch.device) -> tuple[PartParser, Par
 def label_jobs(
     root: Path, overwrite: bool, dataset: str = "market1501"
 ) -> tuple[Path, list[Job], int]:
-    """The ps tree and the images of the data set's three folders (junk included) to label.
+    """The ps tree and the images to label: every image of the three split folders (junk
+    included), or for a mirrored tree every image the loader lists (train, query, gallery).
 
     Returns:
         (ps tree, jobs, number of images skipped because their label exists).
     """
-    layout, split_folders = LABELLED[dataset]
-    market = layout.locate(root)
-    tree = market.parent / (market.name + PS_SUFFIX)
-    jobs, skipped = [], 0
-    for folder in split_folders.values():
-        images = find_dir(market, folder)
-        if images is None:
-            raise DataError(f"{dataset}: folder {folder} not found under {market}; unpack it there")
-        out = find_dir(tree, folder) or tree / folder
-        for image in list_images(images):
-            label = out / f"{image.stem}.png"
-            if label.exists() and not overwrite:
-                skipped += 1
-            else:
-                jobs.append(Job(image, label))
-    return tree, jobs, skipped
+    if dataset in MIRRORED:
+        release = MIRRORED[dataset].locate(root)
+        tree = release.parent / (release.name + PS_SUFFIX)
+        splits = load_dataset(dataset, root)  # a broken release: its loader's one-line error
+        images = sorted({s.path for s in splits.train + splits.query + splits.gallery})
+        planned = [Job(image, mirrored_label(release, tree, image)) for image in images]
+    else:
+        layout, split_folders = BY_SPLIT_FOLDER[dataset]
+        release = layout.locate(root)
+        tree = release.parent / (release.name + PS_SUFFIX)
+        planned = []
+        for folder in split_folders.values():
+            images_dir = find_dir(release, folder)
+            if images_dir is None:
+                raise DataError(
+                    f"{dataset}: folder {folder} not found under {release}; unpack it there"
+                )
+            out = find_dir(tree, folder) or tree / folder
+            planned += [Job(image, out / f"{image.stem}.png") for image in list_images(images_dir)]
+    jobs = [job for job in planned if overwrite or not job.label.exists()]
+    return tree, jobs, len(planned) - len(jobs)
 
 
 @torch.no_grad()
@@ -152,11 +164,13 @@ def label_dataset(
     dataset: str = "market1501",
 ) -> LabelReport:
     """Write ``ROOT/<release>_ps_label/<folder>/<stem>.png`` for every image of ``dataset``
-    (``Market-1501-v15.09.15_ps_label``, ``Occluded_Duke_ps_label``).
+    (``Market-1501-v15.09.15_ps_label``, ``Occluded_Duke_ps_label``), or the mirrored tree
+    ``<release>_ps_label/<the image's path in the release>.png`` (P-DukeMTMC-reID, MSMT17).
 
-    Every image of bounding_box_train, bounding_box_test (junk included) and query gets a map
-    of the image's size with values 0-7; images already labelled are skipped unless
-    ``overwrite``. Each PNG is written atomically, so an interrupted run can simply be rerun.
+    Every image of bounding_box_train, bounding_box_test (junk included) and query (or every
+    image the loader lists) gets a map of the image's size with values 0-7; images already
+    labelled are skipped unless ``overwrite``. Each PNG is written atomically, so an
+    interrupted run can simply be rerun.
     """
     tree, jobs, skipped = label_jobs(Path(root), overwrite, dataset)
     model, cfg = load_parser(checkpoint, device)

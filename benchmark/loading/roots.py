@@ -72,7 +72,8 @@ def resolve_labels(choice: str, root: Path, kind: str, train_set: str = "market1
     if "labels" not in inspect.signature(DATASETS.get(train_set)).parameters:
         raise DataError(
             f"{train_set} has no part-label trees the suite reads; train methods without part "
-            "labels on it (baseline, pcb) or train the part methods on Market-1501 or Occluded-Duke"
+            "labels on it (baseline, pcb) or train the part methods on a set that has them "
+            "(Market-1501, Occluded-Duke, P-DukeMTMC-reID, MSMT17)"
         )
     if choice != "auto":
         return choice

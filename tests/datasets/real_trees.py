@@ -194,21 +194,19 @@ def make_occluded_duke(root: Path, base: str = "Occluded_Duke", labels: str | No
     return folder
 
 
-def make_p_dukemtmc(root: Path, base: str = "P-DukeMTMC-reID") -> Path:
+def make_p_dukemtmc(root: Path, base: str = "P-DukeMTMC-reID", labels: str | None = None) -> Path:
     """P-DukeMTMC-reID tree: per-identity folders; train ids 1-2, test ids 11-12 (3 images each
-    in whole_body_images, 2 in occluded_body_images)."""
+    in whole_body_images, 2 in occluded_body_images); with ``labels``, a
+    ``<base>_<labels>_label`` tree mirroring the training images."""
     folder = root / base
     for split, pids in (("train", (1, 2)), ("test", (11, 12))):
         for kind, shots in (("whole_body_images", 3), ("occluded_body_images", 2)):
             for pid in pids:
                 for shot in range(shots):
-                    write_image(
-                        folder
-                        / split
-                        / kind
-                        / f"{pid:04d}"
-                        / f"{pid:04d}_c{shot + 1}_f{shot:07d}.jpg"
-                    )
+                    rel = Path(split, kind, f"{pid:04d}", f"{pid:04d}_c{shot + 1}_f{shot:07d}.jpg")
+                    write_image(folder / rel)
+                    if labels is not None and split == "train":
+                        write_label(root / f"{base}_{labels}_label" / rel.with_suffix(".png"))
             write_clutter(folder / split / kind)
     return folder
 
@@ -232,14 +230,18 @@ MSMT_LISTS = {
 }
 
 
-def make_msmt17(root: Path, version: int = 2) -> Path:
-    """MSMT17 tree of ``version`` 1 (train/, test/) or 2 (mask_train_v2/, mask_test_v2/)."""
+def make_msmt17(root: Path, version: int = 2, labels: str | None = None) -> Path:
+    """MSMT17 tree of ``version`` 1 (train/, test/) or 2 (mask_train_v2/, mask_test_v2/); with
+    ``labels``, a ``MSMT17_V<version>_<labels>_label`` tree mirroring every image."""
     folder = root / f"MSMT17_V{version}"
     train, test = ("train", "test") if version == 1 else ("mask_train_v2", "mask_test_v2")
     for list_name, lines in MSMT_LISTS.items():
-        images = folder / (train if list_name in ("list_train.txt", "list_val.txt") else test)
+        images = train if list_name in ("list_train.txt", "list_val.txt") else test
         for line in lines:
-            write_image(images / line.split()[0])
+            write_image(folder / images / line.split()[0])
+            if labels is not None:
+                label = Path(images, line.split()[0]).with_suffix(".png")
+                write_label(root / f"{folder.name}_{labels}_label" / label)
         (folder / list_name).parent.mkdir(parents=True, exist_ok=True)
         (folder / list_name).write_text("\n".join(lines) + "\n")
     return folder

@@ -10,6 +10,7 @@ import torch
 from benchmark.__main__ import main
 from benchmark.errors import DataError
 from benchmark.evaluation.ranking import rank_queries
+from benchmark.loading.roots import resolve_labels
 from reid_datasets.base import dataset_info, default_test_sets, load_dataset
 from reid_datasets.check import check_root
 from reid_datasets.msmt17 import camera_of
@@ -93,6 +94,40 @@ def test_p_dukemtmc_image_outside_an_identity_folder_is_named(tmp_path):
     )
     with pytest.raises(DataError, match="stray.jpg"):
         load_dataset("p_dukemtmc", tmp_path)
+
+
+def test_p_dukemtmc_part_labels_mirror_the_image_tree(tmp_path):
+    folder = make_p_dukemtmc(tmp_path, labels="ps")
+    splits = load_dataset("p_dukemtmc", tmp_path, labels="ps")
+    tree = tmp_path / "P-DukeMTMC-reID_ps_label"
+    for s in splits.train:  # <tree>/<the image's path in the release>.png
+        assert s.label_path == tree / s.path.relative_to(folder).with_suffix(".png"), s.path
+        assert s.label_path.is_file()
+    assert all(s.label_path is None for s in splits.query + splits.gallery), "test: unlabelled"
+    with pytest.raises(DataError, match="P-DukeMTMC-reID_gt_label not found"):
+        load_dataset("p_dukemtmc", tmp_path, labels="gt")
+    missing = tree / "train" / "occluded_body_images" / "0002" / "0002_c2_f0000001.png"
+    missing.unlink()
+    with pytest.raises(DataError, match=r"1 of 10 train ps label PNGs missing .*0002_c2_f0000001"):
+        load_dataset("p_dukemtmc", tmp_path, labels="ps")
+    lenient = load_dataset("p_dukemtmc", tmp_path, labels="ps", strict=False)
+    assert sum(s.label_path is None for s in lenient.train) == 1 and len(lenient.problems) == 1
+    assert resolve_labels("auto", tmp_path, "real", "p_dukemtmc") == "ps", "a run finds the tree"
+
+
+def test_a_part_method_on_msmt17_without_labels_is_told_how_to_make_them(tmp_path):
+    make_msmt17(tmp_path)
+    with pytest.raises(DataError, match="no MSMT17_V2_ps_label tree .*parse label"):
+        resolve_labels("auto", tmp_path, "real", "msmt17")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_msmt17_part_labels_mirror_the_image_tree(tmp_path, version):
+    folder = make_msmt17(tmp_path, version, labels="ps")
+    splits = load_dataset("msmt17", tmp_path, labels="ps")
+    tree = tmp_path / f"MSMT17_V{version}_ps_label"
+    for s in splits.train + splits.query + splits.gallery:
+        assert s.label_path == tree / s.path.relative_to(folder).with_suffix(".png"), s.path
 
 
 @pytest.mark.parametrize("version", [1, 2])

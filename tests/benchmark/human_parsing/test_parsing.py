@@ -30,7 +30,7 @@ from tests.benchmark.human_parsing.parsing_trees import (
     make_coco,
     make_market,
 )
-from tests.datasets.real_trees import make_occluded_duke
+from tests.datasets.real_trees import make_msmt17, make_occluded_duke, make_p_dukemtmc
 
 CPU = torch.device("cpu")
 # A parser small enough to train in seconds on 2 cores.
@@ -326,6 +326,21 @@ def test_pipeline_on_the_synthetic_generator(tmp_path, monkeypatch, capsys):
     scores = pd.read_csv(tmp_path / "eval" / "parsing_eval.csv")
     assert scores["iou"].iloc[-1] > 0.05, f"smoke-profile mIoU {scores['iou'].iloc[-1]:.3f}"
     assert len(load_dataset("market1501", root, labels="ps").train) > 0, "ps tree loads"
+
+
+@pytest.mark.parametrize("dataset", ["p_dukemtmc", "msmt17"])
+def test_label_writes_a_mirrored_tree_that_the_loader_reads(learned, tmp_path, dataset):
+    folder = make_p_dukemtmc(tmp_path) if dataset == "p_dukemtmc" else make_msmt17(tmp_path)
+    report = label_dataset(tmp_path, learned, CPU, dataset=dataset)
+    splits = load_dataset(dataset, tmp_path, labels="ps")
+    samples = splits.train + splits.query + splits.gallery
+    assert report.tree == tmp_path / f"{folder.name}_ps_label" and report.written == len(samples)
+    for s in samples:  # every listed image, at its path in the release
+        assert s.label_path == report.tree / s.path.relative_to(folder).with_suffix(".png")
+        with Image.open(s.label_path) as label, Image.open(s.path) as image:
+            assert label.size == image.size and label.mode == "L"
+    again = label_dataset(tmp_path, learned, CPU, dataset=dataset)
+    assert (again.written, again.skipped) == (0, len(samples)), "a rerun keeps what exists"
 
 
 def test_label_writes_occluded_dukes_tree_that_its_loader_reads(learned, tmp_path):
