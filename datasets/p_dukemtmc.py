@@ -78,4 +78,10 @@ def load_p_dukemtmc(root: Path, labels: str | None = None, strict: bool = True) 
     }
     if labels is not None:
         splits = attach_mirrored_labels(NAME, splits, base, LAYOUT.candidates[0], labels, log)
-    return Splits(NAME, **splits, problems=tuple(log.lines))
+    return Splits(
+        name=NAME,
+        train=splits["train"],
+        query=splits["query"],
+        gallery=splits["gallery"],
+        problems=tuple(log.lines),
+    )
