@@ -49,6 +49,19 @@ def find_label_dir(image_dir: Path, kind: str, canonical: str) -> Path | None:
     return None
 
 
+def _label_dir(
+    dataset: str, release: Path, kind: str, canonical: str, log: ProblemLog, shape: str = ""
+) -> Path | None:
+    """The release's ``kind`` label tree; when absent, a one-line report saying where it goes."""
+    label_dir = find_label_dir(release, kind, canonical)
+    if label_dir is None:
+        log.report(
+            f"{dataset}: folder {canonical + LABEL_SUFFIXES[kind]} not found beside {release}; "
+            f"put the {kind} part labels there{shape} or train without labels"
+        )
+    return label_dir
+
+
 def _attach(
     dataset: str, samples: tuple[Sample, ...], label_dir: Path, kind: str, log: ProblemLog
 ) -> tuple[Sample, ...]:
@@ -89,12 +102,8 @@ def attach_labels(
         kind: "ps" or "gt".
         log: where problems go.
     """
-    label_dir = find_label_dir(image_dir, kind, canonical)
+    label_dir = _label_dir(dataset, image_dir, kind, canonical, log)
     if label_dir is None:
-        log.report(
-            f"{dataset}: folder {canonical + LABEL_SUFFIXES[kind]} not found beside {image_dir}; "
-            f"put the {kind} part labels there or train without labels"
-        )
         return splits
     result = dict(splits)
     for split, folder in split_folders.items():
@@ -130,13 +139,8 @@ def attach_mirrored_labels(
         kind: "ps" or "gt".
         log: where problems go.
     """
-    label_dir = find_label_dir(release, kind, canonical)
+    label_dir = _label_dir(dataset, release, kind, canonical, log, " (mirroring the images)")
     if label_dir is None:
-        log.report(
-            f"{dataset}: folder {canonical + LABEL_SUFFIXES[kind]} not found beside {release}; "
-            f"put the {kind} part labels there (a tree that mirrors the image tree) or train "
-            "without labels"
-        )
         return splits
     present = relative_files(label_dir)
     result = dict(splits)

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from benchmark.errors import ConfigError, UserError
 from benchmark.state_files import load_state, tensor_dict
+from reid_methods.base import MethodConfig
 from reid_methods.timm_backbone import build_timm_backbone, check_timm_name
 from reid_methods.timm_transformers import family
 from reid_methods.trunk import Backbone, check_weights_file
@@ -181,3 +182,15 @@ def load_pretrained(trunk: nn.Module, conv5: nn.Module, path: Path) -> None:
                 f"pretrained weights {path} do not match the backbone ({part}): {first}; "
                 "pick the checkpoint of the same ResNet depth"
             ) from e
+
+
+def method_backbone(cfg: MethodConfig, class_token: bool = False) -> Backbone:
+    """``build_backbone`` from a method configuration's backbone fields."""
+    return build_backbone(
+        cfg.backbone,
+        cfg.last_stride,
+        cfg.pretrained,
+        cfg.conv4_stride,
+        cfg.patch_stride,
+        class_token,
+    )

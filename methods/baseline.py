@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from reid_methods.backbone import build_backbone, split_class_token
+from reid_methods.backbone import method_backbone, split_class_token
 from reid_methods.base import Batch, Method, MethodConfig, Output, register_method
 from reid_methods.heads import BNNeck
 from reid_methods.losses import id_loss, part_triplet_loss
@@ -34,14 +34,7 @@ class Baseline(Method):
     def __init__(self, cfg: BaselineConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
-        net = build_backbone(
-            cfg.backbone,
-            cfg.last_stride,
-            cfg.pretrained,
-            cfg.conv4_stride,
-            cfg.patch_stride,
-            cfg.global_token,
-        )
+        net = method_backbone(cfg, cfg.global_token)
         self.backbone = torch.nn.Sequential(net.trunk, net.conv5)
         self.neck = BNNeck(net.dim, num_classes)
 

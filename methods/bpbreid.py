@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reid_methods.backbone import build_backbone, split_class_token
+from reid_methods.backbone import method_backbone, split_class_token
 from reid_methods.base import Batch, Method, MethodConfig, Output, register_method
 from reid_methods.heads import BNNeck
 from reid_methods.losses import part_distance
@@ -73,14 +73,7 @@ class BPBReID(Method):
     def __init__(self, cfg: BPBReIDConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
-        net = build_backbone(
-            cfg.backbone,
-            cfg.last_stride,
-            cfg.pretrained,
-            cfg.conv4_stride,
-            cfg.patch_stride,
-            cfg.global_token,
-        )
+        net = method_backbone(cfg, cfg.global_token)
         self.backbone = nn.Sequential(net.trunk, net.conv5)
         self.pixel_classifier = nn.Sequential(
             nn.BatchNorm2d(net.dim), nn.Conv2d(net.dim, cfg.num_parts + 1, 1)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from reid_methods.backbone import build_backbone
+from reid_methods.backbone import method_backbone
 from reid_methods.base import (
     Batch,
     Method,
@@ -66,9 +66,7 @@ class HPNet(Method):
     def __init__(self, cfg: HPNetConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
-        net = build_backbone(
-            cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride, cfg.patch_stride
-        )
+        net = method_backbone(cfg)
         self.trunk = net.trunk
         self.conv5 = net.conv5_copies(1 if cfg.share_conv5 else cfg.num_parts)
         self.parsers = nn.ModuleList(

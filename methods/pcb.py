@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reid_methods.backbone import build_backbone
+from reid_methods.backbone import method_backbone
 from reid_methods.base import Batch, Method, MethodConfig, Output, register_method
 from reid_methods.losses import id_loss
 
@@ -45,9 +45,7 @@ class PCB(Method):
     def __init__(self, cfg: PCBConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
-        net = build_backbone(
-            cfg.backbone, cfg.last_stride, cfg.pretrained, cfg.conv4_stride, cfg.patch_stride
-        )
+        net = method_backbone(cfg)
         self.backbone = nn.Sequential(net.trunk, net.conv5)
         self.stripes = nn.ModuleList(
             StripeClassifier(net.dim, cfg.reduce_dim, num_classes, cfg.dropout)
