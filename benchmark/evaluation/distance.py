@@ -71,6 +71,8 @@ class PreparedBank:
         sq_norm: [N, P] squared norm of the normalised features (1, or 0 for a zero feature).
         raw: [N, P, D] the input features (for the exact recomputation).
         inv_norm64: [N, P] float64 factor that normalises each part of ``raw``.
+        parts: a query block's features split by part, for the rows that show each
+            (``_query_block``); empty for a whole bank.
     """
 
     features: Tensor
@@ -218,6 +220,7 @@ def _refine_small(
 @DISTANCES.decorator("paper")
 def _paper_chunk(q: PreparedBank, g: PreparedBank, out: Tensor, c0: int, c1: int) -> None:
     """Eq. (1) for gallery columns c0:c1, written into ``out`` [rows, chunk]."""
+    assert q.parts, "the query side is a block from _query_block (split by part)"
     vg = g.visibility[c0:c1]  # [chunk, P]
     shared = q.visibility @ vg.T  # [rows, chunk] sum_j v1 v2
     num = torch.zeros_like(out)
@@ -237,6 +240,7 @@ def _paper_chunk(q: PreparedBank, g: PreparedBank, out: Tensor, c0: int, c1: int
 @DISTANCES.decorator("official")
 def _official_chunk(q: PreparedBank, g: PreparedBank, out: Tensor, c0: int, c1: int) -> None:
     """The official code's qvis + qgvis cosine distance for gallery columns c0:c1."""
+    assert q.parts, "the query side is a block from _query_block (split by part)"
     vg = g.visibility[c0:c1]  # [chunk, P]
     shared = q.visibility @ vg.T  # [rows, chunk]
     q_term = torch.zeros_like(out)
