@@ -18,6 +18,13 @@ the parsing-quality code of ``benchmark.evaluation.parsing`` (grid and image IoU
   conservative (eq. (8)'s alpha = 0.25 weighs a positive cell a third of a negative one), not
   misplaced. A diagnosis, never a setting: no threshold is chosen on test data.
 
+The same masks are also scored on the run's own training images (``--train-images N``, the
+first N of each kind in file order), split into whole boxes and boxes cut at the knees or the
+waist (the framing of ``SynthConfig.frame_cut_p``: the body reaches the bottom row and no foot
+is labelled). If the masks are good on cut training boxes and poor on the stretched partial
+crops, the parsing fits what it saw and does not carry it to the test framing; if they are poor
+on both, it does not even fit the cut boxes.
+
 Writes a tidy CSV (dataset, masks, metric, value) and prints mIoU, cell precision and recall
 and visibility recall.
 """
@@ -47,6 +54,7 @@ from benchmark.evaluation.parsing import (
 from benchmark.evaluation.parsing_truth import full_label, sets_with_truth, with_truth
 from benchmark.export.onnx_export import load_trained
 from benchmark.loading.data import ReIDImages
+from benchmark.loading.labels import read_label_map
 from benchmark.loading.roots import data_root, load_test_set
 from reid_datasets.base import Sample, load_dataset
 from reid_methods.losses import part_targets
@@ -138,7 +146,29 @@ def with_batch_statistics(model: nn.Module) -> nn.Module:
     return model
 
 
-def diagnose(run_dir: Path, method: str, seed: int | None) -> pd.DataFrame:
+FOOT = 7  # the 7-part code of the feet
+
+
+def is_cut_box(label: np.ndarray) -> bool:
+    """A box cut at the knees or the waist: the body reaches the bottom row, no foot shows."""
+    return bool(label[-1].any()) and not bool((label == FOOT).any())
+
+
+def training_kinds(train: list[Sample], limit: int) -> dict[str, list[Sample]]:
+    """Up to ``limit`` training images of each kind, whole boxes and cut boxes, in file order."""
+    kinds: dict[str, list[Sample]] = {"train (whole boxes)": [], "train (cut boxes)": []}
+    for sample in train:
+        assert sample.label_path is not None, "training samples loaded with labels"
+        kind = "train (cut boxes)" if is_cut_box(read_label_map(sample.label_path)) else None
+        group = kinds[kind or "train (whole boxes)"]
+        if len(group) < limit:
+            group.append(sample)
+        if all(len(g) >= limit for g in kinds.values()):
+            break
+    return kinds
+
+
+def diagnose(run_dir: Path, method: str, seed: int | None, train_images: int = 0) -> pd.DataFrame:
     """Tidy rows (dataset, masks, metric, value) for every test set with ground truth."""
 
     trained = load_trained(run_dir, method, seed)
@@ -160,9 +190,11 @@ def diagnose(run_dir: Path, method: str, seed: int | None) -> pd.DataFrame:
     grid = tuple(masks.shape[-2:])
     prior = prior_mask(train, size, grid)
     device = torch.device("cpu")
+    sets = {name: with_truth(root, queries[name]) for name in scored}
+    if train_images > 0:
+        sets |= training_kinds(train, train_images)
     rows = []
-    for name in scored:
-        samples = with_truth(root, queries[name])
+    for name, samples in sets.items():
         found = {"prior": score_prior(prior, samples, size)}
         for label, net in (("model", model), ("model, batch BN", with_batch_statistics(model))):
             result = score_parsing(net, samples, size, device)
@@ -182,9 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", default="hpnet", help="a method of the run that predicts masks")
     p.add_argument("--seed", type=int, help="which seed's job (default: the lowest)")
     p.add_argument("--out", type=Path, help="CSV to write (default RUN_DIR/mask_diagnosis.csv)")
+    p.add_argument(
+        "--train-images",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also score N training images of each kind, whole and cut boxes (default: 0)",
+    )
     args = p.parse_args(argv)
     try:
-        frame = diagnose(args.run_dir, args.method, args.seed)
+        frame = diagnose(args.run_dir, args.method, args.seed, args.train_images)
     except UserError as e:  # a bad folder, method or checkpoint: one line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from benchmark.perf import mask_diagnosis as md
+from reid_datasets.samples import Sample
 
 
 def _labels(batches):
@@ -89,3 +91,21 @@ def test_threshold_sweep_at_the_papers_t_equals_the_evaluation() -> None:
     got = md.threshold_sweep(probs, truth, (0.5,))["model, G > 0.5"]["miou_grid"]
     assert got == mean_defined(ratio(inter, union))
     assert 0 < got < 1
+
+
+def test_cut_training_boxes_are_told_from_whole_ones(tmp_path) -> None:
+    whole = np.zeros((16, 8), np.uint8)
+    whole[:3], whole[3:9], whole[9:14], whole[14:] = 1, 2, 5, 7  # head .. feet at the bottom
+    cut = np.zeros((16, 8), np.uint8)
+    cut[:5], cut[5:12], cut[12:] = 1, 2, 5  # resized box that ends at the upper legs
+    short = whole.copy()
+    short[14:] = 0  # feet hidden but the body ends above the bottom row: not cut
+    samples = []
+    for i, label in enumerate((whole, cut, short, cut, whole)):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(label, "L").save(path)
+        samples.append(Sample(path=path, pid=1, camid=0, label_path=path))
+    assert [md.is_cut_box(x) for x in (whole, cut, short)] == [False, True, False]
+    kinds = md.training_kinds(samples, limit=2)
+    assert [s.path.name for s in kinds["train (cut boxes)"]] == ["1.png", "3.png"]
+    assert [s.path.name for s in kinds["train (whole boxes)"]] == ["0.png", "2.png"]
