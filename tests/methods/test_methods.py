@@ -9,6 +9,7 @@ import torch
 
 from benchmark.errors import ConfigError, UnknownNameError
 from reid_methods import Batch, Output, build_method, list_methods, method_config
+from reid_methods.base import all_methods, method_row
 
 SMALL = {"backbone": "resnet18_quarter"}
 
@@ -93,6 +94,10 @@ def test_variants_differ_from_hpnet_only_in_their_field() -> None:
     assert method_config("hpnet_wo_triplet") == dataclasses.replace(base, triplet_weight=0.0)
     wo_coco = dataclasses.replace(base, coco_weight=0.0, needs_coco=False)
     assert method_config("hpnet_wo_coco") == wo_coco
+    assert base.focal_alpha == 0.25, "eq. (8): the paper's alpha"
+    assert method_config("hpnet_alpha05") == dataclasses.replace(base, focal_alpha=0.5)
+    assert "hpnet_alpha05" not in all_methods(), "not the paper's recipe: named on request only"
+    assert "not the paper's" in method_row("hpnet_alpha05").label
 
 
 def test_hpnet_loss_terms_follow_eq10(batch: Batch) -> None:
