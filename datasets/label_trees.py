@@ -195,10 +195,4 @@ def load_split_release(
     if labels is not None:
         canonical = layout.candidates[0]
         splits = attach_labels(dataset, splits, base, canonical, split_folders, labels, log)
-    return Splits(
-        name=dataset,
-        train=splits["train"],
-        query=splits["query"],
-        gallery=splits["gallery"],
-        problems=tuple(log.lines),
-    )
+    return Splits.of(dataset, splits, log.lines)

@@ -132,10 +132,4 @@ def load_msmt17(root: Path, labels: str | None = None, strict: bool = True) -> S
         splits[split] = tuple(read)
     if labels is not None:
         splits = attach_mirrored_labels(NAME, splits, base, LAYOUT.candidates[0], labels, log)
-    return Splits(
-        name=NAME,
-        train=splits["train"],
-        query=splits["query"],
-        gallery=splits["gallery"],
-        problems=tuple(log.lines),
-    )
+    return Splits.of(NAME, splits, log.lines)

@@ -78,10 +78,4 @@ def load_p_dukemtmc(root: Path, labels: str | None = None, strict: bool = True) 
     }
     if labels is not None:
         splits = attach_mirrored_labels(NAME, splits, base, LAYOUT.candidates[0], labels, log)
-    return Splits(
-        name=NAME,
-        train=splits["train"],
-        query=splits["query"],
-        gallery=splits["gallery"],
-        problems=tuple(log.lines),
-    )
+    return Splits.of(NAME, splits, log.lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,3 +71,14 @@ class Splits:
     info: dict[str, str] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     extra_queries: dict[str, tuple[Sample, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, name: str, splits: Mapping[str, tuple[Sample, ...]], problems: list[str]) -> Splits:
+        """The train, query and gallery of a loader's ``split -> samples`` mapping."""
+        return cls(
+            name=name,
+            train=splits["train"],
+            query=splits["query"],
+            gallery=splits["gallery"],
+            problems=tuple(problems),
+        )
