@@ -6,6 +6,11 @@ pretrained once on a disjoint synthetic identity-classification task
 (``benchmark.training.pretrain_fit``) and cached under ``data/pretrained/`` like the synthetic
 data: the file name holds a hash of the trunk spec, the pretraining config, the generator
 version and the identities it must avoid; a JSON card beside it says how it was made.
+
+The trunk of the default profile ships with the package (``benchmark/training/trunks/``, made by
+``python -m benchmark pretrain`` and committed with its card), so a fresh clone does not pay its
+pretraining: it is stored in half precision (1.4 MB) and read into the float32 model. A file of
+the same name under ``data/pretrained/`` wins over the shipped one.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ log = logging.getLogger(__name__)
 
 SYNTHETIC = "synthetic"  # the method.pretrained value that asks for the cached trunk
 DEFAULT_DIR = Path("data") / "pretrained"
+SHIPPED_DIR = Path(__file__).resolve().parent / "trunks"  # committed trunks, read only
+STORE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 PRETRAIN_VERSION = 1  # bump when the task or its training changes, so caches are rebuilt
 SCOPE = Scope(kind="pretrain", noun="option", example="epochs=4")
 
@@ -71,6 +78,10 @@ class PretrainConfig:
     framed_p: float = field(default=0.5, metadata={"min": 0.0, "max": 1.0})
     amp: bool = True  # bf16 on CPUs with native bf16 (recorded in the card)
     channels_last: bool = True
+    # the file's float precision. float16 halves the file (1.4 MB for the cpu trunk, small
+    # enough to ship in git); rounding the weights to 11 significant bits is far below what
+    # fine-tuning in bf16 (8 bits) resolves. The model reads them back into float32.
+    store_dtype: str = field(default="float16", metadata={"choices": tuple(STORE_DTYPES)})
 
     def __post_init__(self) -> None:
         check_fields(self, SCOPE)
@@ -83,7 +94,7 @@ PROFILES.register(
     "smoke",
     PretrainConfig(
         ids=12, images_per_id=4, epochs=2, batch_size=16, amp=False, warmup_epochs=0,
-        crop_p=0.0, framed_p=0.0,
+        crop_p=0.0, framed_p=0.0, store_dtype="float32",
     ),
 )  # fmt: skip
 
@@ -107,7 +118,13 @@ def people_digest(people: list[Identity]) -> str:
 
 # options added after the first trunks were cached, with the value they had before: they enter
 # the key only when they differ from it, so a trunk made without them keeps its name
-LATER_OPTIONS = {"parts_weight": 0.0, "crop_p": 0.0, "crop_min_height": 0.4, "framed_p": 0.0}
+LATER_OPTIONS = {
+    "parts_weight": 0.0,
+    "crop_p": 0.0,
+    "crop_min_height": 0.4,
+    "framed_p": 0.0,
+    "store_dtype": "float32",
+}
 
 
 def key_options(pcfg: PretrainConfig) -> dict[str, Any]:
@@ -161,9 +178,10 @@ def ensure_pretrained(
     """
     key = cache_key(spec, pcfg, avoid)
     path = weights_path(folder, spec, key)
-    if path.is_file() and path.with_suffix(".json").is_file():
-        log.debug("synthetic pretrained trunk %s is cached", path)
-        return path
+    for found in (path, weights_path(SHIPPED_DIR, spec, key)):
+        if found.is_file() and found.with_suffix(".json").is_file():
+            log.debug("synthetic pretrained trunk %s is cached", found)
+            return found
     device = device or torch.device("cpu")
     log.info(
         "building the synthetic pretrained trunk once (%s, %d ids x %d images, %d epochs) -> %s",
@@ -179,12 +197,18 @@ def ensure_pretrained(
     data = render_set(people, pcfg.images_per_id, pcfg.cameras, pcfg.seed, size, pcfg.framed_p)
     render_s = time.perf_counter() - start
     state, stats = fit_trunk(data, spec, pcfg, device, progress)
-    save_state(state, path)
+    save_state(stored(state, pcfg.store_dtype), path)
     card = make_card(key, spec, pcfg, avoid, stats | {"render_s": round(render_s, 1)})
     card["total_s"] = round(time.perf_counter() - start, 1)
     write_json_atomic(card, path.with_suffix(".json"))
     log.info("synthetic pretrained trunk written in %.0f s: %s", card["total_s"], path)
     return path
+
+
+def stored(state: dict[str, torch.Tensor], dtype: str) -> dict[str, torch.Tensor]:
+    """``state`` with its floating tensors in ``dtype`` (the counters stay integers)."""
+    to = STORE_DTYPES[dtype]
+    return {k: v.to(to) if v.is_floating_point() else v for k, v in state.items()}
 
 
 def make_card(

@@ -195,8 +195,71 @@ def test_added_options_keep_the_identity_trunk_key_and_change_it_when_set(avoid)
         cache_key(SPEC, dataclasses.replace(SMOKE, parts_weight=1.0), avoid),
         cache_key(SPEC, dataclasses.replace(SMOKE, crop_p=0.5), avoid),
         cache_key(SPEC, dataclasses.replace(SMOKE, crop_p=0.5, crop_min_height=0.6), avoid),
+        cache_key(SPEC, dataclasses.replace(SMOKE, store_dtype="float16"), avoid),
     }
-    assert len(keys | {base}) == 4
+    assert len(keys | {base}) == 5
+
+
+def test_a_half_precision_trunk_is_read_into_float32(tmp_path: Path, avoid) -> None:
+    """store_dtype=float16 writes the weights rounded to half precision (counters untouched),
+    and a method reads them back into its float32 parameters without any other change."""
+    half = dataclasses.replace(SMOKE, store_dtype="float16")
+    path = ensure_pretrained(SPEC, half, avoid, tmp_path / "half", progress=False)
+    full = ensure_pretrained(SPEC, SMOKE, avoid, tmp_path / "full", progress=False)
+    stored_half = torch.load(path, weights_only=True)
+    stored_full = torch.load(full, weights_only=True)
+    assert stored_half.keys() == stored_full.keys()
+    for key, value in stored_full.items():
+        if value.is_floating_point():  # the same fp32 training, rounded once when stored
+            assert stored_half[key].dtype == torch.float16, key
+            assert torch.equal(stored_half[key], value.half()), key
+        else:
+            assert torch.equal(stored_half[key], value), key
+    assert path.stat().st_size < 0.6 * full.stat().st_size
+    model = build_method("baseline", 5, backbone=SPEC.backbone, pretrained=str(path))
+    (trunk,) = [m for m in model.modules() if isinstance(m, ResNetTrunk)]
+    for key, value in trunk.state_dict().items():
+        expected = stored_half[key].to(value.dtype)
+        assert value.dtype != torch.float16, key
+        torch.testing.assert_close(value, expected, rtol=0, atol=0, msg=key)
+
+
+def test_a_shipped_trunk_is_used_and_a_cached_one_wins(tmp_path: Path, avoid, monkeypatch) -> None:
+    shipped, cache = tmp_path / "shipped", tmp_path / "cache"
+    built = ensure_pretrained(SPEC, SMOKE, avoid, shipped, progress=False)
+    monkeypatch.setattr(pretrain, "SHIPPED_DIR", shipped)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a shipped trunk must not be rebuilt")
+
+    monkeypatch.setattr(pretrain, "fit_trunk", refuse)
+    assert ensure_pretrained(SPEC, SMOKE, avoid, cache, progress=False) == built
+    assert not cache.exists(), "nothing is written when the shipped trunk serves"
+    cache.mkdir()
+    for source in (built, built.with_suffix(".json")):
+        (cache / source.name).write_bytes(source.read_bytes())
+    assert ensure_pretrained(SPEC, SMOKE, avoid, cache, progress=False) == cache / built.name
+
+
+def test_the_default_profile_trunk_ships_with_the_package() -> None:
+    """A fresh clone's default run finds its trunk in the package: the committed file is the
+    one the cpu profile asks for (its hash), with its card, in half precision under 2 MiB."""
+    cfg = get_profile("cpu")
+    spec = pretrain.trunk_spec(cfg, "hpnet")
+    avoid = benchmark_people(synth_config(cfg.data.synth_profile))
+    key = cache_key(spec, pretrain_profile("cpu"), avoid)
+    path = pretrain.weights_path(pretrain.SHIPPED_DIR, spec, key)
+    assert path.is_file() and path.with_suffix(".json").is_file(), (
+        f"{path.name} is not shipped: make it with 'python -m benchmark pretrain --profile cpu' "
+        "and copy the .pt and .json into benchmark/training/trunks/"
+    )
+    assert path.stat().st_size < 2 * 2**20
+    card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert card["key"] == key and card["pretrain"]["store_dtype"] == "float16"
+    state = torch.load(path, weights_only=True)
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
+    shipped = sorted(p.name for p in pretrain.SHIPPED_DIR.iterdir())
+    assert shipped == sorted([path.name, path.with_suffix(".json").name]), "no stale trunk"
 
 
 def test_grid_labels_take_each_cells_majority_code() -> None:
