@@ -178,15 +178,35 @@ def _side(per_query: pd.DataFrame, side: Side, datasets: tuple[str, ...]) -> pd.
     return rows.assign(hit=hit)[columns + ["pid", "hit", "ap"]]
 
 
+def _seed_free(method: str) -> bool:
+    """A training-free method: its results do not depend on the seed (``run`` tests it once)."""
+    return method in METHODS and not method_config(method).trains
+
+
+def _any_seed(rows: pd.DataFrame) -> pd.DataFrame:
+    """A seed-free side's rows once, without their seed (every seed gives the same rows)."""
+    first = rows["seed"] == rows.groupby(PAIR + ["labels"])["seed"].transform("min")
+    return rows[first].drop(columns="seed")
+
+
 def paired_queries(per_query: pd.DataFrame, claim: Claim) -> pd.DataFrame:
     """Per query (and group): method and reference values averaged over their common seeds.
+
+    A training-free side (``MethodConfig.trains`` False) has no seed: its rows pair with every
+    seed of the learned side, so a three-seed method is compared with the floor on its three
+    seeds, not on the one seed number the floor's rows carry.
 
     Returns:
         Columns ``PAIR``, labels_a, labels_b, query, hit_a, hit_b, ap_a, ap_b, seeds.
     """
     a = _side(per_query, claim.method, claim.datasets)
     b = _side(per_query, claim.reference, claim.datasets)
-    pairs = a.merge(b, on=PAIR + ["seed", "query"], suffixes=("_a", "_b"))
+    on = PAIR + ["seed", "query"]
+    if _seed_free(claim.reference.method) and not _seed_free(claim.method.method):
+        b, on = _any_seed(b), PAIR + ["query"]  # the floor pairs with every seed of the method
+    elif _seed_free(claim.method.method) and not _seed_free(claim.reference.method):
+        a, on = _any_seed(a), PAIR + ["query"]
+    pairs = a.merge(b, on=on, suffixes=("_a", "_b"))
     if (pairs["pid_a"] != pairs["pid_b"]).any():
         raise DataError(
             f"{claim.method.method} and {claim.reference.method} list different queries under "

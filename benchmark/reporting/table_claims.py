@@ -63,7 +63,8 @@ def _bootstrap_note(frame: pd.DataFrame, resamples: int) -> str:
     seeds = sorted(frame["seeds"].unique())
     counts = "-".join(str(s) for s in dict.fromkeys((seeds[0], seeds[-1])))
     return (
-        f"each query averaged over the {counts} seed(s) both have, then a {CONFIDENCE:.0%} "
+        f"each query averaged over the {counts} seed(s) both have (a training-free reference "
+        f"has no seed: it pairs with every seed of the method), then a {CONFIDENCE:.0%} "
         f"paired bootstrap interval over queries (scipy.stats.bootstrap, paired=True, "
         f"{BOOTSTRAP_METHOD}, {resamples} resamples, seed 0; the same queries are drawn for "
         "both methods)."

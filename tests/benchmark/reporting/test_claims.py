@@ -9,6 +9,8 @@ import pytest
 from benchmark.errors import DataError
 from benchmark.reporting.claims import (
     CLAIMS,
+    Claim,
+    Side,
     claims_frame,
     differences_frame,
     paired_interval,
@@ -113,6 +115,31 @@ def test_queries_pair_by_index_on_common_seeds() -> None:
     assert paired["hit_b"].tolist() == [0.0, 0.5, 0.5, 1.0], "baseline over seeds 0 and 1"
     assert paired["ap_b"].tolist() == [0.25, 0.625, 0.625, 1.0]
     assert set(paired["seeds"]) == {2}, "two common seeds"
+
+
+def test_a_training_free_reference_pairs_with_every_seed_of_the_method() -> None:
+    """The floor has no seed (run tests it once, as seed 0): HPNet's three seeds each meet it,
+    so each query's HPNet value is its mean over three seeds, not seed 0's alone."""
+    pq = pd.concat(
+        [
+            _rows("hpnet", 0, [1, 0, 0, 1]),
+            _rows("hpnet", 1, [1, 1, 0, 1]),
+            _rows("hpnet", 2, [1, 1, 1, 0]),
+            _rows("colour_hist", 0, [0, 1, 0, 0]),
+        ]
+    )
+    claim = Claim("f1", "", Side("hpnet"), Side("colour_hist"), ">", ("occluded_reid",))
+    paired = paired_queries(pq, claim)
+    assert paired["hit_a"].tolist() == pytest.approx([1.0, 2 / 3, 1 / 3, 2 / 3])
+    assert paired["hit_b"].tolist() == [0.0, 1.0, 0.0, 0.0], "the floor's one set of rows"
+    assert set(paired["seeds"]) == {3}, "every seed of the learned method"
+    flipped = Claim("x", "", Side("colour_hist"), Side("hpnet"), ">", ("occluded_reid",))
+    assert paired_queries(pq, flipped)["hit_b"].tolist() == paired["hit_a"].tolist()
+    both = pd.concat([pq, _rows("colour_hist", 1, [0, 1, 0, 0])])  # a floor run on two seeds
+    assert paired_queries(both, claim)["hit_b"].tolist() == [0.0, 1.0, 0.0, 0.0], "once"
+    learned = Claim("a", "", Side("hpnet"), Side("baseline"), ">", ("occluded_reid",))
+    with_base = pd.concat([pq, _rows("baseline", 0, [0, 0, 0, 0])])
+    assert set(paired_queries(with_base, learned)["seeds"]) == {1}, "learned: common seeds"
 
 
 def test_claims_frame_verdicts_and_claims_not_run() -> None:
