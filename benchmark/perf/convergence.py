@@ -8,8 +8,11 @@ metrics per epoch (the held-out training identities, ``train.val_ids``); the stu
 those, so the budget it suggests is chosen without test data. It writes ``convergence.csv``
 (tidy: method, budget, epoch, step, metric, value; ``final`` marks each budget's last epoch),
 ``convergence.png``, ``timings.csv`` (training seconds per method and budget) and
-``test_by_budget.csv`` (each budget's final test-set metrics, reported but never used to choose). An
+``test_by_budget.csv`` (each budget's final test-set metrics, reported but never used to choose)
+with ``test_by_budget.png`` (Rank-1 and mask mIoU per test set against the budget). An
 interrupted study resumes: a budget whose run folder exists is resumed, a finished one is read.
+Rows already in ``--out`` for other (method, budget) pairs are kept, so a longer budget can be
+added to a study without its earlier runs on disk.
 """
 
 from __future__ import annotations
@@ -126,6 +129,64 @@ def collect_test(run_dir: Path, budget: int) -> pd.DataFrame:
     )
 
 
+def merge(old: Path, new: pd.DataFrame) -> pd.DataFrame:
+    """``new`` with the rows of the CSV ``old`` whose (method, budget) pairs ``new`` lacks."""
+    if not old.exists():
+        return new
+    earlier = pd.read_csv(old)
+    ran = set(zip(new["method"], new["budget"], strict=True))
+    keep = [(m, b) not in ran for m, b in zip(earlier["method"], earlier["budget"], strict=True)]
+    merged = pd.concat([earlier[keep], new], ignore_index=True)
+    return merged.sort_values(["method", "budget"], kind="stable", ignore_index=True)
+
+
+# test_by_budget.png: the partial and holistic sets side by side (the question of issue 23)
+TEST_PANELS = (
+    ("market1501", "query", "Market-1501 (holistic)"),
+    ("occluded_reid", "query", "Occluded-REID"),
+    ("partial_reid", "partial_body_images", "Partial-REID (partial_body_images)"),
+    ("partial_ilids_2018", "query", "Partial-iLIDS'18"),
+    ("partial_ilids_2019", "query", "Partial-iLIDS'19"),
+)
+
+
+def plot_test(test: pd.DataFrame, path: Path) -> None:
+    """Rank-1 (solid) and mask grid mIoU (dashed) per test set against the budget, per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [
+        p for p in TEST_PANELS if ((test["dataset"] == p[0]) & (test["query_set"] == p[1])).any()
+    ]
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
+    tab10 = plt.cm.tab10.colors  # type: ignore[attr-defined]
+    colours = dict(zip(sorted(test["method"].unique()), tab10, strict=False))
+    for ax, (dataset, query_set, title) in zip(axes[0], panels, strict=True):
+        part = test[(test["dataset"] == dataset) & (test["query_set"] == query_set)]
+        for (method, metric), line in part.groupby(["method", "metric"]):
+            if metric not in ("rank1", "miou_grid"):
+                continue
+            line = line.sort_values("budget")
+            style = "o-" if metric == "rank1" else "s--"
+            label = f"{method} {'Rank-1' if metric == 'rank1' else 'mask mIoU'}"
+            ax.plot(line["budget"], 100 * line["value"], style, color=colours[method], label=label)
+        ax.set(title=title, xlabel="epochs", ylabel="%", ylim=(0, 100))
+        ax.set_xscale("log", base=2)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(
+        "Test sets against the budget (information only, never used to choose)", fontsize=9
+    )
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+
+
 def plot(frame: pd.DataFrame, path: Path) -> None:
     """One panel per metric: each budget's per-epoch curve (thin) and its final point (marker)."""
     import matplotlib
@@ -185,17 +246,19 @@ def main(argv: list[str] | None = None) -> int:
         r, t = collect(run_dir, args.methods, budget, args.seed)
         rows, times = rows + r, times + t
         tests.append(collect_test(run_dir, budget))
-    frame = pd.DataFrame(rows)
+    frame = merge(args.out / "convergence.csv", pd.DataFrame(rows))
+    timings = merge(args.out / "timings.csv", pd.DataFrame(times))
+    test = merge(args.out / "test_by_budget.csv", pd.concat(tests, ignore_index=True))
     write_csv_atomic(frame, args.out / "convergence.csv")
-    write_csv_atomic(pd.DataFrame(times), args.out / "timings.csv")
-    test = pd.concat(tests, ignore_index=True)
+    write_csv_atomic(timings, args.out / "timings.csv")
     write_csv_atomic(test, args.out / "test_by_budget.csv")
     plot(frame, args.out / "convergence.png")
+    plot_test(test, args.out / "test_by_budget.png")
     finals = frame[frame["final"]].pivot_table(
         index=["method", "budget"], columns="metric", values="value"
     )
     print((100 * finals).round(1).to_string())
-    print(pd.DataFrame(times).to_string(index=False))
+    print(timings.to_string(index=False))
     print("test sets (information only, not used to choose):")
     print(
         (

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from benchmark.perf.convergence import collect, collect_test, decay_at
+from benchmark.perf.convergence import collect, collect_test, decay_at, merge, plot_test
 
 
 def test_decay_stays_at_the_same_fraction_of_the_schedule():
@@ -64,3 +64,35 @@ def test_collect_test_keeps_each_query_set_apart(tmp_path):
     rows.to_csv(tmp_path / "results.csv", index=False)
     found = collect_test(tmp_path, 16).set_index("query_set")["value"]
     assert found.to_dict() == {"partial_body_images": 0.2, "whole_body_control": 0.9}
+
+
+def test_merge_keeps_earlier_budgets_and_replaces_the_ones_run_again(tmp_path):
+    old = tmp_path / "timings.csv"
+    pd.DataFrame(
+        {"method": ["hpnet", "baseline", "hpnet"], "budget": [8, 8, 16], "train_s": [1.0, 2.0, 3.0]}
+    ).to_csv(old, index=False)
+    new = pd.DataFrame({"method": ["hpnet", "hpnet"], "budget": [16, 64], "train_s": [4.0, 5.0]})
+    merged = merge(old, new)
+    assert list(zip(merged["method"], merged["budget"], merged["train_s"], strict=True)) == [
+        ("baseline", 8, 2.0),
+        ("hpnet", 8, 1.0),
+        ("hpnet", 16, 4.0),  # run again: the new row, not both
+        ("hpnet", 64, 5.0),
+    ]
+    assert merge(tmp_path / "absent.csv", new) is new
+
+
+def test_plot_test_draws_the_sets_it_has(tmp_path):
+    test = pd.DataFrame(
+        [
+            {"method": m, "dataset": d, "query_set": q, "metric": k, "value": v, "budget": b}
+            for m in ("hpnet", "baseline")
+            for d, q in (("market1501", "query"), ("partial_reid", "partial_body_images"))
+            for k, v in (("rank1", 0.5), ("miou_grid", 0.3), ("mAP", 0.4))
+            for b in (8, 16)
+        ]
+    )
+    plot_test(test, tmp_path / "test_by_budget.png")
+    assert (tmp_path / "test_by_budget.png").stat().st_size > 1000
+    plot_test(test[test["dataset"] == "coco"], tmp_path / "none.png")  # no panel, no file
+    assert not (tmp_path / "none.png").exists()
