@@ -88,7 +88,10 @@ class HPNet(Method):
         return fmaps, probs  # probs: [N, P, H, W]
 
     def forward(self, images: Tensor) -> Output:
-        fmaps, probs = self.part_maps(images)
+        return self.pool_parts(*self.part_maps(images))
+
+    def pool_parts(self, fmaps: list[Tensor], probs: Tensor) -> Output:
+        """Masked GMP of each part's Conv5 map under its mask G > T, then BN neck (eq. 1's f)."""
         pooled, vis, feats, logits = [], [], [], []
         for j, fmap in enumerate(fmaps):
             h, v = masked_max_pool(fmap, probs[:, j], self.cfg.mask_threshold)  # [N, D], [N]

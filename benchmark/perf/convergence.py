@@ -176,6 +176,9 @@ def plot_test(test: pd.DataFrame, path: Path) -> None:
             ax.plot(line["budget"], 100 * line["value"], style, color=colours[method], label=label)
         ax.set(title=title, xlabel="epochs", ylabel="%", ylim=(0, 100))
         ax.set_xscale("log", base=2)
+        budgets = sorted(test["budget"].unique())
+        ax.set_xticks(budgets, [str(b) for b in budgets])
+        ax.minorticks_off()
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(
