@@ -181,13 +181,7 @@ def plot_test(test: pd.DataFrame, path: Path) -> None:
         ax.minorticks_off()
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(
-        "Test sets against the budget (information only, never used to choose)", fontsize=9
-    )
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120)
-    plt.close(fig)
+    _save(fig, "Test sets against the budget (information only, never used to choose)", path)
 
 
 def plot(frame: pd.DataFrame, path: Path) -> None:
@@ -218,9 +212,14 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
         ax.set(title=METRICS[metric], xlabel="training steps", ylabel="%")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    fig.suptitle(
-        "Convergence on the validation identities (lines: each budget's epochs)", fontsize=9
-    )
+    _save(fig, "Convergence on the validation identities (lines: each budget's epochs)", path)
+
+
+def _save(fig, title: str, path: Path) -> None:
+    """Title, lay out, write atomically and close a figure."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120)
