@@ -91,7 +91,7 @@ class HPNet(Method):
         return self.pool_parts(*self.part_maps(images))
 
     def pool_parts(self, fmaps: list[Tensor], probs: Tensor) -> Output:
-        """Masked GMP of each part's Conv5 map under its mask G > T, then BN neck (eq. 1's f)."""
+        """Per part: h = GMP(F (x) 1{G > T}), v = max(1{G > T}) (paper 3.1), then its BN neck."""
         pooled, vis, feats, logits = [], [], [], []
         for j, fmap in enumerate(fmaps):
             h, v = masked_max_pool(fmap, probs[:, j], self.cfg.mask_threshold)  # [N, D], [N]
