@@ -8,7 +8,8 @@ multi-gallery-shot, with visibility:
 
 - ``model``: the method as evaluated (its masks G > T on queries and gallery).
 - ``truth on queries``: each query's masks replaced by its ground-truth part cells on the Conv5
-  grid (resized as training resizes the labels), the gallery keeping the model's masks.
+  grid (resized as the method's training resized its labels: area coverage, or nearest for
+  ``label_resize=nearest``), the gallery keeping the model's masks.
 - ``truth everywhere``: the true cells on queries and gallery.
 
 The method's Conv5 features and BN necks are unchanged; only where each part is pooled and which
@@ -46,7 +47,7 @@ from benchmark.precision import resolve_precision
 from benchmark.reporting.labels import dataset_label
 from reid_datasets.base import Sample, dataset_info
 from reid_methods.base import Output
-from reid_methods.losses import part_targets
+from reid_methods.losses import nearest_targets, part_targets
 
 MASKS = ("model", "truth on queries", "truth everywhere")
 
@@ -81,12 +82,15 @@ class TrueMasks(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        # the labels reach the Conv5 grid as the method's training resized them
+        nearest = getattr(getattr(model, "cfg", None), "label_resize", "coverage") == "nearest"
+        self.resize = nearest_targets if nearest else part_targets
 
     def forward(self, x: Tensor) -> Output:
         method = cast(PartMethod, self.model)
         fmaps, probs = method.part_maps(x[:, :3])
         labels = x[:, 3].round().to(torch.uint8)  # exact: small integers survive any cast
-        truth, _ = part_targets(labels, probs.shape[1], (probs.shape[-2], probs.shape[-1]))
+        truth, _ = self.resize(labels, probs.shape[1], (probs.shape[-2], probs.shape[-1]))
         return method.pool_parts(fmaps, truth.to(probs.dtype))
 
 

@@ -73,3 +73,11 @@ def test_a_missing_run_folder_is_a_one_line_error(tmp_path, capsys) -> None:
     assert om.main([str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err
+
+
+def test_the_labels_reach_the_grid_as_the_methods_training_resized_them() -> None:
+    assert om.TrueMasks(_model()).resize is om.part_targets, "the cpu profile: area coverage"
+    official = build_method(
+        "hpnet", 4, backbone="resnet18_quarter", head_dim=8, label_resize="nearest"
+    )
+    assert om.TrueMasks(official).resize is om.nearest_targets, "the official code: nearest"
