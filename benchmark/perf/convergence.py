@@ -29,6 +29,7 @@ import pandas as pd
 from benchmark.atomic import atomic_path, write_csv_atomic
 from benchmark.cli import main as cli
 from benchmark.profiles import get_profile
+from benchmark.reporting.labels import dataset_label
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +143,11 @@ def merge(old: Path, new: pd.DataFrame) -> pd.DataFrame:
 
 # test_by_budget.png: the partial and holistic sets side by side (the question of issue 23)
 TEST_PANELS = (
-    ("market1501", "query", "Market-1501 (holistic)"),
-    ("occluded_reid", "query", "Occluded-REID"),
-    ("partial_reid", "partial_body_images", "Partial-REID (partial_body_images)"),
-    ("partial_ilids_2018", "query", "Partial-iLIDS'18"),
-    ("partial_ilids_2019", "query", "Partial-iLIDS'19"),
+    ("market1501", "query"),
+    ("occluded_reid", "query"),
+    ("partial_reid", "partial_body_images"),  # the paper's folder: the stretched crops
+    ("partial_ilids_2018", "query"),
+    ("partial_ilids_2019", "query"),
 )
 
 
@@ -165,8 +166,10 @@ def plot_test(test: pd.DataFrame, path: Path) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
     tab10 = plt.cm.tab10.colors  # type: ignore[attr-defined]
     colours = dict(zip(sorted(test["method"].unique()), tab10, strict=False))
-    for ax, (dataset, query_set, title) in zip(axes[0], panels, strict=True):
+    budgets = sorted(test["budget"].unique())
+    for ax, (dataset, query_set) in zip(axes[0], panels, strict=True):
         part = test[(test["dataset"] == dataset) & (test["query_set"] == query_set)]
+        title = dataset_label(dataset) + ("" if query_set == "query" else f" ({query_set})")
         for (method, metric), line in part.groupby(["method", "metric"]):
             if metric not in ("rank1", "miou_grid"):
                 continue
@@ -176,7 +179,6 @@ def plot_test(test: pd.DataFrame, path: Path) -> None:
             ax.plot(line["budget"], 100 * line["value"], style, color=colours[method], label=label)
         ax.set(title=title, xlabel="epochs", ylabel="%", ylim=(0, 100))
         ax.set_xscale("log", base=2)
-        budgets = sorted(test["budget"].unique())
         ax.set_xticks(budgets, [str(b) for b in budgets])
         ax.minorticks_off()
         ax.grid(alpha=0.3)
