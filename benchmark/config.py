@@ -67,6 +67,9 @@ class DataConfig:
     # share of those framed boxes cut at the knees or the waist (SynthConfig.frame_cut_p);
     # None = the profile's value
     frame_cut_p: float | None = field(default=None, metadata={"min": 0.0, "max": 1.0})
+    # share of those cut boxes tight around the kept body across (SynthConfig.frame_cut_tight_p);
+    # None = the profile's value
+    frame_cut_tight_p: float | None = field(default=None, metadata={"min": 0.0, "max": 1.0})
     # the synthetic occluded/partial sets' cameras: their own (the profile's) or "market"
     test_cameras: str | None = field(default=None, metadata={"choices": ("own", "market")})
 
@@ -89,6 +92,7 @@ class DataConfig:
         """The generator settings this run changes from its synthetic profile's."""
         chosen: dict[str, Any] = {"occlusion": self.occlusion, "framed_p": self.framed_p}
         chosen["frame_cut_p"] = self.frame_cut_p
+        chosen["frame_cut_tight_p"] = self.frame_cut_tight_p
         chosen["test_cameras"] = self.test_cameras
         if self.train_set != "market1501":  # another protocol: its stand-in (and the COCO set)
             if self.train_set not in SYNTH_CHOICES:

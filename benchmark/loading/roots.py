@@ -22,6 +22,7 @@ SHORT_NAMES = {
     "occlusion": "occ",
     "framed_p": "framed",
     "frame_cut_p": "cut",
+    "frame_cut_tight_p": "tight",
     "test_cameras": "cams-",
     "sets": "",  # another protocol's stand-in: data/synthetic-cpu-occluded_duke+coco_densepose
 }

@@ -73,6 +73,8 @@ class PretrainConfig:
     # random resized crops): the paper's partial crops are stretched to the input
     crop_p: float = field(default=0.5, metadata={"min": 0.0, "max": 1.0})
     crop_min_height: float = field(default=0.4, metadata={"gt": 0.0, "max": 1.0})
+    # the crop window's width (1: full-width vertical bands, the trunks before it)
+    crop_min_width: float = field(default=1.0, metadata={"gt": 0.0, "max": 1.0})
     # share of the images framed like detector boxes (reid_datasets.synthetic.render.Framing):
     # person scale, position and truncation vary, as in ImageNet's photos
     framed_p: float = field(default=0.5, metadata={"min": 0.0, "max": 1.0})
@@ -122,6 +124,7 @@ LATER_OPTIONS = {
     "parts_weight": 0.0,
     "crop_p": 0.0,
     "crop_min_height": 0.4,
+    "crop_min_width": 1.0,
     "framed_p": 0.0,
     "store_dtype": "float32",
 }
@@ -138,7 +141,12 @@ def task_text(pcfg: PretrainConfig) -> str:
     task = "identity classification (GAP + linear, label smoothing 0.1)"
     if pcfg.parts_weight > 0:
         task += f" + {pcfg.parts_weight:g} x 7-part segmentation (1x1 conv on Conv5, cross-entropy)"
-    if pcfg.crop_p > 0:
+    if pcfg.crop_p > 0 and pcfg.crop_min_width < 1:
+        task += (
+            f", random resized crops (p {pcfg.crop_p:g}, >= {pcfg.crop_min_height:g} of H,"
+            f" >= {pcfg.crop_min_width:g} of W)"
+        )
+    elif pcfg.crop_p > 0:
         task += f", random vertical crops (p {pcfg.crop_p:g}, >= {pcfg.crop_min_height:g} of H)"
     if pcfg.framed_p > 0:
         task += f", {pcfg.framed_p:g} of the images framed like detector boxes"

@@ -4,8 +4,8 @@ A stand-in for the paper's ImageNet initialisation (paper section 4.1): the trun
 learns person-identity classification (global average pooling, one linear classifier, as an
 ImageNet classifier) on holistic images of identities that no benchmark set contains,
 optionally (``parts_weight`` > 0) together with dense 7-part body segmentation on the Conv5 grid
-(a 1x1 convolution, cross-entropy), and optionally on random vertical crops (``crop_p``: a
-random band of the image's height stretched back to the input size, as an ImageNet
+(a 1x1 convolution, cross-entropy), and optionally on random resized crops (``crop_p``: a
+random window of the image stretched back to the input size, as an ImageNet
 RandomResizedCrop). Only the trunk is kept; the heads are dropped. The benchmark's own
 training set stays the only ReID data a method is trained on.
 """
@@ -135,11 +135,18 @@ def trunk_state(trunk: nn.Module, conv5: nn.Module) -> dict[str, Tensor]:
     return state
 
 
-def vertical_crops(
-    x: Tensor, parts: Tensor, crop_p: float, min_height: float, gen: torch.Generator
+def resized_crops(
+    x: Tensor,
+    parts: Tensor,
+    crop_p: float,
+    min_height: float,
+    gen: torch.Generator,
+    min_width: float = 1.0,
 ) -> tuple[Tensor, Tensor]:
-    """With probability ``crop_p`` per image, a random band of at least ``min_height`` of the
-    height, stretched back to the full size (bilinear image, nearest labels).
+    """With probability ``crop_p`` per image, a random window of at least ``min_height`` of the
+    height and ``min_width`` of the width, stretched back to the full size (bilinear image,
+    nearest labels): an ImageNet RandomResizedCrop. ``min_width`` 1 keeps the full width (a
+    vertical band); below 1 the person is zoomed across as well, as a tight crop zooms it.
 
     Args:
         x: [N, 3, H, W] float images.
@@ -150,10 +157,14 @@ def vertical_crops(
     """
     n = len(x)
     crop = torch.rand(n, generator=gen) < crop_p
-    scale = torch.where(crop, min_height + (1 - min_height) * torch.rand(n, generator=gen), 1.0)
-    shift = (1 - scale) * (2 * torch.rand(n, generator=gen) - 1)  # band inside the image
+    scale_y = torch.where(crop, min_height + (1 - min_height) * torch.rand(n, generator=gen), 1.0)
+    shift_y = (1 - scale_y) * (2 * torch.rand(n, generator=gen) - 1)  # window inside the image
     theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0], theta[:, 1, 1], theta[:, 1, 2] = 1.0, scale, shift
+    theta[:, 0, 0], theta[:, 1, 1], theta[:, 1, 2] = 1.0, scale_y, shift_y
+    if min_width < 1.0:  # drawn only then, so a trunk of vertical bands keeps its draws
+        scale_x = torch.where(crop, min_width + (1 - min_width) * torch.rand(n, generator=gen), 1.0)
+        theta[:, 0, 0] = scale_x
+        theta[:, 0, 2] = (1 - scale_x) * (2 * torch.rand(n, generator=gen) - 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     lab = F.grid_sample(parts[:, None].float(), grid, mode="nearest", align_corners=False)
@@ -204,7 +215,9 @@ def fit_trunk(data: PretrainSet, spec: TrunkSpec, pcfg, device: torch.device, pr
                 x = as_input(data.images[idx], flip, channels_last=False)
                 parts = torch.where(flip[:, None, None], data.parts[idx].flip(-1), data.parts[idx])
                 if pcfg.crop_p > 0:
-                    x, parts = vertical_crops(x, parts, pcfg.crop_p, pcfg.crop_min_height, gen)
+                    x, parts = resized_crops(
+                        x, parts, pcfg.crop_p, pcfg.crop_min_height, gen, pcfg.crop_min_width
+                    )
                 if pcfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 with autocast(precision, device):

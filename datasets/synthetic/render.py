@@ -31,12 +31,15 @@ class Framing:
         cut_p: share of boxes cut at the bottom (then resized back to the input, as a loader
             resizes a truncated detector box).
         cut: (low, high) fraction of the body height such a box keeps, from the head down.
+        cut_tight_p: share of the cut boxes that also hug the kept body across (a detector box
+            drawn around a truncated person), so the resize zooms the person both ways.
     """
 
     fill: tuple[float, float] = (0.45, 1.0)
     offset: float = 0.12
     cut_p: float = 0.2
     cut: tuple[float, float] = (0.45, 0.85)
+    cut_tight_p: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -143,21 +146,41 @@ def render_shot(
     shot = Shot(develop(cam, rng, img), densepose14_to_7(part14), part14, body_pixels, tag)
     if mode == "framed" and framing is not None and rng.random() < framing.cut_p:
         top = max(foot_y - body_h * stature, 0.0)
-        shot = _cut_bottom(shot, int(round(top + rng.uniform(*framing.cut) * body_h * stature)))
+        y_cut = int(round(top + rng.uniform(*framing.cut) * body_h * stature))
+        tight = framing.cut_tight_p > 0 and rng.random() < framing.cut_tight_p
+        shot = _cut_bottom(shot, y_cut, _body_columns(rng, shot.part14[:y_cut]) if tight else None)
     if mode == "partial":
         box = _visible_box(rng, shot.part14, occ.mask, occ.side)
         shot = Shot(shot.image, shot.label, shot.part14, body_pixels, tag, box)
     return shot
 
 
-def _cut_bottom(shot: Shot, y_cut: int) -> Shot:
-    """The shot's rows above ``y_cut`` (at least 16) resized back to its size, as a loader
-    resizes a detector box that ends at the knees or the waist to the input."""
+def _body_columns(rng: np.random.Generator, part14: np.ndarray) -> tuple[int, int] | None:
+    """(x0, x1) around the body's columns with a 0-3 pixel margin each side (at least 16
+    wide), as ``_visible_box`` frames a partial crop; None when no body is shown."""
+    cols = np.flatnonzero(part14.any(axis=0))
+    if not len(cols):
+        return None
+    width = part14.shape[1]
+    m = rng.integers(0, 4, 2)
+    x0, x1 = max(int(cols.min() - m[0]), 0), min(int(cols.max() + 1 + m[1]), width)
+    if x1 - x0 < 16:
+        x0 = max(min(x0, width - 16), 0)
+        x1 = min(x0 + 16, width)
+    return x0, x1
+
+
+def _cut_bottom(shot: Shot, y_cut: int, columns: tuple[int, int] | None = None) -> Shot:
+    """The shot's rows above ``y_cut`` (at least 16), and ``columns`` (x0, x1) when given,
+    resized back to its size, as a loader resizes a detector box that ends at the knees or the
+    waist to the input."""
     height, width = shot.label.shape
     y_cut = min(max(y_cut, 16), height)
-    image = Image.fromarray(shot.image[:y_cut]).resize((width, height), Image.Resampling.BILINEAR)
+    x0, x1 = columns or (0, width)
+    box = (slice(0, y_cut), slice(x0, x1))
+    image = Image.fromarray(shot.image[box]).resize((width, height), Image.Resampling.BILINEAR)
     labels = [
-        np.asarray(Image.fromarray(a[:y_cut]).resize((width, height), Image.Resampling.NEAREST))
+        np.asarray(Image.fromarray(a[box]).resize((width, height), Image.Resampling.NEAREST))
         for a in (shot.label, shot.part14)
     ]
     return Shot(np.asarray(image), labels[0], labels[1], shot.body_pixels, shot.occluder)

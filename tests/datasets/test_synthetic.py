@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -236,6 +237,13 @@ def test_profiles_and_config_errors():
     assert synth_config("smoke").digest() != synth_config("smoke", seed=1).digest()
 
 
+def test_a_field_added_later_names_a_tree_as_before_at_its_old_value() -> None:
+    # the cpu tree cached before frame_cut_tight_p (and its 0.5 cut share) keeps its folder hash
+    old = synth_config("cpu", frame_cut_p=0.2, frame_cut_tight_p=0.0)
+    assert old.digest() == "b9446fb674622508"
+    assert synth_config("cpu", frame_cut_p=0.2).digest() != old.digest(), "set: a new hash"
+
+
 def test_identities_differ_in_two_groups():
     people = sample_identities(np.random.default_rng(5), 400)
     worst = min(
@@ -329,6 +337,23 @@ def test_cut_boxes_end_above_the_feet_and_fill_the_input() -> None:
         assert shot.image.shape == (128, 64, 3) and shot.label.shape == (128, 64)
         assert not (shot.label == 7).any(), "a box cut at the waist shows no feet"
         assert shot.label[-8:].any(), "the cut body reaches the bottom of the resized box"
+        assert (shot.label == 1).any(), "the head is kept"
+
+
+def _body_width(shot) -> float:
+    cols = np.flatnonzero(shot.label.any(0))
+    return (cols.max() - cols.min() + 1) / shot.label.shape[1]
+
+
+def test_tight_cut_boxes_hug_the_body_across_and_others_keep_the_width() -> None:
+    framing = Framing(fill=(0.8, 0.9), cut_p=1.0, cut=(0.45, 0.55))
+    wide = [_body_width(s) for s in _framed(framing, n=12)]
+    tight_framing = dataclasses.replace(framing, cut_tight_p=1.0)
+    tight = [_body_width(s) for s in _framed(tight_framing, n=12)]
+    assert max(wide) < 0.8, f"a box cut at the bottom only keeps the frame's width: {wide}"
+    assert min(tight) > 0.8, f"a tight box is zoomed across to the body: {tight}"
+    for shot in _framed(tight_framing, n=6):
+        assert shot.image.shape == (128, 64, 3) and not (shot.label == 7).any()
         assert (shot.label == 1).any(), "the head is kept"
 
 

@@ -195,9 +195,10 @@ def test_added_options_keep_the_identity_trunk_key_and_change_it_when_set(avoid)
         cache_key(SPEC, dataclasses.replace(SMOKE, parts_weight=1.0), avoid),
         cache_key(SPEC, dataclasses.replace(SMOKE, crop_p=0.5), avoid),
         cache_key(SPEC, dataclasses.replace(SMOKE, crop_p=0.5, crop_min_height=0.6), avoid),
+        cache_key(SPEC, dataclasses.replace(SMOKE, crop_p=0.5, crop_min_width=0.5), avoid),
         cache_key(SPEC, dataclasses.replace(SMOKE, store_dtype="float16"), avoid),
     }
-    assert len(keys | {base}) == 5
+    assert len(keys | {base}) == 6
 
 
 def test_a_half_precision_trunk_is_read_into_float32(tmp_path: Path, avoid) -> None:
@@ -270,16 +271,16 @@ def test_grid_labels_take_each_cells_majority_code() -> None:
     assert got.tolist() == [[[1, 0], [4, 5]]]
 
 
-def test_vertical_crops_move_labels_with_the_image() -> None:
+def test_resized_crops_move_labels_with_the_image() -> None:
     gen = torch.Generator().manual_seed(0)
     h, w = 32, 8
     rows = torch.arange(h, dtype=torch.float32)[:, None].expand(h, w)
     x = rows.expand(6, 3, h, w).clone()  # pixel value = its row
     parts = (rows // 4).to(torch.uint8).expand(6, h, w).clone()  # code = row // 4 (0..7)
-    same, same_parts = pretrain_fit.vertical_crops(x, parts, 0.0, 0.4, gen)
+    same, same_parts = pretrain_fit.resized_crops(x, parts, 0.0, 0.4, gen)
     torch.testing.assert_close(same, x)
     assert torch.equal(same_parts, parts.float())
-    out, out_parts = pretrain_fit.vertical_crops(x, parts, 1.0, 0.4, gen)
+    out, out_parts = pretrain_fit.resized_crops(x, parts, 1.0, 0.4, gen)
     assert out.shape == x.shape and out_parts.shape == (6, h, w)
     for i in range(6):
         band = out[i, 0, :, 0]  # the source row each output row shows
@@ -287,6 +288,23 @@ def test_vertical_crops_move_labels_with_the_image() -> None:
         assert bool((band[1:] >= band[:-1]).all()), "rows keep their order"
         # the label of each output row is the code of (about) the source row it shows
         assert (out_parts[i, :, 0] - (band // 4)).abs().max() <= 1
+
+
+def test_resized_crops_with_a_min_width_zoom_across_as_well() -> None:
+    gen = torch.Generator().manual_seed(1)
+    h, w = 32, 16
+    cols = torch.arange(w, dtype=torch.float32)[None, :].expand(h, w)
+    x = cols.expand(8, 3, h, w).clone()  # pixel value = its column
+    parts = (cols // 4).to(torch.uint8).expand(8, h, w).clone()
+    bands, _ = pretrain_fit.resized_crops(x, parts, 1.0, 0.4, gen)  # min_width 1: full width
+    torch.testing.assert_close(bands, x)
+    out, out_parts = pretrain_fit.resized_crops(x, parts, 1.0, 0.4, gen, min_width=0.5)
+    for i in range(8):
+        strip = out[i, 0, 0]  # the source column each output column shows
+        span = float(strip[-1] - strip[0])
+        assert w / 2 - 2 <= span < w - 1, "at least half the width and never all of it"
+        assert bool((strip[1:] >= strip[:-1]).all()), "columns keep their order"
+        assert (out_parts[i, 0] - (strip // 4)).abs().max() <= 1
 
 
 def test_parts_pretraining_runs_and_says_so_in_its_card(tmp_path: Path, avoid) -> None:
