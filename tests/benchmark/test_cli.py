@@ -247,6 +247,16 @@ def test_figures_out_pointing_at_a_file_is_one_line(tmp_path, capsys):
     one_line_error(code, lines, "is a file, not a folder")
 
 
+def test_framing_settings_reach_the_generator_and_name_their_data_folder() -> None:
+    args = ["run", "--set", "data.frame_cut_p=0.2", "--set", "data.frame_cut_tight_p=0"]
+    cfg = resolve_run_config(build_parser().parse_args(args))
+    overrides = cfg.data.synth_overrides()
+    assert overrides == {"frame_cut_p": 0.2, "frame_cut_tight_p": 0.0}
+    assert synthetic_root("cpu", overrides).name == "synthetic-cpu-cut0.2-tight0"
+    plain = resolve_run_config(build_parser().parse_args(["run"]))
+    assert plain.data.synth_overrides() == {}, "the profile's framing: the default folder"
+
+
 def test_the_training_set_picks_its_protocols_test_sets_and_synthetic_stand_in() -> None:
     plain = resolve_run_config(build_parser().parse_args(["run", "--profile", "smoke"]))
     assert plain.data.train_set == "market1501"
