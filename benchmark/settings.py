@@ -130,6 +130,12 @@ def replace_key(obj: T, key: str, value: Any, scope: Scope, where: str = "") -> 
     return dataclasses.replace(obj, **{head: new})
 
 
+def cache_key_fields(values: Mapping[str, Any], later: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` without the fields added after caches were named (``later``: field -> the
+    value they had before) that still hold that value, so an old cache keeps its name."""
+    return {k: v for k, v in values.items() if k not in later or v != later[k]}
+
+
 def check_fields(obj: DataclassInstance, scope: Scope, where: str = "") -> None:
     """Check every field of the dataclass value ``obj`` (nested ones too) against its type."""
     hints = type_hints(type(obj))

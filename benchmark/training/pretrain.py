@@ -29,7 +29,7 @@ import torch
 
 from benchmark.atomic import write_json_atomic
 from benchmark.registry import Registry
-from benchmark.settings import Scope, check_fields
+from benchmark.settings import Scope, cache_key_fields, check_fields
 from benchmark.state_files import save_state
 from benchmark.training.pretrain_fit import TrunkSpec, draw_people, fit_trunk, render_set
 from reid_datasets.synthetic.config import GENERATOR_VERSION, SynthConfig, synth_config
@@ -132,8 +132,7 @@ LATER_OPTIONS = {
 
 def key_options(pcfg: PretrainConfig) -> dict[str, Any]:
     """The pretraining options that name the cache file."""
-    options = dataclasses.asdict(pcfg)
-    return {k: v for k, v in options.items() if k not in LATER_OPTIONS or v != LATER_OPTIONS[k]}
+    return cache_key_fields(dataclasses.asdict(pcfg), LATER_OPTIONS)
 
 
 def task_text(pcfg: PretrainConfig) -> str:

@@ -11,7 +11,13 @@ from typing import Any
 
 from benchmark.errors import ConfigError
 from benchmark.registry import Registry
-from benchmark.settings import Scope, apply_assignments, check_fields, replace_fields
+from benchmark.settings import (
+    Scope,
+    apply_assignments,
+    cache_key_fields,
+    check_fields,
+    replace_fields,
+)
 from reid_datasets.synthetic.render import Framing
 
 SETS = (
@@ -132,9 +138,7 @@ class SynthConfig:
 
     def digest(self) -> str:
         """Hash of the config and the generator version: the cache key of a tree."""
-        fields = {
-            k: v for k, v in self.to_dict().items() if k not in LATER_FIELDS or v != LATER_FIELDS[k]
-        }
+        fields = cache_key_fields(self.to_dict(), LATER_FIELDS)
         payload = json.dumps({"v": GENERATOR_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
