@@ -9,7 +9,10 @@ those, so the budget it suggests is chosen without test data. It writes ``conver
 (tidy: method, budget, epoch, step, metric, value; ``final`` marks each budget's last epoch),
 ``convergence.png``, ``timings.csv`` (training seconds per method and budget) and
 ``test_by_budget.csv`` (each budget's final test-set metrics, reported but never used to choose)
-with ``test_by_budget.png`` (Rank-1 and mask mIoU per test set against the budget). An
+with ``test_by_budget.png`` (Rank-1 and mask mIoU per test set against the budget), and, for the
+budgets whose run folder holds ``zoom.csv`` (``python -m benchmark zoom RUN_DIR``, then the study
+again: it reads finished runs), ``zoom_by_budget.csv`` (each partial set's Rank-1 stretched, in
+place and their ratio; its panel in ``test_by_budget.png``). An
 interrupted study resumes: a budget whose run folder exists is resumed, a finished one is read.
 Rows already in ``--out`` for other (method, budget) pairs are kept, so a longer budget can be
 added to a study without its earlier runs on disk.
@@ -130,6 +133,24 @@ def collect_test(run_dir: Path, budget: int) -> pd.DataFrame:
     )
 
 
+def collect_zoom(run_dir: Path, budget: int) -> pd.DataFrame:
+    """Each partial set's Rank-1 stretched (the protocol), in place (zoom 1) and stretched over in
+    place, mean over seeds, from the run's ``zoom.csv``; no rows when the run has none."""
+    path = run_dir / "zoom.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=["method", "dataset", "query_set", "metric", "value", "budget"])
+    rows = pd.read_csv(path)
+    rows = rows[rows["metric"] == "rank1"]
+    keys = ["method", "dataset", "query_set"]
+    stretched = rows[rows["presentation"] == "stretched"].groupby(keys)["value"].mean()
+    in_place = rows[(rows["presentation"] == "zoom") & (rows["zoom"] == 1.0)]
+    in_place = in_place.groupby(keys)["value"].mean()
+    wide = pd.DataFrame({"rank1_stretched": stretched, "rank1_in_place": in_place})
+    wide["stretched_over_in_place"] = wide["rank1_stretched"] / wide["rank1_in_place"]
+    tidy = wide.reset_index().melt(id_vars=keys, var_name="metric", value_name="value")
+    return tidy.assign(budget=budget)
+
+
 def merge(old: Path, new: pd.DataFrame) -> pd.DataFrame:
     """``new`` with the rows of the CSV ``old`` whose (method, budget) pairs ``new`` lacks."""
     if not old.exists():
@@ -151,8 +172,9 @@ TEST_PANELS = (
 )
 
 
-def plot_test(test: pd.DataFrame, path: Path) -> None:
-    """Rank-1 (solid) and mask grid mIoU (dashed) per test set against the budget, per method."""
+def plot_test(test: pd.DataFrame, path: Path, zoom: pd.DataFrame | None = None) -> None:
+    """Rank-1 (solid) and mask grid mIoU (dashed) per test set against the budget, per method,
+    and with ``zoom`` rows a last panel: Partial-REID's stretched crops over the same in place."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -163,11 +185,18 @@ def plot_test(test: pd.DataFrame, path: Path) -> None:
     ]
     if not panels:
         return
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
+    ratio = pd.DataFrame(columns=["method", "budget", "value"])
+    if zoom is not None and not zoom.empty:
+        ratio = zoom[
+            (zoom["metric"] == "stretched_over_in_place") & (zoom["dataset"] == "partial_reid")
+        ]
+    extra = int(not ratio.empty)
+    cols = len(panels) + extra
+    fig, axes = plt.subplots(1, cols, figsize=(3.2 * cols, 3.0), squeeze=False)
     tab10 = plt.cm.tab10.colors  # type: ignore[attr-defined]
     colours = dict(zip(sorted(test["method"].unique()), tab10, strict=False))
     budgets = sorted(test["budget"].unique())
-    for ax, (dataset, query_set) in zip(axes[0], panels, strict=True):
+    for ax, (dataset, query_set) in zip(axes[0][: len(panels)], panels, strict=True):
         part = test[(test["dataset"] == dataset) & (test["query_set"] == query_set)]
         title = dataset_label(dataset) + ("" if query_set == "query" else f" ({query_set})")
         for (method, metric), line in part.groupby(["method", "metric"]):
@@ -178,6 +207,14 @@ def plot_test(test: pd.DataFrame, path: Path) -> None:
             label = f"{method} {'Rank-1' if metric == 'rank1' else 'mask mIoU'}"
             ax.plot(line["budget"], 100 * line["value"], style, color=colours[method], label=label)
         ax.set(title=title, xlabel="epochs", ylabel="%", ylim=(0, 100))
+    if extra:
+        ax = axes[0][-1]
+        for method, line in ratio.groupby("method"):
+            line = line.sort_values("budget")
+            ax.plot(line["budget"], line["value"], "o-", color=colours.get(method), label=method)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set(title="Partial-REID: stretched / in place", xlabel="epochs", ylabel="ratio")
+    for ax in axes[0]:
         ax.set_xscale("log", base=2)
         ax.set_xticks(budgets, [str(b) for b in budgets])
         ax.minorticks_off()
@@ -242,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows: list[dict[str, Any]] = []
     times: list[dict[str, Any]] = []
-    tests = []
+    tests, zooms = [], []
     for budget in sorted(set(args.epochs)):
         run_dir = run_budget(
             args.profile, args.methods, budget, args.seed, args.out / f"e{budget}", args.set
@@ -250,14 +287,18 @@ def main(argv: list[str] | None = None) -> int:
         r, t = collect(run_dir, args.methods, budget, args.seed)
         rows, times = rows + r, times + t
         tests.append(collect_test(run_dir, budget))
+        zooms.append(collect_zoom(run_dir, budget))
     frame = merge(args.out / "convergence.csv", pd.DataFrame(rows))
     timings = merge(args.out / "timings.csv", pd.DataFrame(times))
     test = merge(args.out / "test_by_budget.csv", pd.concat(tests, ignore_index=True))
     write_csv_atomic(frame, args.out / "convergence.csv")
     write_csv_atomic(timings, args.out / "timings.csv")
     write_csv_atomic(test, args.out / "test_by_budget.csv")
+    zoom = merge(args.out / "zoom_by_budget.csv", pd.concat(zooms, ignore_index=True))
+    if not zoom.empty:
+        write_csv_atomic(zoom, args.out / "zoom_by_budget.csv")
     plot(frame, args.out / "convergence.png")
-    plot_test(test, args.out / "test_by_budget.png")
+    plot_test(test, args.out / "test_by_budget.png", zoom)
     finals = frame[frame["final"]].pivot_table(
         index=["method", "budget"], columns="metric", values="value"
     )
@@ -276,6 +317,12 @@ def main(argv: list[str] | None = None) -> int:
         .round(1)
         .to_string()
     )
+    if not zoom.empty:
+        print("partial crops stretched and in place (Rank-1 and their ratio, information only):")
+        ratio = zoom.pivot_table(
+            index=["method", "budget"], columns=["dataset", "metric"], values="value"
+        )
+        print(ratio.round(3).to_string())
     return 0
 
 

@@ -7,7 +7,14 @@ import json
 import pandas as pd
 import pytest
 
-from benchmark.perf.convergence import collect, collect_test, decay_at, merge, plot_test
+from benchmark.perf.convergence import (
+    collect,
+    collect_test,
+    collect_zoom,
+    decay_at,
+    merge,
+    plot_test,
+)
 
 
 def test_decay_stays_at_the_same_fraction_of_the_schedule():
@@ -96,3 +103,39 @@ def test_plot_test_draws_the_sets_it_has(tmp_path):
     assert (tmp_path / "test_by_budget.png").stat().st_size > 1000
     plot_test(test[test["dataset"] == "coco"], tmp_path / "none.png")  # no panel, no file
     assert not (tmp_path / "none.png").exists()
+
+
+def test_collect_zoom_gives_stretched_in_place_and_their_ratio(tmp_path):
+    assert collect_zoom(tmp_path, 16).empty, "a run without zoom rows gives none"
+    rows = [
+        {
+            "method": "hpnet",
+            "seed": s,
+            "dataset": "partial_reid",
+            "query_set": "partial_body_images",
+        }
+        | {"presentation": p, "zoom": z, "metric": k, "value": v}
+        for s, stretched, in_place in ((0, 0.4, 0.8), (1, 0.6, 0.8))
+        for p, z, k, v in (
+            ("stretched", 2.2, "rank1", stretched),
+            ("zoom", 1.0, "rank1", in_place),
+            ("zoom", 1.5, "rank1", 0.1),  # another zoom: not in place
+            ("zoom", 1.0, "mAP", 0.05),  # another metric
+        )
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "zoom.csv", index=False)
+    found = collect_zoom(tmp_path, 16).set_index("metric")["value"]
+    assert found["rank1_stretched"] == pytest.approx(0.5)  # mean over the seeds
+    assert found["rank1_in_place"] == pytest.approx(0.8)
+    assert found["stretched_over_in_place"] == pytest.approx(0.625)
+    frame = pd.concat([collect_zoom(tmp_path, b) for b in (8, 16)], ignore_index=True)
+    test = pd.DataFrame(
+        [
+            {"method": "hpnet", "dataset": "partial_reid", "query_set": "partial_body_images"}
+            | {"metric": "rank1", "value": 0.5, "budget": b}
+            for b in (8, 16)
+        ]
+    )
+    plot_test(test, tmp_path / "with_zoom.png", frame)
+    plot_test(test, tmp_path / "without.png")
+    assert (tmp_path / "with_zoom.png").stat().st_size > (tmp_path / "without.png").stat().st_size
