@@ -33,6 +33,7 @@ from benchmark.atomic import atomic_path, write_csv_atomic
 from benchmark.cli import main as cli
 from benchmark.profiles import get_profile
 from benchmark.reporting.labels import dataset_label
+from benchmark.store.results import load_zoom
 
 log = logging.getLogger(__name__)
 
@@ -136,12 +137,12 @@ def collect_test(run_dir: Path, budget: int) -> pd.DataFrame:
 def collect_zoom(run_dir: Path, budget: int) -> pd.DataFrame:
     """Each partial set's Rank-1 stretched (the protocol), in place (zoom 1) and stretched over in
     place, mean over seeds, from the run's ``zoom.csv``; no rows when the run has none."""
-    path = run_dir / "zoom.csv"
-    if not path.is_file():
-        return pd.DataFrame(columns=["method", "dataset", "query_set", "metric", "value", "budget"])
-    rows = pd.read_csv(path)
-    rows = rows[rows["metric"] == "rank1"]
     keys = ["method", "dataset", "query_set"]
+    rows = load_zoom(run_dir)  # checked: a damaged zoom.csv is a one-line error
+    if rows is None:
+        return pd.DataFrame(columns=[*keys, "metric", "value", "budget"])
+    rows = rows.assign(query_set=rows.get("query_set", "query"))
+    rows = rows[rows["metric"] == "rank1"]
     stretched = rows[rows["presentation"] == "stretched"].groupby(keys)["value"].mean()
     in_place = rows[(rows["presentation"] == "zoom") & (rows["zoom"] == 1.0)]
     in_place = in_place.groupby(keys)["value"].mean()

@@ -106,6 +106,7 @@ def test_plot_test_draws_the_sets_it_has(tmp_path):
 
 
 def test_collect_zoom_gives_stretched_in_place_and_their_ratio(tmp_path):
+    (tmp_path / "results.csv").write_text("method\n")  # a run folder, as the study reads it
     assert collect_zoom(tmp_path, 16).empty, "a run without zoom rows gives none"
     rows = [
         {
